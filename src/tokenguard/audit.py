@@ -1,0 +1,83 @@
+"""Structured audit log: one JSON object per line on the ``tokenguard.audit`` logger.
+
+Values are JSON-encoded, so a token name containing a newline cannot forge a
+log line. Secrets never reach this module: events carry ``TokenInfo`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from tokenguard._clock import utcnow
+from tokenguard.hookspecs import hookimpl
+from tokenguard.models import TokenInfo
+
+logger = logging.getLogger("tokenguard.audit")
+
+
+def emit(event: str, outcome: str = "success", **fields: Any) -> None:
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    record = {"event": event, "outcome": outcome, "time": utcnow().isoformat(), **fields}
+    logger.info(json.dumps(record, ensure_ascii=True, sort_keys=True, default=str))
+
+
+def _token_fields(info: TokenInfo) -> dict[str, Any]:
+    return {"token_id": info.id, "owner": info.owner, "name": info.name, "hint": info.hint}
+
+
+@hookimpl
+def tokenguard_token_created(info: TokenInfo, actor: str | None) -> None:
+    emit("token_created", actor=actor, scopes=sorted(info.scopes), admin=info.admin,
+         **_token_fields(info))
+
+
+@hookimpl
+def tokenguard_token_revoked(info: TokenInfo, actor: str | None) -> None:
+    emit("token_revoked", actor=actor, **_token_fields(info))
+
+
+@hookimpl
+def tokenguard_token_reapproved(info: TokenInfo, actor: str | None) -> None:
+    emit("token_reapproved", actor=actor, **_token_fields(info))
+
+
+@hookimpl
+def tokenguard_token_rotated(info: TokenInfo, actor: str | None) -> None:
+    emit("token_rotated", actor=actor, **_token_fields(info))
+
+
+@hookimpl
+def tokenguard_token_updated(info: TokenInfo, actor: str | None) -> None:
+    emit("token_updated", actor=actor, **_token_fields(info))
+
+
+@hookimpl
+def tokenguard_token_deleted(info: TokenInfo, actor: str | None) -> None:
+    emit("token_deleted", actor=actor, **_token_fields(info))
+
+
+@hookimpl
+def tokenguard_owner_revoked(owner: str, token_ids: Sequence[str], actor: str | None) -> None:
+    emit("owner_revoked", owner=owner, token_ids=list(token_ids), actor=actor)
+
+
+@hookimpl
+def tokenguard_auth_failed(reason: str, hint: str | None, remote: str | None) -> None:
+    emit("auth_failed", outcome="failure", reason=reason, hint=hint, remote=remote)
+
+
+@hookimpl
+def tokenguard_scope_denied(
+    info: TokenInfo, required: Sequence[str], project: str | None, remote: str | None
+) -> None:
+    emit("scope_denied", outcome="failure", required=list(required), project=project,
+         remote=remote, **_token_fields(info))
+
+
+@hookimpl
+def tokenguard_limit_reached(owner: str, limit: int) -> None:
+    emit("limit_reached", outcome="failure", owner=owner, limit=limit)

@@ -1,0 +1,357 @@
+"""TokenGuard: the one entry point of the core."""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import logging
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from tokenguard import tokens, validation
+from tokenguard._clock import Clock, utcnow
+from tokenguard.errors import (
+    ExpiredToken,
+    InsufficientScope,
+    InvalidToken,
+    RevokedToken,
+    TokenGuardError,
+    TokenIdConflict,
+    TokenLimitExceeded,
+    TokenNotFound,
+    ValidationError,
+)
+from tokenguard.models import IssuedToken, TokenInfo
+from tokenguard.plugins import make_plugin_manager
+from tokenguard.scopes import ScopeHierarchy
+from tokenguard.stores.base import Store, TokenChanges, TokenRecord
+
+logger = logging.getLogger("tokenguard")
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+#: Marks "use the guard's default lifetime" (``None`` means "never expires").
+DEFAULT: Final = _Default()
+TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+class TokenGuard:
+    """Creates, verifies and manages API tokens on one store.
+
+    Configuration is validated here, once: a bad key, prefix or scope map
+    fails at construction with a message that says what to do.
+    """
+
+    def __init__(
+        self,
+        store: Store | str = "memory://",
+        *,
+        secret_key: str | bytes | Sequence[str | bytes],
+        prefix: str = "tg",
+        max_tokens_per_owner: int | None = 10,
+        default_lifetime: timedelta | None = timedelta(days=90),
+        max_lifetime: timedelta | None = None,
+        scopes: Mapping[str, Iterable[str]] | None = None,
+        clock: Clock | None = None,
+        plugins: Iterable[object] = (),
+        load_entry_points: bool = True,
+    ) -> None:
+        self.prefix = tokens.validate_prefix(prefix)
+        self._hasher = tokens.Hasher(secret_key)
+        if max_tokens_per_owner is not None and (
+            not isinstance(max_tokens_per_owner, int) or max_tokens_per_owner < 1
+        ):
+            raise ValidationError("max_tokens_per_owner must be a positive int or None",
+                                  field="max_tokens_per_owner")
+        self.max_tokens_per_owner = max_tokens_per_owner
+        self.default_lifetime = validation.lifetime(default_lifetime, "default_lifetime")
+        self.max_lifetime = validation.lifetime(max_lifetime, "max_lifetime")
+        if self.max_lifetime and self.default_lifetime and self.default_lifetime > self.max_lifetime:
+            raise ValidationError("default_lifetime exceeds max_lifetime", field="default_lifetime")
+        self.scopes = ScopeHierarchy(scopes)
+        self.clock: Clock = clock or utcnow
+        self.plugins = make_plugin_manager(plugins, load_entry_points=load_entry_points)
+        self.hook = self.plugins.hook
+        self.store: Store = self._make_store(store) if isinstance(store, str) else store
+
+    def _make_store(self, url: str) -> Store:
+        made: Store | None = self.hook.tokenguard_make_store(url=url)
+        if made is None:
+            scheme = url.split(":", 1)[0]
+            raise ValidationError(f"no store handles the URL scheme {scheme!r}", field="store")
+        return made
+
+    # -- verification: the hot path ---------------------------------------------------
+
+    def authenticate(self, token: object, *, remote: str | None = None) -> TokenInfo:
+        """The token's info, or ``InvalidToken`` / ``ExpiredToken`` / ``RevokedToken``.
+
+        Malformed tokens are refused before any hashing or storage access.
+        ``StoreUnavailable`` propagates: callers fail closed.
+        """
+        record = self._lookup(token, remote)
+        info = record.info
+        now = self.clock()
+        if info.revoked_at is not None:
+            self._fail("revoked", info.hint, remote)
+            raise RevokedToken("token has been revoked")
+        if info.expires_at is not None and now >= info.expires_at:
+            self._fail("expired", info.hint, remote)
+            raise ExpiredToken("token has expired")
+        last = info.last_used_at
+        if last is None or now - last >= TOUCH_INTERVAL:
+            self._touch(info.id, now)
+            info = dataclasses.replace(info, last_used_at=now)
+        return self._present(info)
+
+    def _lookup(self, token: object, remote: str | None) -> TokenRecord:
+        try:
+            canonical = tokens.parse(token, self.prefix)
+        except InvalidToken as exc:
+            self._fail(str(exc), None, remote)
+            raise
+        for digest in self._hasher.candidates(canonical):
+            record = self.store.find(digest)
+            if record is not None and hmac.compare_digest(record.digest.encode(), digest.encode()):
+                return record
+        self._fail("unknown", tokens.hint(canonical), remote)
+        raise InvalidToken("unknown token")
+
+    def _touch(self, token_id: str, now: datetime) -> None:
+        try:
+            self.store.touch(token_id, now)
+        except Exception as exc:  # a failed bookkeeping write never fails a request
+            logger.warning("could not record last use of token %s: %s", token_id,
+                           type(exc).__name__)
+
+    def _fail(self, reason: str, hint: str | None, remote: str | None) -> None:
+        self.hook.tokenguard_auth_failed(reason=reason, hint=hint, remote=remote)
+
+    def _present(self, info: TokenInfo) -> TokenInfo:
+        return dataclasses.replace(info, effective_scopes=self.scopes.expand(info.scopes))
+
+    def require(
+        self, info: TokenInfo, *scopes: str, project: str | None = None,
+        remote: str | None = None,
+    ) -> None:
+        """Raise ``InsufficientScope`` unless ``info`` holds every scope (and the project)."""
+        wanted = frozenset(scopes)
+        for scope in wanted:
+            if scope not in self.scopes:
+                raise ValidationError(f"unknown scope {scope!r} required", field="scopes")
+        if info.admin:
+            return
+        if not self.scopes.covers(info.scopes, wanted) or not info.allows_project(project):
+            self.hook.tokenguard_scope_denied(info=info, required=sorted(wanted),
+                                             project=project, remote=remote)
+            raise InsufficientScope(sorted(wanted), project)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def create_token(
+        self,
+        owner: str,
+        name: str,
+        *,
+        scopes: Iterable[str] | None = None,
+        expires_in: timedelta | _Default | None = DEFAULT,
+        expires_at: datetime | None = None,
+        projects: Iterable[str] | None = None,
+        token_id: str | None = None,
+        admin: bool = False,
+        parent: TokenInfo | None = None,
+        actor: str | None = None,
+    ) -> IssuedToken:
+        """Issue a new token. ``parent``: the token minting it (its bounds apply)."""
+        owner = validation.owner(owner)
+        name = validation.name(name)
+        wanted = self.scopes.validate([self.scopes.order[0]] if scopes is None else scopes)
+        project_set = validation.projects(projects)
+        if not isinstance(admin, bool):
+            raise ValidationError("admin must be a bool", field="admin")
+        now = self.clock()
+        if isinstance(expires_in, _Default):
+            expires_in = None if expires_at is not None else self.default_lifetime
+        expiry = validation.expiry(now, expires_in, expires_at, self.max_lifetime)
+        if parent is not None:
+            expiry = self._within_parent(parent, owner, wanted, project_set, expiry, admin)
+        self.hook.tokenguard_check_create(owner=owner, name=name, scopes=wanted,
+                                          projects=project_set)
+        chosen_id = None if token_id is None else validation.token_id(token_id)
+        for _attempt in range(5):
+            secret = tokens.generate(self.prefix)
+            info = TokenInfo(
+                id=chosen_id or secrets.token_hex(8), owner=owner, name=name, scopes=wanted,
+                projects=project_set, admin=admin, created_at=now, expires_at=expiry,
+                hint=tokens.hint(secret), parent_id=parent.id if parent else None,
+            )
+            try:
+                self.store.insert(TokenRecord(info, self._hasher.digest(secret)),
+                                  limit=self.max_tokens_per_owner, now=now)
+            except TokenIdConflict:
+                if chosen_id is not None:
+                    raise
+                continue
+            except TokenLimitExceeded as exc:
+                self.hook.tokenguard_limit_reached(owner=owner, limit=exc.limit)
+                raise
+            self.hook.tokenguard_token_created(info=info, actor=actor)
+            return IssuedToken(secret, self._present(info))
+        raise TokenGuardError("could not allocate a token id")  # pragma: no cover
+
+    def _within_parent(
+        self, parent: TokenInfo, owner: str, wanted: frozenset[str],
+        project_set: frozenset[str], expiry: datetime | None, admin: bool,
+    ) -> datetime | None:
+        """A token can never mint one with more than it has itself."""
+        if admin:
+            raise ValidationError("admin tokens are created only from the CLI or core API",
+                                  field="admin")
+        if parent.owner != owner:
+            raise ValidationError("a token mints only for its own owner", field="owner")
+        if not parent.admin and not self.scopes.covers(parent.scopes, wanted):
+            raise ValidationError("cannot grant scopes the calling token lacks", field="scopes")
+        if parent.projects and not parent.admin and not (project_set and project_set <= parent.projects):
+            raise ValidationError("projects must be within the calling token's projects",
+                                  field="projects")
+        if parent.expires_at is not None and (expiry is None or expiry > parent.expires_at):
+            return parent.expires_at
+        return expiry
+
+    def get_token(self, token_id: str) -> TokenInfo:
+        return self._present(self._record(token_id).info)
+
+    def _record(self, token_id: str) -> TokenRecord:
+        record = self.store.get(token_id) if validation.is_token_id(token_id) else None
+        if record is None:
+            raise TokenNotFound(str(token_id)[:64])
+        return record
+
+    def list_tokens(self, owner: str | None = None) -> list[TokenInfo]:
+        return [self._present(r.info) for r in self.store.list(owner)]
+
+    def update_token(
+        self, token_id: str, *, name: str | None = None, projects: Iterable[str] | None = None,
+        actor: str | None = None,
+    ) -> TokenInfo:
+        changes: TokenChanges = {}
+        if name is not None:
+            changes["name"] = validation.name(name)
+        if projects is not None:
+            changes["projects"] = validation.projects(projects)
+        record = self._record(token_id)
+        if changes:
+            record = self._apply(token_id, changes)
+            self.hook.tokenguard_token_updated(info=record.info, actor=actor)
+        return self._present(record.info)
+
+    def _apply(self, token_id: str, changes: TokenChanges) -> TokenRecord:
+        record = self.store.update(token_id, changes)
+        if record is None:
+            raise TokenNotFound(token_id)
+        return record
+
+    def revoke(self, token_id: str, *, actor: str | None = None) -> TokenInfo:
+        """Revoke the token (idempotent) and every token it minted."""
+        record = self._record(token_id)
+        if record.info.revoked_at is None:
+            record = self._apply(token_id, {"revoked_at": self.clock()})
+            self._invalidate(record)
+            self.hook.tokenguard_token_revoked(info=record.info, actor=actor)
+        self._revoke_children(token_id, record.info.owner, actor)
+        return self._present(record.info)
+
+    def _revoke_children(self, parent_id: str, owner: str, actor: str | None) -> None:
+        for child in self.store.list(owner):
+            if child.info.parent_id == parent_id and child.info.revoked_at is None:
+                self.revoke(child.info.id, actor=actor)
+
+    def reapprove(self, token_id: str, *, actor: str | None = None) -> TokenInfo:
+        """Undo a revocation; refused once the token has expired."""
+        record = self._record(token_id)
+        if record.info.is_expired_at(self.clock()):
+            raise ValidationError("an expired token cannot be re-approved", field="id")
+        if record.info.revoked_at is not None:
+            record = self._apply(token_id, {"revoked_at": None})
+            self.hook.tokenguard_token_reapproved(info=record.info, actor=actor)
+        return self._present(record.info)
+
+    def rotate(
+        self, token_id: str, *, expires_in: timedelta | _Default | None = DEFAULT,
+        actor: str | None = None,
+    ) -> IssuedToken:
+        """A new secret for an active token; the old one stops working at once.
+
+        The expiry stays unless ``expires_in`` is given.
+        """
+        record = self._record(token_id)
+        now = self.clock()
+        status = record.info.status_at(now)
+        if status != "active":
+            raise ValidationError(f"a {status} token cannot be rotated", field="id")
+        secret = tokens.generate(self.prefix)
+        changes: TokenChanges = {"digest": self._hasher.digest(secret), "hint": tokens.hint(secret)}
+        if not isinstance(expires_in, _Default):
+            changes["expires_at"] = validation.expiry(now, expires_in, None, self.max_lifetime)
+        new = self._apply(token_id, changes)
+        self._invalidate(record)
+        self.hook.tokenguard_token_rotated(info=new.info, actor=actor)
+        return IssuedToken(secret, self._present(new.info))
+
+    def delete(self, token_id: str, *, actor: str | None = None) -> TokenInfo:
+        """Delete the token; tokens it minted are revoked."""
+        record = self._record(token_id)
+        self._revoke_children(token_id, record.info.owner, actor)
+        deleted = self.store.delete(token_id)
+        if deleted is None:
+            raise TokenNotFound(token_id)
+        self._invalidate(deleted)
+        self.hook.tokenguard_token_deleted(info=deleted.info, actor=actor)
+        return self._present(deleted.info)
+
+    def revoke_owner(self, owner: str, *, actor: str | None = None) -> int:
+        """Revoke every token of ``owner`` (a deactivated user); return how many."""
+        owner = validation.owner(owner)
+        ids = self.store.revoke_owner(owner, self.clock())
+        for token_id in ids:
+            self.hook.tokenguard_token_invalidated(token_id=token_id, digest=None)
+        self.hook.tokenguard_owner_revoked(owner=owner, token_ids=list(ids), actor=actor)
+        return len(ids)
+
+    def revoke_by_value(self, token: object, *, actor: str | None = None) -> TokenInfo | None:
+        """RFC 7009: whoever holds a token can kill it. Unknown tokens are ignored."""
+        try:
+            record = self._lookup(token, None)
+        except InvalidToken:
+            return None
+        return self.revoke(record.info.id, actor=actor)
+
+    def introspect(self, token: object) -> TokenInfo | None:
+        """The info of a token in any state, without recording a use; ``None`` if unknown."""
+        try:
+            return self._present(self._lookup(token, None).info)
+        except InvalidToken:
+            return None
+
+    def _invalidate(self, record: TokenRecord) -> None:
+        self.hook.tokenguard_token_invalidated(token_id=record.info.id, digest=record.digest)
+
+    # -- resources ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> TokenGuard:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"TokenGuard(store={type(self.store).__name__}, prefix={self.prefix!r})"

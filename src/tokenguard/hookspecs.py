@@ -1,0 +1,84 @@
+"""The pluggy hooks of tokenguard. Look-ups are ``firstresult``; events broadcast."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from tokenguard.models import TokenInfo
+    from tokenguard.stores.base import Store
+
+hookspec = pluggy.HookspecMarker("tokenguard")
+hookimpl = pluggy.HookimplMarker("tokenguard")
+
+
+@hookspec(firstresult=True)
+def tokenguard_make_store(url: str) -> Store | None:
+    """Return a store for ``url`` if this plugin handles its scheme, else ``None``."""
+
+
+@hookspec
+def tokenguard_check_create(
+    owner: str, name: str, scopes: frozenset[str], projects: frozenset[str]
+) -> None:
+    """Veto a creation by raising ``ValidationError`` (or any ``TokenGuardError``)."""
+
+
+@hookspec
+def tokenguard_token_created(info: TokenInfo, actor: str | None) -> None:
+    """A token was created (``actor``: who asked, when known)."""
+
+
+@hookspec
+def tokenguard_token_revoked(info: TokenInfo, actor: str | None) -> None:
+    """A token was revoked, by id, by value (RFC 7009) or with its owner or parent."""
+
+
+@hookspec
+def tokenguard_token_reapproved(info: TokenInfo, actor: str | None) -> None:
+    """A revoked token was re-approved."""
+
+
+@hookspec
+def tokenguard_token_rotated(info: TokenInfo, actor: str | None) -> None:
+    """A token received a new secret; the old one no longer works."""
+
+
+@hookspec
+def tokenguard_token_updated(info: TokenInfo, actor: str | None) -> None:
+    """A token's name or projects changed."""
+
+
+@hookspec
+def tokenguard_token_deleted(info: TokenInfo, actor: str | None) -> None:
+    """A token was deleted."""
+
+
+@hookspec
+def tokenguard_owner_revoked(owner: str, token_ids: Sequence[str], actor: str | None) -> None:
+    """Every token of ``owner`` was revoked at once (user deactivated)."""
+
+
+@hookspec
+def tokenguard_auth_failed(reason: str, hint: str | None, remote: str | None) -> None:
+    """An authentication failed; ``hint`` is the token's display hint when it parsed."""
+
+
+@hookspec
+def tokenguard_scope_denied(
+    info: TokenInfo, required: Sequence[str], project: str | None, remote: str | None
+) -> None:
+    """A valid token lacked the scope or project an endpoint requires."""
+
+
+@hookspec
+def tokenguard_limit_reached(owner: str, limit: int) -> None:
+    """A creation was refused because ``owner`` holds ``limit`` tokens already."""
+
+
+@hookspec
+def tokenguard_token_invalidated(token_id: str, digest: str | None) -> None:
+    """Cached state for a token is stale (revoke, rotate, delete): caches drop it."""

@@ -1,0 +1,62 @@
+"""Who is this request, and may it pass: decided once for both adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tokenguard.errors import AuthenticationError, TokenGuardError
+from tokenguard.guard import TokenGuard
+from tokenguard.models import TokenInfo
+from tokenguard.web import challenges
+from tokenguard.web.credentials import read_token
+from tokenguard.web.http import HeaderGetter, WebResponse
+from tokenguard.web.options import WebOptions
+
+
+class MissingCredentials(AuthenticationError):
+    """No token was presented to a protected endpoint (401 without an error code)."""
+
+
+class RequestAuthenticator:
+    """Reads and verifies header credentials, checks scopes, and renders failures."""
+
+    __slots__ = ("guard", "options")
+
+    def __init__(self, guard: TokenGuard, options: WebOptions) -> None:
+        self.guard = guard
+        self.options = options
+
+    def identify(self, get_header: HeaderGetter, remote: str | None = None) -> TokenInfo | None:
+        """The token's info, ``None`` for an anonymous request, or an error to render.
+
+        Raises ``MalformedCredentials`` (400), ``AuthenticationError`` (401)
+        or ``StoreUnavailable`` (503).
+        """
+        token = read_token(get_header, self.options.authorization_header,
+                           self.options.token_headers)
+        if token is None:
+            return None
+        return self.guard.authenticate(token, remote=remote)
+
+    def authorize(
+        self, info: TokenInfo | None, scopes: Iterable[str], project: str | None = None,
+        remote: str | None = None,
+    ) -> TokenInfo:
+        """``info`` when it holds ``scopes`` (and ``project``); raises otherwise."""
+        if info is None:
+            raise MissingCredentials("authentication required")
+        self.guard.require(info, *scopes, project=project, remote=remote)
+        return info
+
+    def protect(
+        self, get_header: HeaderGetter, scopes: Iterable[str], project: str | None = None,
+        remote: str | None = None,
+    ) -> TokenInfo:
+        """identify + authorize in one call, for adapters that check lazily."""
+        return self.authorize(self.identify(get_header, remote), scopes, project, remote)
+
+    def respond(self, exc: TokenGuardError) -> WebResponse:
+        """The RFC 6750 response for any error raised by the methods above."""
+        if isinstance(exc, MissingCredentials):
+            return challenges.unauthenticated(self.options.realm)
+        return challenges.error_response(exc, self.options.realm)

@@ -1,0 +1,64 @@
+"""Framework-neutral request and response: what adapters translate to and from."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Returns every value of a header, by case-insensitive name (empty list if absent).
+HeaderGetter = Callable[[str], list[str]]
+
+NO_STORE_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Cache-Control", "no-store"),
+    ("Pragma", "no-cache"),
+    ("X-Content-Type-Options", "nosniff"),
+)
+
+
+@dataclass(slots=True)
+class WebRequest:
+    """One HTTP request, as the shared web layer sees it."""
+
+    method: str
+    #: the path below the mount point ("/" for the mount point itself).
+    path: str
+    get_header: HeaderGetter
+    body: bytes = b""
+    #: the signed-in user per the app's ``owner_loader`` (cookie session), if any.
+    owner: str | None = None
+    remote: str | None = None
+    #: "scheme://host[:port]" as the client addressed it, for the Origin check.
+    origin: str = ""
+    query: dict[str, str] = field(default_factory=dict)
+    #: the mount point, e.g. "/settings/tokens", for building links.
+    root: str = ""
+
+    def header(self, name: str) -> str | None:
+        values = self.get_header(name)
+        return values[0] if values else None
+
+
+@dataclass(slots=True)
+class WebResponse:
+    """A status, headers (repeatable) and a body; adapters copy them verbatim."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    @classmethod
+    def json(
+        cls, data: Any, status: int = 200, headers: Iterable[tuple[str, str]] = ()
+    ) -> WebResponse:
+        body = json.dumps(data, separators=(",", ":"), ensure_ascii=True).encode()
+        return cls(status, [("Content-Type", "application/json"), *NO_STORE_HEADERS, *headers],
+                   body)
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
