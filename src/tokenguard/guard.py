@@ -342,6 +342,10 @@ class TokenGuard:
     def _invalidate(self, record: TokenRecord) -> None:
         self.hook.tokenguard_token_invalidated(token_id=record.info.id, digest=record.digest)
 
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for ``purpose`` derived from the secret key, so apps configure only one."""
+        return self._hasher.derive(purpose)
+
     # -- resources ----------------------------------------------------------------------
 
     def close(self) -> None:

@@ -105,6 +105,12 @@ class Hasher:
 
     __slots__ = ("_keyed",)
 
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for another purpose (CSRF, flash cookies), bound to the first key."""
+        mac = self._keyed[0].copy()
+        mac.update(b"tokenguard derive\x00" + purpose.encode("utf-8"))
+        return mac.digest()
+
     def __init__(self, keys: str | bytes | Sequence[str | bytes]) -> None:
         if isinstance(keys, str | bytes):
             keys = [keys]
