@@ -45,6 +45,17 @@ class MalformedCredentials(AuthenticationError):
     status_code = 400
 
 
+class TooManyAttempts(AuthenticationError):
+    """Too many failed attempts from this client address; try again after ``retry_after`` seconds."""
+
+    error_code = "too_many_attempts"
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many failed attempts; retry after {retry_after} s")
+
+
 class InsufficientScope(TokenGuardError):
     """The token is valid but lacks the scope or project required (RFC 6750 §3.1)."""
 

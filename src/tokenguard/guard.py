@@ -95,6 +95,7 @@ class TokenGuard:
         Malformed tokens are refused before any hashing or storage access.
         ``StoreUnavailable`` propagates: callers fail closed.
         """
+        self.hook.tokenguard_before_authenticate(remote=remote)
         record = self._lookup(token, remote)
         info = record.info
         now = self.clock()

@@ -63,6 +63,11 @@ def tokenguard_owner_revoked(owner: str, token_ids: Sequence[str], actor: str | 
 
 
 @hookspec
+def tokenguard_before_authenticate(remote: str | None) -> None:
+    """Called before a token is checked; may raise ``TooManyAttempts`` to refuse the client."""
+
+
+@hookspec
 def tokenguard_auth_failed(reason: str, hint: str | None, remote: str | None) -> None:
     """An authentication failed; ``hint`` is the token's display hint when it parsed."""
 
