@@ -1,0 +1,167 @@
+"""The ``tokenguard`` command: manage tokens from a shell, upgrade the schema, run the demo.
+
+Configuration comes from options or the environment (``TOKENGUARD_DATABASE_URL``,
+``TOKENGUARD_SECRET_KEY``, ``TOKENGUARD_PREFIX``,
+``TOKENGUARD_MAX_TOKENS_PER_OWNER``). A secret is printed alone on stdout, so
+``export TOKEN=$(tokenguard token create …)`` works; everything meant for people
+goes to stderr. Every error is one line on stderr and a non-zero exit status:
+2 for usage and configuration, 1 for a refusal (unknown id, limit, store down).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import NoReturn
+
+from tokenguard import cli_commands, cli_demo
+from tokenguard.cli_config import CLIError, Console
+from tokenguard.errors import TokenGuardError, ValidationError
+from tokenguard.guard import DEFAULT
+
+PROG = "tokenguard"
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+DURATION_HELP = "lifetime: 30d, 12h, 90m, 2w or never (default: 90 days)"
+
+Handler = Callable[[argparse.Namespace, Console], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors become one line (``CLIError``) instead of usage text and ``exit(2)``."""
+
+    def error(self, message: str) -> NoReturn:
+        where = self.prog.removeprefix(PROG).strip()
+        context = f"{where}: " if where else ""
+        raise CLIError(f"{context}{message} (see {self.prog} --help)", EXIT_USAGE)
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """The options every command accepts, before or after the command name."""
+    default = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("configuration")
+    group.add_argument("--database-url", metavar="URL", default=default,
+                       help="store URL (env TOKENGUARD_DATABASE_URL; default sqlite:///tokenguard.db)")
+    group.add_argument("--secret-key-file", metavar="PATH", default=default,
+                       help="file holding the secret key, one per line, current key first "
+                            "(default: env TOKENGUARD_SECRET_KEY)")
+    group.add_argument("--prefix", default=default, help="token prefix (env TOKENGUARD_PREFIX; default tg)")
+    group.add_argument("--max-tokens-per-owner", metavar="N", default=default,
+                       help="per-owner limit, or 'none' (env TOKENGUARD_MAX_TOKENS_PER_OWNER; default 10)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Manage tokenguard API tokens.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    _global_options(parser, suppress=False)
+    common = _Parser(add_help=False)
+    _global_options(common, suppress=True)
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
+    _add_token_commands(groups, common)
+    db = groups.add_parser("db", help="database schema").add_subparsers(
+        dest="command", metavar="COMMAND", required=True)
+    upgrade = db.add_parser("upgrade", parents=[common], help="create or upgrade the tokenguard_* tables")
+    upgrade.set_defaults(handler=cli_commands.db_upgrade)
+    demo = groups.add_parser("demo", parents=[common], help="run the example app or a CLI walk-through")
+    demo.add_argument("--app", choices=cli_demo.APPS, default="flask",
+                      help="example app to run from ./examples (default flask); walkthrough: CLI steps")
+    demo.add_argument("--port", type=_port, default=5000, help="port for the example app (default 5000)")
+    demo.set_defaults(handler=cli_demo.demo)
+    return parser
+
+
+def _add_token_commands(groups: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    tokens = groups.add_parser("token", help="create, list and manage tokens").add_subparsers(
+        dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = tokens.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    create = command("create", cli_commands.create, "create a token; prints the secret alone on stdout")
+    create.add_argument("name", help="a name people recognise, e.g. 'ci pipeline'")
+    create.add_argument("--owner", required=True, help="the user the token acts for")
+    create.add_argument("--scope", action="append", default=[], help="a scope (repeatable; default read)")
+    create.add_argument("--project", action="append", default=[],
+                        help="restrict to a project (repeatable; default: every project)")
+    create.add_argument("--expires-in", type=cli_commands.parse_duration, metavar="DURATION",
+                        default=DEFAULT, help=DURATION_HELP)
+    create.add_argument("--id", dest="token_id", metavar="ID", help="choose the id ([a-z0-9_-]{1,64})")
+    create.add_argument("--admin", action="store_true", help="an admin token: every scope and project")
+
+    listing = command("list", cli_commands.list_tokens, "list tokens, of one owner or all")
+    listing.add_argument("--owner", help="only this owner's tokens")
+    listing.add_argument("--json", action="store_true", help="a JSON array instead of a table")
+
+    show = command("show", cli_commands.show, "show one token")
+    show.add_argument("token_id", metavar="ID")
+    show.add_argument("--json", action="store_true", help="a JSON object")
+
+    for name, handler, text in (
+        ("revoke", cli_commands.revoke, "revoke a token (and the tokens it minted)"),
+        ("reapprove", cli_commands.reapprove, "undo a revocation, before expiry"),
+        ("delete", cli_commands.delete, "delete a token"),
+    ):
+        command(name, handler, text).add_argument("token_id", metavar="ID")
+
+    rotate = command("rotate", cli_commands.rotate, "give a token a new secret; prints it alone on stdout")
+    rotate.add_argument("token_id", metavar="ID")
+    rotate.add_argument("--expires-in", type=cli_commands.parse_duration, metavar="DURATION",
+                        default=DEFAULT, help="new lifetime, or never (default: keep the expiry)")
+
+    owner = command("revoke-owner", cli_commands.revoke_owner,
+                    "revoke every token of an owner; prints the count")
+    owner.add_argument("owner")
+
+    verify = command("verify", cli_commands.verify, "read a token from stdin and show whether it is valid")
+    verify.add_argument("--json", action="store_true", help="a JSON object")
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected 1-65535")
+    return int(text)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tokenguard")
+    except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
+        return "unknown"
+
+
+def run(argv: Sequence[str], console: Console) -> int:
+    """Parse ``argv`` and run the command; errors are reported on ``console`` as one line."""
+    try:
+        args = build_parser().parse_args(list(argv))
+        handler: Handler = args.handler
+        return handler(args, console)
+    except CLIError as exc:
+        return _report(console, str(exc), exc.exit_code)
+    except ValidationError as exc:
+        return _report(console, str(exc), EXIT_USAGE)
+    except TokenGuardError as exc:
+        return _report(console, str(exc) or type(exc).__name__, EXIT_REFUSED)
+    except KeyboardInterrupt:
+        return _report(console, "interrupted", EXIT_INTERRUPTED)
+    except Exception as exc:  # never a traceback: one line, with any password masked
+        message = console.redact(f"unexpected {type(exc).__name__}: {exc}")
+        return _report(console, message, EXIT_REFUSED)
+
+
+def _report(console: Console, message: str, code: int) -> int:
+    console.error(message)
+    return code
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Entry point of the ``tokenguard`` script and of ``python -m tokenguard``."""
+    console = Console(stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr,
+                      env=os.environ if env is None else env)
+    return run(sys.argv[1:] if argv is None else argv, console)

@@ -1,0 +1,131 @@
+"""``tokenguard demo``: the example app on SQLite, or a CLI walk-through anywhere.
+
+``--app flask|starlette|fastapi`` runs ``examples/{app}_app.py`` from the
+current directory (a source checkout) with ``TOKENGUARD_DATABASE_URL``,
+``TOKENGUARD_SECRET_KEY``, ``HOST`` and ``PORT`` in its environment. When the
+example is absent or its framework is not installed, and with
+``--app walkthrough``, it runs the CLI on a throw-away SQLite file instead:
+create, list, verify, revoke, verify again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import io
+import secrets
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tokenguard.cli_config import ENV_DATABASE_URL, ENV_SECRET_KEY, CLIError, Console, database_url
+
+APPS = ("flask", "starlette", "fastapi", "walkthrough")
+#: modules an example needs, checked before starting it.
+APP_REQUIREMENTS = {
+    "flask": ("flask",),
+    "starlette": ("starlette", "uvicorn"),
+    "fastapi": ("fastapi", "uvicorn"),
+}
+EXIT_INTERRUPTED = 130
+
+
+def demo(args: argparse.Namespace, console: Console) -> int:
+    if args.app == "walkthrough":
+        return walkthrough(console)
+    script = Path.cwd() / "examples" / f"{args.app}_app.py"
+    missing = [name for name in APP_REQUIREMENTS[args.app] if importlib.util.find_spec(name) is None]
+    if not script.is_file():
+        console.note(f"tokenguard: examples/{args.app}_app.py is not in {Path.cwd()} (the example apps "
+                     "come with a source checkout); running the CLI walk-through instead")
+        return walkthrough(console)
+    if missing:
+        console.note(f"tokenguard: the {args.app} example needs {', '.join(missing)} "
+                     f"(pip install 'tokenguard[{'flask' if args.app == 'flask' else 'asgi'}]'); "
+                     "running the CLI walk-through instead")
+        return walkthrough(console)
+    return _run_app(script, args, console)
+
+
+def _run_app(script: Path, args: argparse.Namespace, console: Console) -> int:
+    env = dict(console.env)
+    env[ENV_DATABASE_URL] = database_url(args, console)
+    if not env.get(ENV_SECRET_KEY, "").strip():
+        env[ENV_SECRET_KEY] = secrets.token_urlsafe(48)
+        console.note(f"tokenguard: {ENV_SECRET_KEY} is not set: using a key made for this run "
+                     "(tokens made now stop working when it ends; export a key to keep them)")
+    env.update(HOST="127.0.0.1", PORT=str(args.port))
+    console.note(f"tokenguard: starting examples/{script.name} on http://127.0.0.1:{args.port} "
+                 f"with {console.redact(env[ENV_DATABASE_URL])} (Ctrl-C stops it)")
+    try:
+        # the interpreter running us, on the example file of this checkout: no shell, no user input
+        process = subprocess.Popen([sys.executable, str(script)], env=env, cwd=Path.cwd())  # noqa: S603
+    except OSError as exc:
+        raise CLIError(f"cannot start {script.name}: {exc}", 1) from None
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        return EXIT_INTERRUPTED
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One command of the walk-through, what it feeds on stdin and the status it should end with."""
+
+    title: str
+    argv: tuple[str, ...]
+    stdin_token: bool = False
+    expected_status: int = 0
+
+
+STEPS = (
+    Step("Create a token for alice's CI pipeline: the secret is printed alone on stdout",
+         ("token", "create", "ci pipeline", "--owner", "alice", "--scope", "write",
+          "--project", "alpha", "--expires-in", "30d", "--id", "ci-pipeline")),
+    Step("A second, read-only token", ("token", "create", "laptop", "--owner", "alice")),
+    Step("List alice's tokens: the secret is never shown again, only a hint",
+         ("token", "list", "--owner", "alice")),
+    Step("Verify the first token, read from stdin", ("token", "verify"), stdin_token=True),
+    Step("Revoke it", ("token", "revoke", "ci-pipeline")),
+    Step("Verify again: refused", ("token", "verify"), stdin_token=True, expected_status=1),
+    Step("The list shows it revoked", ("token", "list", "--owner", "alice")),
+)
+
+
+def walkthrough(console: Console, steps: Sequence[Step] = STEPS) -> int:
+    """Run ``steps`` through the real CLI on a temporary SQLite file, printing each."""
+    from tokenguard.cli import run
+
+    with tempfile.TemporaryDirectory(prefix="tokenguard-demo-") as tmp:
+        env = dict(console.env)
+        env[ENV_DATABASE_URL] = f"sqlite:///{Path(tmp) / 'demo.db'}"
+        env[ENV_SECRET_KEY] = secrets.token_urlsafe(48)
+        console.out(f"tokenguard walk-through on {env[ENV_DATABASE_URL]} (deleted at the end)\n")
+        token = ""
+        for number, step in enumerate(steps, 1):
+            pipe = 'echo "$TOKEN" | ' if step.stdin_token else ""
+            console.out(f"{number}. {step.title}\n   $ {pipe}tokenguard {shlex.join(step.argv)}")
+            out, err = io.StringIO(), io.StringIO()
+            sub = Console(stdin=io.StringIO(token if step.stdin_token else ""), stdout=out,
+                          stderr=err, env=env)
+            status = run(list(step.argv), sub)
+            for line in (out.getvalue() + err.getvalue()).splitlines():
+                console.out(f"   {line}")
+            if status != step.expected_status:
+                raise CLIError(f"walk-through step {number} ended with status {status}", 1)
+            if number == 1:
+                token = out.getvalue().strip()
+            console.out("")
+        console.out("Done: the same commands work on your database with TOKENGUARD_DATABASE_URL "
+                    "and TOKENGUARD_SECRET_KEY set.")
+    return 0
