@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+pytest_plugins = ["_leakcheck"]  # no clear token in logs, exceptions or stderr
 REQUIRE_SERVICES = os.environ.get("TOKENGUARD_REQUIRE_SERVICES") == "1"
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 MYSQL_HOST, MYSQL_PORT = "127.0.0.1", 3306
