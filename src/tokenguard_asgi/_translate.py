@@ -1,0 +1,105 @@
+"""Translation between ASGI messages and the framework-neutral ``WebRequest``/``WebResponse``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import parse_qsl
+
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope
+
+from tokenguard.web.http import HeaderGetter, WebResponse
+
+RawHeaders = Iterable[tuple[bytes, bytes]]
+
+
+def header_getter(raw_headers: RawHeaders) -> HeaderGetter:
+    """Every value of a header by case-insensitive name; duplicates are kept, in order."""
+    headers = list(raw_headers)
+
+    def get_header(name: str) -> list[str]:
+        key = name.lower().encode("latin-1")
+        return [value.decode("latin-1") for raw_name, value in headers if raw_name.lower() == key]
+
+    return get_header
+
+
+def has_any_header(raw_headers: RawHeaders, names: frozenset[bytes]) -> bool:
+    """True when one of ``names`` (lowercase bytes) is present: cheap, no decoding."""
+    return any(raw_name.lower() in names for raw_name, _ in raw_headers)
+
+
+def to_starlette(response: WebResponse) -> Response:
+    """A Starlette ``Response`` carrying the status, every header (repeats kept) and the body."""
+    converted = Response(response.body, status_code=response.status)
+    converted.raw_headers.extend(
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.headers
+    )
+    return converted
+
+
+def route_path(scope: Scope) -> str:
+    """The path below ``root_path`` (an app served under a prefix), as Starlette routes it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root):] or "/"
+    return path
+
+
+def remote_address(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+def origin_of(scope: Scope, get_header: HeaderGetter) -> str:
+    """``scheme://host[:port]`` as the client addressed the app, for the Origin check."""
+    hosts = get_header("host")
+    if hosts:
+        host = hosts[0]
+    else:
+        server = scope.get("server")
+        host = f"{server[0]}:{server[1]}" if server else ""
+    return f"{scope.get('scheme', 'http')}://{host}"
+
+
+def query_of(scope: Scope) -> dict[str, str]:
+    """The query parameters, first value of each (only the web layer's pages use them)."""
+    raw: bytes = scope.get("query_string", b"")
+    return dict(reversed(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)))
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeds the cap of the web layer."""
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body, or ``BodyTooLarge`` as soon as it exceeds ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"request body exceeds {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def replaying(body: bytes) -> Receive:
+    """A ``receive`` that hands out ``body`` once, then reports a disconnect."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive

@@ -1,0 +1,115 @@
+"""``require_scope`` for Starlette endpoints: functions and methods, sync and async, bare or with scopes."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from tokenguard.errors import TokenGuardError
+from tokenguard.models import TokenInfo
+from tokenguard_asgi._translate import remote_address, to_starlette
+from tokenguard_asgi.auth import TokenCredentials
+from tokenguard_asgi.middleware import WEBSOCKET_POLICY_VIOLATION, middleware_of
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@overload
+def require_scope(function: _F, /) -> _F: ...
+
+
+@overload
+def require_scope(*scopes: str, project_from: str | None = None) -> Callable[[_F], _F]: ...
+
+
+def require_scope(*scopes: Any, project_from: str | None = None) -> Any:
+    """Let the endpoint run only for a token holding every scope in ``scopes``.
+
+    ``@require_scope`` bare asks for any valid token. ``project_from`` names a
+    path parameter whose value the token's projects must allow. Refusals are
+    RFC 6750 responses: 401 without a token, 403 ``insufficient_scope``; a
+    websocket is closed with 1008 instead.
+    """
+    if len(scopes) == 1 and callable(scopes[0]):
+        return _guarded(scopes[0], (), None)
+    for scope in scopes:
+        if not isinstance(scope, str):
+            raise TypeError(f"require_scope takes scope names, not {type(scope).__name__}")
+
+    def decorate(function: _F) -> _F:
+        return _guarded(function, scopes, project_from)
+
+    return decorate
+
+
+def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) -> _F:
+    if inspect.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        async def async_endpoint(*args: Any, **kwargs: Any) -> Any:
+            conn = _connection(args, kwargs, function)
+            refusal = _refusal(conn, scopes, project_from)
+            if refusal is None:
+                return await function(*args, **kwargs)
+            if isinstance(conn, WebSocket):
+                await conn.close(code=WEBSOCKET_POLICY_VIOLATION, reason=refusal.error_code)
+                return None
+            return _render(conn, refusal)
+
+        return async_endpoint  # type: ignore[return-value]
+
+    @functools.wraps(function)
+    def sync_endpoint(*args: Any, **kwargs: Any) -> Any:
+        conn = _connection(args, kwargs, function)
+        refusal = _refusal(conn, scopes, project_from)
+        return function(*args, **kwargs) if refusal is None else _render(conn, refusal)
+
+    return sync_endpoint  # type: ignore[return-value]
+
+
+def _connection(
+    args: tuple[Any, ...], kwargs: dict[str, Any], function: Callable[..., Any]
+) -> HTTPConnection:
+    """The request (or websocket) among the endpoint's arguments: ``request`` or ``self, request``."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, HTTPConnection):
+            return value
+    raise TypeError(f"{function.__qualname__} received no Request or WebSocket to check")
+
+
+def _refusal(
+    conn: HTTPConnection, scopes: tuple[str, ...], project_from: str | None
+) -> TokenGuardError | None:
+    """``None`` when the request's token may pass, else why not."""
+    authenticator = middleware_of(conn).authenticator
+    project = _project(conn, project_from)
+    try:
+        authenticator.authorize(_token_of(conn), scopes, project, remote_address(conn.scope))
+    except TokenGuardError as exc:
+        return exc
+    return None
+
+
+def _render(conn: HTTPConnection, refusal: TokenGuardError) -> Response:
+    """The RFC 6750 response, exactly as the Flask adapter sends it."""
+    return to_starlette(middleware_of(conn).authenticator.respond(refusal))
+
+
+def _token_of(conn: HTTPConnection) -> TokenInfo | None:
+    credentials = conn.scope.get("auth")
+    return credentials.token if isinstance(credentials, TokenCredentials) else None
+
+
+def _project(conn: HTTPConnection, project_from: str | None) -> str | None:
+    if project_from is None:
+        return None
+    try:
+        return str(conn.path_params[project_from])
+    except KeyError:
+        raise LookupError(f"require_scope: the route has no path parameter {project_from!r}") from None

@@ -1,0 +1,198 @@
+"""``TokenGuardMiddleware``: a pure ASGI-3 middleware that authenticates API tokens.
+
+It does what Starlette's ``AuthenticationMiddleware`` does, with tokenguard's
+rules:
+
+* ``lifespan`` and every other scope type pass straight through.
+* For ``http`` and ``websocket`` scopes the credentials are read from the
+  headers (``Authorization: Bearer …`` or ``Api-Token: …``; never the query
+  string). A valid token sets ``scope["auth"]`` to :class:`TokenCredentials`
+  (its effective scopes, plus ``.token``) and ``scope["user"]`` to
+  :class:`TokenUser`, so Starlette's ``requires``, ``request.auth`` and
+  ``request.user`` work unchanged.
+* A request without credentials goes on unchanged: ``scope["auth"]`` and
+  ``scope["user"]`` default to ``AuthCredentials()`` and
+  ``UnauthenticatedUser()``, unless an outer middleware (a session login, say)
+  already set them. Endpoints decide with ``require_scope``.
+* Bad credentials are answered at once, on every path: a malformed or
+  duplicated credential gets 400 ``invalid_request``, an unknown, expired or
+  revoked token 401 ``invalid_token``, with the RFC 6750 ``WWW-Authenticate``
+  challenge and the JSON body the Flask adapter sends. Treating such a request
+  as anonymous would let an unprotected endpoint act on a request whose
+  sender believes it is authenticated, and hide a revoked or mistyped token
+  from its owner; RFC 6750 §3.1 has the resource server refuse it.
+* A store that cannot be reached fails closed: 503 for a request that carries
+  credentials (an anonymous request needs no store and goes on).
+* A websocket handshake with bad credentials is closed before it is accepted,
+  with code 1008 (policy violation); 1013 (try again later) when the store is
+  down.
+* Paths under ``settings_path`` and ``api_path`` are served by the
+  framework-neutral web layer (settings page and management API).
+
+The event loop is never blocked: guard calls that reach the store run in a
+worker thread. The one exception is an explicit fast path: when the guard's
+store is exactly the in-process :class:`~tokenguard.MemoryStore`, a look-up
+is a dict access and runs inline (``inline_memory_store=False`` turns it off,
+for apps whose plugins do I/O in their hooks).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tokenguard.errors import StoreUnavailable, TokenGuardError, ValidationError
+from tokenguard.guard import TokenGuard
+from tokenguard.models import TokenInfo
+from tokenguard.stores.memory import MemoryStore
+from tokenguard.web.auth import RequestAuthenticator
+from tokenguard.web.options import WebOptions
+from tokenguard_asgi._translate import has_any_header, header_getter, remote_address, to_starlette
+from tokenguard_asgi.auth import TokenCredentials, TokenRejected, TokenUser
+
+#: ``owner_loader(request)``: who is signed in (cookie session), sync or async.
+OwnerLoader = Callable[[Request], "str | Awaitable[str | None] | None"]
+#: the key of ``scope`` under which the middleware leaves itself for ``require_scope``.
+SCOPE_KEY = "tokenguard"
+DATABASE_URL_ENV = "TOKENGUARD_DATABASE_URL"
+SECRET_KEY_ENV = "TOKENGUARD_SECRET_KEY"
+WEBSOCKET_POLICY_VIOLATION = 1008
+WEBSOCKET_TRY_AGAIN_LATER = 1013
+
+_T = TypeVar("_T")
+
+
+class TokenGuardMiddleware:
+    """Authenticates API tokens for any ASGI-3 app (Starlette, FastAPI, …)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        guard: TokenGuard | None = None,
+        *,
+        owner_loader: OwnerLoader | None = None,
+        can_manage: Callable[[str], bool] | None = None,
+        settings_path: str = "/settings/tokens",
+        api_path: str = "/api/tokens",
+        realm: str = "api",
+        authorization_header: str = "Authorization",
+        token_headers: Sequence[str] = ("Api-Token",),
+        env_var: str = "API_TOKEN",
+        allow_token_minting: bool = False,
+        app_name: str = "API",
+        database_url: str | None = None,
+        secret_key: str | bytes | Sequence[str | bytes] | None = None,
+        inline_memory_store: bool = True,
+    ) -> None:
+        self.app = app
+        self.guard = guard if guard is not None else guard_from_settings(database_url, secret_key)
+        self.options = WebOptions(
+            realm=realm, authorization_header=authorization_header,
+            token_headers=tuple(token_headers), settings_path=settings_path, api_path=api_path,
+            env_var=env_var, allow_token_minting=allow_token_minting, app_name=app_name,
+        )
+        self.owner_loader = owner_loader
+        self.can_manage = can_manage
+        self.authenticator = RequestAuthenticator(self.guard, self.options)
+        #: the explicit fast path: the in-process store answers with a dict look-up.
+        self.runs_inline = inline_memory_store and type(self.guard.store) is MemoryStore
+        self._credential_headers = frozenset(
+            name.lower().encode("latin-1") for name in (authorization_header, *token_headers)
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        scope[SCOPE_KEY] = self
+        try:
+            info = await self._identify(scope)
+        except TokenGuardError as exc:
+            await self._refuse(exc, scope, receive, send)
+            return
+        if info is None:
+            scope.setdefault("auth", AuthCredentials())
+            scope.setdefault("user", UnauthenticatedUser())
+        else:
+            scope["auth"] = TokenCredentials(info, self._scopes_of(info))
+            scope["user"] = TokenUser(info)
+        await self._call_app(scope, receive, send)
+
+    async def _identify(self, scope: Scope) -> TokenInfo | None:
+        raw_headers = scope["headers"]
+        if not has_any_header(raw_headers, self._credential_headers):
+            return None
+        return await self.call_guard(
+            self.authenticator.identify, header_getter(raw_headers), remote_address(scope)
+        )
+
+    async def call_guard(self, function: Callable[..., _T], *args: Any) -> _T:
+        """Run a guard call that may reach the store without blocking the event loop."""
+        if self.runs_inline:
+            return function(*args)
+        return await run_in_threadpool(function, *args)
+
+    def _scopes_of(self, info: TokenInfo) -> frozenset[str]:
+        """Effective scopes; an admin token holds every configured scope."""
+        return frozenset(self.guard.scopes.order) if info.admin else info.effective_scopes
+
+    async def _refuse(self, exc: TokenGuardError, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            unavailable = isinstance(exc, StoreUnavailable)
+            code = WEBSOCKET_TRY_AGAIN_LATER if unavailable else WEBSOCKET_POLICY_VIOLATION
+            await receive()  # websocket.connect: the handshake we now decline
+            await send({"type": "websocket.close", "code": code, "reason": exc.error_code})
+            return
+        await to_starlette(self.authenticator.respond(exc))(scope, receive, send)
+
+    async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app; render a ``TokenRejected`` raised before the response started."""
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except TokenRejected as rejected:
+            if started or scope["type"] != "http":
+                raise
+            await to_starlette(rejected.response)(scope, receive, send)
+
+
+def middleware_of(conn: HTTPConnection) -> TokenGuardMiddleware:
+    """The middleware that authenticated ``conn``; a clear error when none is installed."""
+    found = conn.scope.get(SCOPE_KEY)
+    if not isinstance(found, TokenGuardMiddleware):
+        raise RuntimeError(
+            "TokenGuardMiddleware is not installed: add it with "
+            "app.add_middleware(TokenGuardMiddleware, guard=…)"
+        )
+    return found
+
+
+def guard_from_settings(
+    database_url: str | None, secret_key: str | bytes | Sequence[str | bytes] | None
+) -> TokenGuard:
+    """A guard from the arguments, else from TOKENGUARD_DATABASE_URL / TOKENGUARD_SECRET_KEY."""
+    url = database_url or os.environ.get(DATABASE_URL_ENV)
+    key = secret_key or os.environ.get(SECRET_KEY_ENV)
+    if not url:
+        raise ValidationError(
+            f"TokenGuardMiddleware needs guard=, database_url= or {DATABASE_URL_ENV}",
+            field="database_url",
+        )
+    if not key:
+        raise ValidationError(
+            f"TokenGuardMiddleware needs guard=, secret_key= or {SECRET_KEY_ENV}", field="secret_key"
+        )
+    return TokenGuard(url, secret_key=key)
