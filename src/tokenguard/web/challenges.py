@@ -7,6 +7,7 @@ from tokenguard.errors import (
     MalformedCredentials,
     StoreUnavailable,
     TokenGuardError,
+    TooManyAttempts,
 )
 from tokenguard.web.http import WebResponse
 
@@ -15,6 +16,7 @@ _DESCRIPTIONS = {
     "invalid_token": "the access token is invalid, expired or revoked",
     "insufficient_scope": "the access token lacks the required scope",
     "temporarily_unavailable": "token storage is unavailable; try again shortly",
+    "too_many_attempts": "too many failed attempts from this address; try again later",
 }
 
 
@@ -51,6 +53,12 @@ def error_response(exc: TokenGuardError, realm: str) -> WebResponse:
             {"error": exc.error_code, "error_description": _DESCRIPTIONS[exc.error_code]},
             503,
             [("Retry-After", "5")],
+        )
+    if isinstance(exc, TooManyAttempts):
+        return WebResponse.json(
+            {"error": exc.error_code, "error_description": _DESCRIPTIONS[exc.error_code]},
+            429,
+            [("Retry-After", str(max(1, int(exc.retry_after))))],
         )
     scope = " ".join(exc.required) if isinstance(exc, InsufficientScope) else None
     if isinstance(exc, MalformedCredentials):

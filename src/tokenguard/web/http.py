@@ -39,6 +39,20 @@ class WebRequest:
         values = self.get_header(name)
         return values[0] if values else None
 
+    def cookie(self, name: str) -> str | None:
+        """The value of cookie ``name`` from the ``Cookie`` header(s), if sent."""
+        for header in self.get_header("Cookie"):
+            for pair in header.split(";"):
+                key, sep, value = pair.strip().partition("=")
+                if sep and key == name:
+                    return value.strip().strip('"')
+        return None
+
+    @property
+    def secure(self) -> bool:
+        """True when the client reached us over HTTPS (cookies get ``Secure``)."""
+        return self.origin.lower().startswith("https://")
+
 
 @dataclass(slots=True)
 class WebResponse:
@@ -55,6 +69,11 @@ class WebResponse:
         body = json.dumps(data, separators=(",", ":"), ensure_ascii=True).encode()
         return cls(status, [("Content-Type", "application/json"), *NO_STORE_HEADERS, *headers],
                    body)
+
+    @classmethod
+    def redirect(cls, location: str, headers: Iterable[tuple[str, str]] = ()) -> WebResponse:
+        """303 See Other: the Post/Redirect/Get answer to a form."""
+        return cls(303, [("Location", location), ("Cache-Control", "no-store"), *headers])
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()

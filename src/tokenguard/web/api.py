@@ -1,0 +1,182 @@
+"""The management API (JSON) under ``WebOptions.api_path``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tokenguard.errors import (
+    AuthenticationError,
+    InsufficientScope,
+    StoreUnavailable,
+    TokenGuardError,
+    ValidationError,
+)
+from tokenguard.guard import TokenGuard
+from tokenguard.models import IssuedToken, TokenInfo
+from tokenguard.web import forms, openapi, shapes
+from tokenguard.web.auth import MissingCredentials
+from tokenguard.web.csrf import CSRF_HEADER
+from tokenguard.web.gate import Caller, Forbidden, Gate
+from tokenguard.web.http import NO_STORE_HEADERS, WebRequest, WebResponse
+from tokenguard.web.options import WebOptions
+
+Handler = Callable[[WebRequest, Caller, str], WebResponse]
+TOKEN_ACTIONS = ("revoke", "reapprove", "rotate")
+
+
+def json_error(status: int, error: str, description: str, field: str | None = None,
+               headers: tuple[tuple[str, str], ...] = ()) -> WebResponse:
+    body = {"error": error, "error_description": description}
+    if field is not None:
+        body["field"] = field
+    return WebResponse.json(body, status, headers)
+
+
+class ManagementApi:
+    """Routes and answers every request below ``api_path``."""
+
+    def __init__(self, guard: TokenGuard, options: WebOptions, gate: Gate) -> None:
+        self.guard = guard
+        self.options = options
+        self.gate = gate
+
+    def handle(self, request: WebRequest) -> WebResponse:
+        if len(request.body) > self.options.max_body_size:
+            return json_error(413, "request_too_large",
+                              f"the body exceeds {self.options.max_body_size} bytes")
+        try:
+            return self._route(request)
+        except TokenGuardError as exc:
+            return self.error(exc)
+
+    def error(self, exc: TokenGuardError) -> WebResponse:
+        """RFC 6750 answers for credential problems, ``{"error", …}`` JSON for the rest."""
+        if isinstance(exc, AuthenticationError | InsufficientScope | StoreUnavailable):
+            return self.gate.authenticator.respond(exc)
+        field = exc.field if isinstance(exc, ValidationError) else None
+        return json_error(exc.status_code, exc.error_code, str(exc), field)
+
+    def _route(self, request: WebRequest) -> WebResponse:
+        segments = [part for part in request.path.split("/") if part]
+        method = "GET" if request.method.upper() == "HEAD" else request.method.upper()
+        if segments == ["openapi.json"]:
+            return self._only(method, "GET") or WebResponse.json(
+                openapi.document(self.guard, self.options), 200)
+        if segments == ["revoke"] and method == "POST":
+            return self._revoke_by_value(request)
+        if segments == ["introspect"]:
+            return self._only(method, "POST") or self._introspect(request)
+        handlers = self._handlers(segments)
+        if handlers is None:
+            return json_error(404, "not_found", "no such resource")
+        handler = handlers.get(method)
+        if handler is None:
+            return self._not_allowed(sorted(handlers))
+        caller = self.gate.api_caller(request)
+        if method != "GET" and caller.via_cookie:
+            self.gate.check_csrf(request, caller.owner)
+        token_id = segments[0] if segments else ""
+        return handler(request, caller, token_id)
+
+    def _handlers(self, segments: list[str]) -> dict[str, Handler] | None:
+        if not segments:
+            return {"GET": self._list, "POST": self._create}
+        if len(segments) == 1:
+            return {"GET": self._get, "PATCH": self._update, "DELETE": self._delete}
+        if len(segments) == 2 and segments[1] in TOKEN_ACTIONS:
+            return {"POST": getattr(self, "_" + segments[1])}
+        return None
+
+    def _only(self, method: str, allowed: str) -> WebResponse | None:
+        return None if method == allowed else self._not_allowed([allowed])
+
+    @staticmethod
+    def _not_allowed(methods: list[str]) -> WebResponse:
+        return json_error(405, "method_not_allowed", "method not allowed here",
+                          headers=(("Allow", ", ".join(methods)),))
+
+    def _info(self, info: TokenInfo) -> dict[str, Any]:
+        return shapes.token_json(info, self.guard.scopes, self.guard.clock())
+
+    def _issued(self, issued: IssuedToken, root: str) -> WebResponse:
+        body = {"token": issued.token, "info": self._info(issued.info)}
+        return WebResponse.json(body, 201, [("Location", f"{root}/{issued.info.id}")])
+
+    # -- collection ---------------------------------------------------------------------
+
+    def _list(self, request: WebRequest, caller: Caller, _id: str) -> WebResponse:
+        tokens = sorted(self.guard.list_tokens(caller.owner), key=lambda t: t.created_at, reverse=True)
+        body = {"tokens": [self._info(t) for t in tokens],
+                "max_tokens": self.guard.max_tokens_per_owner}
+        headers = [(CSRF_HEADER, self.gate.csrf.issue(caller.owner))] if caller.via_cookie else []
+        return WebResponse.json(body, 200, headers)
+
+    def _create(self, request: WebRequest, caller: Caller, _id: str) -> WebResponse:
+        if not caller.via_cookie and not self.options.allow_token_minting:
+            raise Forbidden("creating tokens with an API token is disabled on this server")
+        spec = forms.create_spec_from_json(forms.read_json(request), self.guard)
+        issued = self.guard.create_token(
+            caller.owner, spec.name, scopes=spec.scopes, projects=spec.projects,
+            token_id=spec.token_id, expires_in=spec.expires_in, expires_at=spec.expires_at,
+            parent=caller.token, actor=caller.actor,
+        )
+        return self._issued(issued, request.root)
+
+    # -- one token ----------------------------------------------------------------------
+
+    def _get(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
+        return WebResponse.json(self._info(self.gate.owned(token_id, caller.owner)))
+
+    def _update(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
+        self.gate.owned(token_id, caller.owner)
+        name, projects = forms.update_from_json(forms.read_json(request))
+        info = self.guard.update_token(token_id, name=name, projects=projects, actor=caller.actor)
+        return WebResponse.json(self._info(info))
+
+    def _revoke(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
+        self.gate.owned(token_id, caller.owner)
+        return WebResponse.json(self._info(self.guard.revoke(token_id, actor=caller.actor)))
+
+    def _reapprove(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
+        refuse_admin(self.gate.owned(token_id, caller.owner))
+        return WebResponse.json(self._info(self.guard.reapprove(token_id, actor=caller.actor)))
+
+    def _rotate(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
+        refuse_admin(self.gate.owned(token_id, caller.owner))
+        return self._issued(self.guard.rotate(token_id, actor=caller.actor), request.root)
+
+    def _delete(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
+        self.gate.owned(token_id, caller.owner)
+        self.guard.delete(token_id, actor=caller.actor)
+        return WebResponse(204, list(NO_STORE_HEADERS))
+
+    # -- RFC 7009 and RFC 7662 ----------------------------------------------------------
+
+    def _token_field(self, request: WebRequest) -> str:
+        value = forms.form_value(forms.read_form(request), "token")
+        if not value:
+            raise ValidationError("token is required", field="token")
+        return value
+
+    def _revoke_by_value(self, request: WebRequest) -> WebResponse:
+        """RFC 7009 §2.2: 200 whether or not the token was known; holding it is the authority."""
+        self.guard.revoke_by_value(self._token_field(request), actor="revocation endpoint")
+        return WebResponse(200, list(NO_STORE_HEADERS))
+
+    def _introspect(self, request: WebRequest) -> WebResponse:
+        """RFC 7662; a non-admin caller learns only about its own owner's tokens."""
+        caller = self.gate.bearer(request)
+        if caller is None:
+            raise MissingCredentials("authentication required")
+        self.gate.check_can_manage(caller.owner)
+        info = self.guard.introspect(self._token_field(request))
+        if info is not None and not caller.admin and info.owner != caller.owner:
+            info = None
+        return WebResponse.json(shapes.introspection_json(info, self.guard.scopes, self.guard.clock()))
+
+
+def refuse_admin(info: TokenInfo) -> None:
+    """Admin tokens are re-enabled and re-issued only from the CLI or the core API."""
+    if info.admin:
+        raise ValidationError("admin tokens are managed from the CLI only", field="id")

@@ -1,0 +1,99 @@
+"""Who is calling the management API or the settings page, and may they manage tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tokenguard.errors import InsufficientScope, TokenGuardError, TokenNotFound
+from tokenguard.guard import TokenGuard
+from tokenguard.models import TokenInfo
+from tokenguard.web.auth import MissingCredentials, RequestAuthenticator
+from tokenguard.web.csrf import CSRF_HEADER, CsrfProtector, same_origin
+from tokenguard.web.http import WebRequest
+
+CanManage = Callable[[str], bool]
+
+
+class Forbidden(TokenGuardError):
+    """The caller is known but may not do this (403)."""
+
+    error_code = "forbidden"
+    status_code = 403
+
+
+class CsrfRefused(Forbidden):
+    """A cookie-authenticated write without a valid CSRF token or from another origin."""
+
+    error_code = "csrf_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The owner acting, and the token they act through (``None``: a signed-in browser)."""
+
+    owner: str
+    token: TokenInfo | None = None
+
+    @property
+    def via_cookie(self) -> bool:
+        return self.token is None
+
+    @property
+    def actor(self) -> str:
+        return self.owner if self.token is None else f"token:{self.token.id}"
+
+
+class Gate:
+    """Identifies callers, applies ``can_manage`` and the CSRF rules; raises what it refuses."""
+
+    __slots__ = ("_can_manage", "authenticator", "csrf", "guard", "management_scope")
+
+    def __init__(self, guard: TokenGuard, authenticator: RequestAuthenticator, csrf: CsrfProtector,
+                 can_manage: CanManage | None, management_scope: str) -> None:
+        self.guard = guard
+        self.authenticator = authenticator
+        self.csrf = csrf
+        self._can_manage = can_manage
+        self.management_scope = management_scope
+
+    def bearer(self, request: WebRequest) -> TokenInfo | None:
+        """The presented token if it may manage tokens; ``None`` when no token was sent."""
+        info = self.authenticator.identify(request.get_header, request.remote)
+        if info is None or info.admin:
+            return info
+        if self.management_scope not in self.guard.scopes:
+            raise InsufficientScope([self.management_scope])
+        self.guard.require(info, self.management_scope, remote=request.remote)
+        return info
+
+    def api_caller(self, request: WebRequest) -> Caller:
+        """A bearer token with the management scope, else the signed-in user, else 401."""
+        info = self.bearer(request)
+        if info is not None:
+            caller = Caller(info.owner, info)
+        elif request.owner:
+            caller = Caller(request.owner)
+        else:
+            raise MissingCredentials("authentication required")
+        self.check_can_manage(caller.owner)
+        return caller
+
+    def check_can_manage(self, owner: str) -> None:
+        if self._can_manage is not None and not self._can_manage(owner):
+            raise Forbidden("you are not allowed to manage API tokens")
+
+    def check_csrf(self, request: WebRequest, owner: str, form_token: str | None = None) -> None:
+        """Both defences of ``tokenguard.web.csrf``; raises ``CsrfRefused``."""
+        token = request.header(CSRF_HEADER) or form_token
+        if not self.csrf.verify(token, owner):
+            raise CsrfRefused("missing or invalid CSRF token; reload the page and try again")
+        if not same_origin(request):
+            raise CsrfRefused("the request does not come from this site's origin")
+
+    def owned(self, token_id: str, owner: str) -> TokenInfo:
+        """The token, if ``owner`` holds it; someone else's token is not found (404)."""
+        info = self.guard.get_token(token_id)
+        if info.owner != owner:
+            raise TokenNotFound(token_id)
+        return info

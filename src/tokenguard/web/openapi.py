@@ -1,0 +1,155 @@
+"""The OpenAPI 3.1 description of the management API, served at ``{api_path}/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tokenguard.guard import TokenGuard
+from tokenguard.validation import MAX_NAME_LENGTH, MAX_PROJECTS
+from tokenguard.web.forms import MAX_EXPIRY_DAYS
+from tokenguard.web.options import WebOptions
+
+_JSON = "application/json"
+_FORM = "application/x-www-form-urlencoded"
+_EXPIRES_AT = "RFC 3339 date-time, or a date (valid through that day, UTC)"
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _content(schema: dict[str, Any], media: str = _JSON) -> dict[str, Any]:
+    return {"content": {media: {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    text = {400: "Invalid request: `field` names the culprit", 401: "Authentication required",
+            403: "Not allowed (scope, can_manage or CSRF)", 404: "No such token for this owner",
+            409: "Token limit reached or id taken", 413: "Body too large",
+            503: "Token storage unavailable"}
+    return {str(s): {"description": text[s], **_content(_ref("Error"))} for s in statuses}
+
+
+def _schemas(guard: TokenGuard) -> dict[str, Any]:
+    scope = {"type": "string", "enum": list(guard.scopes.order)}
+    projects = {"type": "array", "maxItems": MAX_PROJECTS,
+                "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"}}
+    name = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH}
+    return {
+        "TokenInfo": {"type": "object", "required": ["id", "name", "owner", "scopes", "status"],
+                      "properties": {
+                          "id": {"type": "string"}, "name": {"type": "string"},
+                          "owner": {"type": "string"}, "permission": {"type": "string"},
+                          "scopes": {"type": "array", "items": {"type": "string"}},
+                          "projects": {"type": "array", "items": {"type": "string"}},
+                          "admin": {"type": "boolean"},
+                          "status": {"type": "string", "enum": ["active", "revoked", "expired"]},
+                          "hint": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
+                          "expires_at": _TIME, "last_used_at": _TIME, "revoked_at": _TIME,
+                          "parent_id": {"type": ["string", "null"]}}},
+        "TokenList": {"type": "object", "required": ["tokens"], "properties": {
+            "tokens": {"type": "array", "items": _ref("TokenInfo")},
+            "max_tokens": {"type": ["integer", "null"]}}},
+        "IssuedToken": {"type": "object", "required": ["token", "info"], "properties": {
+            "token": {"type": "string", "description": "The secret, shown this once."},
+            "info": _ref("TokenInfo")}},
+        "CreateToken": {"type": "object", "required": ["name"], "additionalProperties": False,
+                        "properties": {
+                            "name": name, "scopes": {"type": "array", "items": scope, "minItems": 1},
+                            "projects": projects,
+                            "id": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"},
+                            "expires_in_days": {"type": ["integer", "null"], "minimum": 1,
+                                                "maximum": MAX_EXPIRY_DAYS},
+                            "expires_at": {"type": ["string", "null"], "description": _EXPIRES_AT}}},
+        "UpdateToken": {"type": "object", "additionalProperties": False,
+                        "properties": {"name": name, "projects": projects}},
+        "TokenValue": {"type": "object", "required": ["token"],
+                       "properties": {"token": {"type": "string"},
+                                      "token_type_hint": {"type": "string"}}},
+        "Introspection": {"type": "object", "required": ["active"], "properties": {
+            "active": {"type": "boolean"}, "scope": {"type": "string"},
+            "client_id": {"type": "string"}, "username": {"type": "string"}, "sub": {"type": "string"},
+            "token_type": {"type": "string"}, "exp": {"type": "integer"}, "iat": {"type": "integer"},
+            "jti": {"type": "string"}}},
+        "Error": {"type": "object", "required": ["error"], "properties": {
+            "error": {"type": "string"}, "error_description": {"type": "string"},
+            "field": {"type": "string"}, "scope": {"type": "string"}}},
+    }
+
+
+def _op(summary: str, responses: dict[str, Any], body: str | None = None,
+        security: list[dict[str, list[str]]] | None = None) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": responses}
+    if body == "token":
+        operation["requestBody"] = {"required": True, "content": {
+            _FORM: {"schema": _ref("TokenValue")}, _JSON: {"schema": _ref("TokenValue")}}}
+    elif body is not None:
+        operation["requestBody"] = {"required": body == "CreateToken", **_content(_ref(body))}
+    if security is not None:
+        operation["security"] = security
+    return operation
+
+
+def _paths(root: str) -> dict[str, Any]:
+    one = {"200": {"description": "The token", **_content(_ref("TokenInfo"))}}
+    issued = {"201": {"description": "The new secret (shown once) and the token",
+                      **_content(_ref("IssuedToken"))}}
+    id_param = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    return {
+        root: {
+            "get": _op("List the caller's tokens", {"200": {
+                "description": "The tokens; a signed-in browser also gets X-CSRF-Token",
+                "headers": {"X-CSRF-Token": {"schema": {"type": "string"}}},
+                **_content(_ref("TokenList"))}, **_errors(401, 403, 503)}),
+            "post": _op("Create a token", {**issued, **_errors(400, 401, 403, 409, 413, 503)},
+                        "CreateToken"),
+        },
+        f"{root}/{{id}}": {
+            "parameters": id_param,
+            "get": _op("Get a token", {**one, **_errors(401, 403, 404, 503)}),
+            "patch": _op("Rename a token or change its projects",
+                         {**one, **_errors(400, 401, 403, 404, 503)}, "UpdateToken"),
+            "delete": _op("Delete a token", {"204": {"description": "Deleted"},
+                                             **_errors(401, 403, 404, 503)}),
+        },
+        f"{root}/{{id}}/revoke": {"parameters": id_param, "post": _op(
+            "Revoke a token", {**one, **_errors(401, 403, 404, 503)})},
+        f"{root}/{{id}}/reapprove": {"parameters": id_param, "post": _op(
+            "Re-approve a revoked token before it expires", {**one, **_errors(400, 401, 403, 404, 503)})},
+        f"{root}/{{id}}/rotate": {"parameters": id_param, "post": _op(
+            "Issue a new secret; the old one stops working", {**issued, **_errors(400, 401, 403, 404, 503)})},
+        f"{root}/openapi.json": {"get": _op("This document", {"200": {"description": "OpenAPI 3.1"}},
+                                            security=[])},
+        f"{root}/revoke": {"post": _op("RFC 7009: revoke a token by its value; always 200",
+                                       {"200": {"description": "Revoked, or unknown"},
+                                        **_errors(400, 503)}, "token", security=[])},
+        f"{root}/introspect": {"post": _op(
+            "RFC 7662: is this token active? Needs the management scope",
+            {"200": {"description": "Introspection", **_content(_ref("Introspection"))},
+             **_errors(400, 401, 403, 503)}, "token",
+            security=[{"bearer": []}, {"apiToken": []}])},
+    }
+
+
+def document(guard: TokenGuard, options: WebOptions) -> dict[str, Any]:
+    """A complete OpenAPI 3.1 document; paths are absolute, so no ``servers`` entry is needed."""
+    header = options.token_headers[0] if options.token_headers else options.authorization_header
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"{options.app_name} API tokens", "version": "1",
+                 "description": "Manage API tokens. Callers are a signed-in browser session (writes "
+                                "need the X-CSRF-Token header) or a bearer token with the "
+                                f"'{options.management_scope}' scope."},
+        "paths": _paths(options.api_path),
+        "components": {
+            "schemas": _schemas(guard),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": f"Authorization: Bearer <token> with the "
+                                          f"'{options.management_scope}' scope"},
+                "apiToken": {"type": "apiKey", "in": "header", "name": header},
+            },
+        },
+        "security": [{"bearer": []}, {"apiToken": []}, {}],
+    }
