@@ -21,7 +21,12 @@ class ScopeHierarchy:
     __slots__ = ("_cache", "_closure", "order")
 
     def __init__(self, scopes: Mapping[str, Iterable[str]] | None = None) -> None:
-        spec = {name: tuple(implied) for name, implied in (scopes or DEFAULT_SCOPES).items()}
+        source = DEFAULT_SCOPES if scopes is None else scopes
+        for name, implied in source.items():
+            if isinstance(implied, str | bytes) or not isinstance(implied, Iterable):
+                raise ValidationError(f"scope {name!r} must map to a list of implied scopes",
+                                      field="scopes")
+        spec = {name: tuple(implied) for name, implied in source.items()}
         if not spec:
             raise ValidationError("at least one scope must be configured", field="scopes")
         for name, implied in spec.items():
@@ -53,7 +58,7 @@ class ScopeHierarchy:
 
     def validate(self, scopes: Iterable[str] | str | None, field: str = "scopes") -> frozenset[str]:
         """The scopes as a frozenset, refusing unknown names and an empty set."""
-        if scopes is None or isinstance(scopes, str):
+        if scopes is None or isinstance(scopes, str | bytes) or not isinstance(scopes, Iterable):
             raise ValidationError("scopes must be a list of scope names", field=field)
         result = set()
         for scope in scopes:
