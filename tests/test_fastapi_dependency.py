@@ -1,0 +1,122 @@
+"""FastAPI: current_token as a Security dependency, its OpenAPI scheme, and RFC 6750 refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, Security
+from starlette.testclient import TestClient
+
+from tokenguard import TokenGuard, TokenInfo
+from tokenguard_asgi import TokenGuardMiddleware
+from tokenguard_asgi.fastapi import current_token
+
+REALM_ONLY = 'Bearer realm="api"'
+INSUFFICIENT_WRITE = ('Bearer realm="api", error="insufficient_scope", '
+                      'error_description="the access token lacks the required scope", scope="write"')
+INVALID = ('Bearer realm="api", error="invalid_token", '
+           'error_description="the access token is invalid, expired or revoked"')
+
+
+def make_app(guard: TokenGuard | None) -> FastAPI:
+    app = FastAPI()
+    if guard is not None:
+        app.add_middleware(TokenGuardMiddleware, guard=guard)
+
+    @app.get("/notes")
+    async def read_notes(
+        token: TokenInfo = Security(current_token, scopes=["read"]),  # noqa: B008 (the classic form)
+    ) -> dict[str, Any]:
+        return {"owner": token.owner, "scopes": sorted(token.effective_scopes)}
+
+    @app.post("/notes", status_code=201)
+    def write_notes(token: Annotated[TokenInfo, Security(current_token, scopes=["write"])]) -> dict[str, str]:
+        return {"owner": token.owner}
+
+    @app.get("/me")
+    def me(token: Annotated[TokenInfo, Depends(current_token)]) -> dict[str, str]:
+        return {"owner": token.owner}
+
+    @app.get("/public")
+    def public() -> dict[str, str]:
+        return {"hello": "world"}
+
+    admin = APIRouter(prefix="/admin", dependencies=[Security(current_token, scopes=["management"])])
+
+    @admin.get("/stats")
+    async def stats() -> dict[str, int]:
+        return {"notes": 3}
+
+    app.include_router(admin)
+    return app
+
+
+@pytest.fixture
+def client(tokenguard_guard: TokenGuard) -> Iterator[TestClient]:
+    with TestClient(make_app(tokenguard_guard)) as test_client:
+        yield test_client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_token_with_scope_reaches_endpoint(client: TestClient, make_token: Callable[..., str]) -> None:
+    response = client.get("/notes", headers=bearer(make_token("write", owner="alice")))
+    assert response.status_code == 200
+    assert response.json() == {"owner": "alice", "scopes": ["read", "write"]}
+    assert client.post("/notes", headers={"Api-Token": make_token("write", owner="bob")}).json() == {
+        "owner": "bob"}
+
+
+def test_no_token_is_401_with_rfc6750_body_not_detail(client: TestClient) -> None:
+    response = client.get("/notes")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == REALM_ONLY
+    assert response.headers["cache-control"] == "no-store"
+    assert response.json() == {"error": "unauthorized",
+                               "error_description": "this endpoint requires an API token"}
+
+
+def test_missing_scope_is_403_naming_it(client: TestClient, make_token: Callable[..., str]) -> None:
+    response = client.post("/notes", headers=bearer(make_token("read")))
+    assert response.status_code == 403
+    assert response.headers["www-authenticate"] == INSUFFICIENT_WRITE
+    assert response.json() == {"error": "insufficient_scope",
+                               "error_description": "the access token lacks the required scope",
+                               "scope": "write"}
+
+
+def test_plain_depends_wants_any_token(client: TestClient, make_token: Callable[..., str]) -> None:
+    assert client.get("/me").status_code == 401
+    assert client.get("/me", headers=bearer(make_token("read", owner="carol"))).json() == {"owner": "carol"}
+
+
+def test_router_dependency_guards_every_route(client: TestClient, make_token: Callable[..., str]) -> None:
+    assert client.get("/admin/stats", headers=bearer(make_token("write"))).status_code == 403
+    assert client.get("/admin/stats", headers=bearer(make_token("management"))).json() == {"notes": 3}
+
+
+def test_invalid_token_is_refused_by_the_middleware(client: TestClient) -> None:
+    response = client.get("/public", headers=bearer("tg_" + "0" * 38))
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == INVALID
+    assert client.get("/public").json() == {"hello": "world"}
+
+
+def test_openapi_shows_the_bearer_scheme_with_scopes(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    scheme = spec["components"]["securitySchemes"]["APIToken"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    assert spec["paths"]["/notes"]["get"]["security"] == [{"APIToken": ["read"]}]
+    assert spec["paths"]["/notes"]["post"]["security"] == [{"APIToken": ["write"]}]
+    assert spec["paths"]["/me"]["get"]["security"] == [{"APIToken": []}]
+    assert spec["paths"]["/admin/stats"]["get"]["security"] == [{"APIToken": ["management"]}]
+    assert "security" not in spec["paths"]["/public"]["get"]
+
+
+def test_dependency_without_middleware_is_a_clear_error() -> None:
+    with TestClient(make_app(None)) as client, pytest.raises(RuntimeError, match="is not installed"):
+        client.get("/notes")
