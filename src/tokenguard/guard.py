@@ -181,6 +181,7 @@ class TokenGuard:
             expires_in = None if expires_at is not None else self.default_lifetime
         expiry = validation.expiry(now, expires_in, expires_at, self.max_lifetime)
         if parent is not None:
+            parent = self._live_parent(parent, now)
             expiry = self._within_parent(parent, owner, wanted, project_set, expiry, admin)
         self.hook.tokenguard_check_create(owner=owner, name=name, scopes=wanted,
                                           projects=project_set)
@@ -205,6 +206,14 @@ class TokenGuard:
             self.hook.tokenguard_token_created(info=info, actor=actor)
             return IssuedToken(secret, self._present(info))
         raise TokenGuardError("could not allocate a token id")  # pragma: no cover
+
+    def _live_parent(self, parent: TokenInfo, now: datetime) -> TokenInfo:
+        """The minting token as stored now: a revoked, expired or deleted one mints nothing."""
+        record = self.store.get(parent.id)
+        status: str = "deleted" if record is None else record.info.status_at(now)
+        if record is None or status != "active":
+            raise ValidationError(f"a {status} token cannot mint tokens", field="parent")
+        return record.info
 
     def _within_parent(
         self, parent: TokenInfo, owner: str, wanted: frozenset[str],

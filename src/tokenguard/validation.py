@@ -98,7 +98,10 @@ def expiry(
     elif expires_in is None:
         when = None
     elif isinstance(expires_in, timedelta):
-        when = now + expires_in
+        try:
+            when = now + expires_in
+        except OverflowError:
+            raise ValidationError("expiry is too far in the future", field="expires_in") from None
     else:
         raise ValidationError("expires_in must be a timedelta or None", field="expires_in")
     field = "expires_at" if expires_at is not None else "expires_in"
@@ -109,6 +112,6 @@ def expiry(
             raise ValidationError(
                 f"tokens must expire within {max_lifetime} (max_lifetime)", field=field
             )
-        if when > now + max_lifetime:
+        if when - now > max_lifetime:
             raise ValidationError(f"expiry is beyond the maximum lifetime of {max_lifetime}", field)
     return when
