@@ -45,9 +45,9 @@ def _decode62(text: str) -> int:
 
 def _checksum_value(check: str) -> int:
     """The CRC32 that 6 base62 characters spell (unrolled: this runs on every request)."""
-    a, b, c, d, e, f = check
-    table = _DECODE
-    return ((((table[a] * 62 + table[b]) * 62 + table[c]) * 62 + table[d]) * 62 + table[e]) * 62 + table[f]
+    t = _DECODE
+    c = check
+    return ((((t[c[0]] * 62 + t[c[1]]) * 62 + t[c[2]]) * 62 + t[c[3]]) * 62 + t[c[4]]) * 62 + t[c[5]]
 
 
 def checksum(random_part: str) -> str:
