@@ -1,0 +1,1 @@
+"""Alembic migrations of the SQLAlchemy store, shipped in the package and run programmatically."""

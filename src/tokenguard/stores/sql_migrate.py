@@ -1,0 +1,118 @@
+"""Bring a database's tokenguard schema up to date with the migrations shipped in the package.
+
+No ``alembic.ini`` is needed: the configuration is built here. Concurrent
+first use by several processes is serialised by a database lock (a
+PostgreSQL advisory lock, a MariaDB named lock, an immediate SQLite
+transaction), so the second process finds the schema done and does nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, text
+
+from tokenguard.stores.sql_schema import VERSION_TABLE
+
+SCRIPT_LOCATION = "tokenguard.stores:migrations"
+#: Any constant unique to tokenguard: the key of its PostgreSQL advisory lock.
+PG_LOCK_KEY = 0x746F6B656E6775  # "tokengu"
+MYSQL_LOCK_TIMEOUT_SECONDS = 60
+
+_head_lock = threading.Lock()
+_head: str | None = None
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration pointing into the package, no ini file involved."""
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision shipped (read once per process)."""
+    global _head
+    with _head_lock:
+        if _head is None:
+            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            assert head is not None, "the package ships no migrations"
+            _head = head
+        return _head
+
+
+def current_revision(connection: Connection) -> str | None:
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+def upgrade(url_or_engine: str | Engine) -> None:
+    """Apply every pending migration; a no-op when the schema is already at head."""
+    engine = create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    try:
+        upgrade_with(engine)
+    finally:
+        if engine is not url_or_engine:
+            engine.dispose()
+
+
+def upgrade_with(engine: Engine) -> None:
+    with engine.connect() as connection:
+        at_head = current_revision(connection) == head_revision()
+        connection.rollback()
+        if at_head:
+            return
+    with _migration_lock(engine) as connection:
+        # Another process may have finished while this one waited for the lock.
+        if current_revision(connection) != head_revision():
+            command.upgrade(alembic_config(connection), "head")
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that holds the database-wide migration lock."""
+    with engine.connect() as connection:
+        dialect = engine.dialect.name
+        if dialect == "sqlite":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.exec_driver_sql("ROLLBACK")
+                raise
+            connection.exec_driver_sql("COMMIT")
+        elif dialect == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+            yield connection
+            connection.commit()
+        elif dialect in ("mysql", "mariadb"):
+            with _mysql_named_lock(connection):
+                yield connection
+                connection.commit()
+        else:
+            yield connection
+            connection.commit()
+
+
+@contextmanager
+def _mysql_named_lock(connection: Connection) -> Iterator[None]:
+    # Named locks are server-wide: the database's name keeps databases apart.
+    name = "CONCAT('tokenguard_migrate:', DATABASE())"
+    got = connection.execute(
+        text(f"SELECT GET_LOCK({name}, :timeout)"), {"timeout": MYSQL_LOCK_TIMEOUT_SECONDS}
+    ).scalar()
+    if got != 1:
+        raise TimeoutError("timed out waiting for another process to migrate the tokenguard schema")
+    try:
+        yield
+    finally:
+        connection.execute(text(f"SELECT RELEASE_LOCK({name})"))

@@ -1,0 +1,261 @@
+"""The SQLAlchemy store: tokens in SQLite, PostgreSQL or MariaDB, in ``tokenguard_*`` tables.
+
+* ``find`` (every authenticated request) runs one compiled ``select`` on a
+  connection kept per thread: see :mod:`tokenguard.stores.sql_reader`.
+* ``insert`` keeps the per-owner limit under concurrency: on PostgreSQL and
+  MariaDB a lock row per owner (``tokenguard_owners``, ``SELECT … FOR UPDATE``)
+  queues creators of the same owner; on SQLite every write is an immediate
+  transaction (``BEGIN IMMEDIATE``), so writers queue on the database lock.
+* Every database failure is raised as :class:`~tokenguard.errors.StoreUnavailable`.
+* The schema is brought up to date (Alembic) on first use unless ``migrate=False``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import URL, Connection, Engine, delete, insert, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from tokenguard.errors import StoreUnavailable, TokenGuardError, TokenIdConflict, TokenLimitExceeded
+from tokenguard.stores import sql_rows
+from tokenguard.stores.base import TokenChanges, TokenRecord
+from tokenguard.stores.sql_engine import describe, is_single_connection, is_transient, make_engine
+from tokenguard.stores.sql_migrate import upgrade, upgrade_with
+from tokenguard.stores.sql_reader import ThreadLocalReader
+from tokenguard.stores.sql_schema import owners_table, tokens_table
+
+__all__ = ["SQLAlchemyStore", "upgrade"]
+
+T = TypeVar("T")
+#: Attempts of a write transaction that hit a deadlock or serialisation failure.
+WRITE_ATTEMPTS = 5
+#: ``revoke_owner`` updates ids in batches of this many (bound-parameter limits).
+ID_BATCH = 500
+_tokens = tokens_table.c
+
+
+class SQLAlchemyStore:
+    """Token records in SQL through SQLAlchemy 2: a URL, or an ``Engine`` the app shares.
+
+    ``engine_kwargs`` go to :func:`sqlalchemy.create_engine` when the store builds
+    the engine from a URL; ``close()`` disposes only an engine built that way.
+    """
+
+    def __init__(self, url_or_engine: str | URL | Engine, *, migrate: bool = True,
+                 **engine_kwargs: Any) -> None:
+        if isinstance(url_or_engine, Engine):
+            if engine_kwargs:
+                raise TypeError("engine options apply only when the store is given a URL")
+            self.engine, self._owns_engine = url_or_engine, False
+        else:
+            self.engine, self._owns_engine = make_engine(url_or_engine, engine_kwargs), True
+        self._dialect = self.engine.dialect.name
+        self._schema_ready = not migrate
+        self._schema_lock = threading.Lock()
+        # One shared connection (in-memory SQLite): every operation takes turns.
+        single = is_single_connection(self.engine.pool)
+        self._serial: AbstractContextManager[Any] = threading.RLock() if single else nullcontext()
+        self._reader = None if single else ThreadLocalReader(
+            self.engine, sql_rows.FIND_BY_DIGEST, sql_rows.record_from_row)
+        driver_error = self.engine.dialect.loaded_dbapi.Error
+        self._failures: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeout, driver_error)
+
+    def __repr__(self) -> str:
+        return f"SQLAlchemyStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    # -- reads ------------------------------------------------------------------------
+
+    def find(self, digest: str) -> TokenRecord | None:
+        try:
+            if not self._schema_ready:
+                self._ensure_schema()
+            if self._reader is not None:
+                return self._reader.find(digest)
+            return self._select_one(sql_rows.FIND_BY_DIGEST, {"digest": digest})
+        except self._failures as exc:
+            raise StoreUnavailable(describe(exc)) from None
+
+    def get(self, token_id: str) -> TokenRecord | None:
+        with self._unavailable_on_failure():
+            return self._select_one(sql_rows.GET_BY_ID, {"id": token_id})
+
+    def list(self, owner: str | None = None) -> Sequence[TokenRecord]:
+        statement = sql_rows.select_records().order_by(_tokens.created_at, _tokens.id)
+        if owner is not None:
+            statement = statement.where(_tokens.owner == owner)
+        with self._unavailable_on_failure(), self._serial, self.engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        return [sql_rows.record_from_row(row) for row in rows]
+
+    def _select_one(self, statement: Any, params: dict[str, str]) -> TokenRecord | None:
+        if not self._schema_ready:
+            self._ensure_schema()
+        with self._serial, self.engine.connect() as connection:
+            row = connection.execute(statement, params).first()
+        return None if row is None else sql_rows.record_from_row(row)
+
+    # -- writes -----------------------------------------------------------------------
+
+    def insert(self, record: TokenRecord, *, limit: int | None, now: datetime) -> None:
+        info = record.info
+
+        def work(connection: Connection) -> None:
+            self._lock_owner(connection, info.owner, create=True)
+            if limit is not None:
+                live = connection.execute(sql_rows.count_live(info.owner, now)).scalar_one()
+                if live >= limit:
+                    raise TokenLimitExceeded(info.owner, limit)
+            connection.execute(insert(tokens_table).values(sql_rows.row_values(record)))
+
+        with self._unavailable_on_failure():
+            try:
+                self._write(work)
+            except IntegrityError:
+                self._raise_conflict(record)
+
+    def _raise_conflict(self, record: TokenRecord) -> None:
+        """The id is taken (``TokenIdConflict``), or, against all odds, the digest is."""
+        if self._select_one(sql_rows.GET_BY_ID, {"id": record.info.id}) is not None:
+            raise TokenIdConflict(record.info.id) from None
+        raise TokenGuardError("a token with the same digest already exists") from None
+
+    def update(self, token_id: str, changes: TokenChanges) -> TokenRecord | None:
+        values = sql_rows.change_values(changes)
+
+        def work(connection: Connection) -> TokenRecord | None:
+            if values:
+                connection.execute(update(tokens_table).where(_tokens.id == token_id).values(values))
+            row = connection.execute(sql_rows.GET_BY_ID, {"id": token_id}).first()
+            return None if row is None else sql_rows.record_from_row(row)
+
+        with self._unavailable_on_failure():
+            return self._write(work)
+
+    def delete(self, token_id: str) -> TokenRecord | None:
+        def work(connection: Connection) -> TokenRecord | None:
+            row = connection.execute(sql_rows.GET_BY_ID.with_for_update(), {"id": token_id}).first()
+            if row is None:
+                return None
+            connection.execute(delete(tokens_table).where(_tokens.id == token_id))
+            return sql_rows.record_from_row(row)
+
+        with self._unavailable_on_failure():
+            return self._write(work)
+
+    def revoke_owner(self, owner: str, at: datetime) -> Sequence[str]:
+        def work(connection: Connection) -> list[str]:
+            # The owner's lock row keeps creators of this owner out meanwhile.
+            self._lock_owner(connection, owner, create=False)
+            unrevoked = select(_tokens.id).where(_tokens.owner == owner, _tokens.revoked_at.is_(None))
+            ids = list(connection.execute(unrevoked.with_for_update()).scalars())
+            for start in range(0, len(ids), ID_BATCH):
+                batch = ids[start:start + ID_BATCH]
+                connection.execute(
+                    update(tokens_table).where(_tokens.id.in_(batch)).values(revoked_at=at))
+            return ids
+
+        with self._unavailable_on_failure():
+            return self._write(work)
+
+    def touch(self, token_id: str, at: datetime) -> None:
+        def work(connection: Connection) -> None:
+            connection.execute(update(tokens_table).where(_tokens.id == token_id)
+                               .values(last_used_at=at))
+
+        with self._unavailable_on_failure():
+            self._write(work)
+
+    def _lock_owner(self, connection: Connection, owner: str, *, create: bool) -> None:
+        """Hold the owner's lock row until commit (SQLite: the immediate transaction does)."""
+        if create:
+            self._create_owner_row(connection, owner)
+        if self._dialect != "sqlite":
+            locking = select(owners_table.c.owner).where(owners_table.c.owner == owner)
+            connection.execute(locking.with_for_update()).all()
+
+    def _create_owner_row(self, connection: Connection, owner: str) -> None:
+        """Insert the owner's lock row unless it exists; a concurrent insert is no error."""
+        values = {"owner": owner}
+        if self._dialect == "postgresql":
+            connection.execute(postgresql.insert(owners_table).values(values).on_conflict_do_nothing())
+        elif self._dialect == "sqlite":
+            connection.execute(sqlite.insert(owners_table).values(values).on_conflict_do_nothing())
+        elif self._dialect in ("mysql", "mariadb"):
+            statement = mysql.insert(owners_table).values(values)
+            connection.execute(statement.on_duplicate_key_update(owner=statement.inserted.owner))
+        else:
+            try:
+                with connection.begin_nested():
+                    connection.execute(insert(owners_table).values(values))
+            except IntegrityError:
+                pass
+
+    # -- transactions, schema, errors ---------------------------------------------------
+
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a write transaction, again if the database picked it as a deadlock victim."""
+        if not self._schema_ready:
+            self._ensure_schema()
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self._serial, self._transaction() as connection:
+                    return work(connection)
+            except DBAPIError as exc:
+                if attempt == WRITE_ATTEMPTS or not is_transient(exc):
+                    raise
+                time.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with self.engine.connect() as connection:
+            if self._dialect == "sqlite":
+                # pysqlite would start a deferred transaction; ask for the write lock up front.
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield connection
+                except BaseException:
+                    _rollback_sqlite(connection)
+                    raise
+                connection.exec_driver_sql("COMMIT")
+                return
+            if self._dialect in ("mysql", "mariadb"):
+                # Each statement sees the latest commits (no stale snapshot, no gap locks).
+                connection.execution_options(isolation_level="READ COMMITTED")
+            with connection.begin():
+                yield connection
+
+    def _ensure_schema(self) -> None:
+        with self._schema_lock:
+            if not self._schema_ready:
+                upgrade_with(self.engine)
+                self._schema_ready = True
+
+    @contextmanager
+    def _unavailable_on_failure(self) -> Iterator[None]:
+        try:
+            yield
+        except self._failures as exc:
+            raise StoreUnavailable(describe(exc)) from None
+
+    def close(self) -> None:
+        """Close the kept connections; dispose of the engine if the store created it."""
+        if self._reader is not None:
+            self._reader.close()
+        if self._owns_engine:
+            self.engine.dispose()
+
+
+def _rollback_sqlite(connection: Connection) -> None:
+    dbapi_connection: Any = connection.connection.dbapi_connection
+    if dbapi_connection is not None and dbapi_connection.in_transaction:
+        connection.exec_driver_sql("ROLLBACK")
