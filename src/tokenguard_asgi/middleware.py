@@ -26,8 +26,11 @@ rules:
 * A websocket handshake with bad credentials is closed before it is accepted,
   with code 1008 (policy violation); 1013 (try again later) when the store is
   down.
-* Paths under ``settings_path`` and ``api_path`` are served by the
-  framework-neutral web layer (settings page and management API).
+* Paths under ``settings_path`` and ``api_path`` (below the app's
+  ``root_path``) are served by the framework-neutral web layer,
+  :class:`~tokenguard.web.app.TokenWeb`: the settings page and the management
+  API, which read the credentials themselves. ``owner_loader(request)`` (sync
+  or async, given a Starlette ``Request``) says who is signed in.
 
 The event loop is never blocked: guard calls that reach the store run in a
 worker thread. The one exception is an explicit fast path: when the guard's
@@ -39,25 +42,30 @@ for apps whose plugins do I/O in their hooks).
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenguard.errors import StoreUnavailable, TokenGuardError, ValidationError
 from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
 from tokenguard.stores.memory import MemoryStore
-from tokenguard.web.auth import RequestAuthenticator
+from tokenguard.web.app import TokenWeb
 from tokenguard.web.options import WebOptions
-from tokenguard_asgi._translate import has_any_header, header_getter, remote_address, to_starlette
+from tokenguard_asgi._translate import (
+    has_any_header,
+    header_getter,
+    remote_address,
+    route_path,
+    to_starlette,
+)
 from tokenguard_asgi.auth import TokenCredentials, TokenRejected, TokenUser
+from tokenguard_asgi.webmount import OwnerLoader, WebMount
 
-#: ``owner_loader(request)``: who is signed in (cookie session), sync or async.
-OwnerLoader = Callable[[Request], "str | Awaitable[str | None] | None"]
 #: the key of ``scope`` under which the middleware leaves itself for ``require_scope``.
 SCOPE_KEY = "tokenguard"
 DATABASE_URL_ENV = "TOKENGUARD_DATABASE_URL"
@@ -86,6 +94,9 @@ class TokenGuardMiddleware:
         env_var: str = "API_TOKEN",
         allow_token_minting: bool = False,
         app_name: str = "API",
+        login_url: str | None = None,
+        max_body_size: int = 64 * 1024,
+        management_scope: str = "management",
         database_url: str | None = None,
         secret_key: str | bytes | Sequence[str | bytes] | None = None,
         inline_memory_store: bool = True,
@@ -96,10 +107,11 @@ class TokenGuardMiddleware:
             realm=realm, authorization_header=authorization_header,
             token_headers=tuple(token_headers), settings_path=settings_path, api_path=api_path,
             env_var=env_var, allow_token_minting=allow_token_minting, app_name=app_name,
+            login_url=login_url, max_body_size=max_body_size, management_scope=management_scope,
         )
-        self.owner_loader = owner_loader
-        self.can_manage = can_manage
-        self.authenticator = RequestAuthenticator(self.guard, self.options)
+        self.web = TokenWeb(self.guard, self.options, can_manage=can_manage)
+        self.authenticator = self.web.authenticator
+        self._mount = WebMount(self.web, owner_loader)
         #: the explicit fast path: the in-process store answers with a dict look-up.
         self.runs_inline = inline_memory_store and type(self.guard.store) is MemoryStore
         self._credential_headers = frozenset(
@@ -111,6 +123,12 @@ class TokenGuardMiddleware:
             await self.app(scope, receive, send)
             return
         scope[SCOPE_KEY] = self
+        if scope["type"] == "http":
+            path = route_path(scope)
+            parts = self.web.split(path)
+            if parts is not None:
+                await self._mount.serve(*parts, scope, receive, send)
+                return
         try:
             info = await self._identify(scope)
         except TokenGuardError as exc:
