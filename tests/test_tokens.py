@@ -218,3 +218,9 @@ def test_prefix_validation() -> None:
     for bad in ("", "Tg", "9a", "a" * 17, "t_g", "tg ", None, 5):
         with pytest.raises(ValidationError):
             fmt.validate_prefix(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", [b"k" * 32, b"k" * 64, b"k" * 65, secrets.token_bytes(200), "ключ" * 10])
+def test_digest_matches_the_standard_library_hmac_for_any_key_length(key: str | bytes, token: str) -> None:
+    raw = key.encode() if isinstance(key, str) else key
+    assert Hasher(key).digest(token) == hmac.new(raw, token.encode(), hashlib.sha256).hexdigest()
