@@ -62,7 +62,7 @@ class ManagementApi:
         method = "GET" if request.method.upper() == "HEAD" else request.method.upper()
         if segments == ["openapi.json"]:
             return self._only(method, "GET") or WebResponse.json(
-                openapi.document(self.guard, self.options), 200)
+                openapi.document(self.guard, self.options, request.prefix), 200)
         if segments == ["revoke"] and method == "POST":
             return self._revoke_by_value(request)
         if segments == ["introspect"]:
@@ -121,7 +121,7 @@ class ManagementApi:
             token_id=spec.token_id, expires_in=spec.expires_in, expires_at=spec.expires_at,
             parent=caller.token, actor=caller.actor,
         )
-        return self._issued(issued, request.root)
+        return self._issued(issued, request.base_url)
 
     # -- one token ----------------------------------------------------------------------
 
@@ -144,7 +144,7 @@ class ManagementApi:
 
     def _rotate(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
         refuse_admin(self.gate.owned(token_id, caller.owner))
-        return self._issued(self.guard.rotate(token_id, actor=caller.actor), request.root)
+        return self._issued(self.guard.rotate(token_id, actor=caller.actor), request.base_url)
 
     def _delete(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
         self.gate.owned(token_id, caller.owner)

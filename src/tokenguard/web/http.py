@@ -32,12 +32,19 @@ class WebRequest:
     #: "scheme://host[:port]" as the client addressed it, for the Origin check.
     origin: str = ""
     query: dict[str, str] = field(default_factory=dict)
-    #: the mount point, e.g. "/settings/tokens", for building links.
+    #: the mount point, e.g. "/settings/tokens": which part of the web layer answers.
     root: str = ""
+    #: where the app itself is mounted (WSGI ``SCRIPT_NAME``, ASGI ``root_path``), "" at "/".
+    prefix: str = ""
 
     def header(self, name: str) -> str | None:
         values = self.get_header(name)
         return values[0] if values else None
+
+    @property
+    def base_url(self) -> str:
+        """The absolute path of the mount point as the browser sees it, for links and cookies."""
+        return f"{self.prefix}{self.root}"
 
     def cookie(self, name: str) -> str | None:
         """The value of cookie ``name`` from the ``Cookie`` header(s), if sent."""

@@ -132,10 +132,10 @@ def _paths(root: str) -> dict[str, Any]:
     }
 
 
-def document(guard: TokenGuard, options: WebOptions) -> dict[str, Any]:
-    """A complete OpenAPI 3.1 document; paths are absolute, so no ``servers`` entry is needed."""
+def document(guard: TokenGuard, options: WebOptions, prefix: str = "") -> dict[str, Any]:
+    """A complete OpenAPI 3.1 document; paths are absolute below ``prefix`` (the app's mount)."""
     header = options.token_headers[0] if options.token_headers else options.authorization_header
-    return {
+    doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": f"{options.app_name} API tokens", "version": "1",
                  "description": "Manage API tokens. Callers are a signed-in browser session (writes "
@@ -153,3 +153,6 @@ def document(guard: TokenGuard, options: WebOptions) -> dict[str, Any]:
         },
         "security": [{"bearer": []}, {"apiToken": []}, {}],
     }
+    if prefix:
+        doc["servers"] = [{"url": prefix}]
+    return doc

@@ -1,18 +1,206 @@
-"""The settings page (HTML) under ``WebOptions.settings_path``."""
+"""The settings page (HTML) under ``WebOptions.settings_path``.
+
+Routes below the mount point: ``GET /`` the page · ``POST /`` create (200: the
+secret, once) · ``POST /{id}/revoke`` and ``/{id}/reapprove`` (303 + flash) ·
+``POST /{id}/rotate`` (200: the new secret) · ``GET|POST /{id}/delete`` (a
+confirmation page; ``POST`` with ``confirm=yes`` deletes, 303 + flash) ·
+``GET /static/{name}`` the bundled CSS and JS.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from tokenguard.errors import (
+    StoreUnavailable,
+    TokenGuardError,
+    TokenIdConflict,
+    TokenLimitExceeded,
+    TokenNotFound,
+    ValidationError,
+)
 from tokenguard.guard import TokenGuard
-from tokenguard.web.gate import Gate
+from tokenguard.models import IssuedToken
+from tokenguard.web import forms, pageview
+from tokenguard.web.flash import Flash, FlashCookies
+from tokenguard.web.gate import Forbidden, Gate
 from tokenguard.web.http import WebRequest, WebResponse
 from tokenguard.web.options import WebOptions
+from tokenguard.web.render import Renderer
+
+Action = Callable[[WebRequest, str, forms.Form, str], WebResponse]
+PROBLEMS = {
+    401: ("Sign in required", "Sign in to manage your API tokens."),
+    403: ("Not allowed", "You are not allowed to manage API tokens."),
+    404: ("Not found", "There is no such page or token."),
+    405: ("Method not allowed", "This address does not accept that request."),
+    413: ("Request too large", "The form sent was too large."),
+    503: ("Temporarily unavailable", "Token storage is unavailable. Try again in a moment."),
+}
 
 
 class SettingsPage:
+    """Routes and answers every request below ``settings_path``."""
+
     def __init__(self, guard: TokenGuard, options: WebOptions, gate: Gate) -> None:
         self.guard = guard
         self.options = options
         self.gate = gate
+        self.renderer = Renderer()
+        self.flashes = FlashCookies(guard.derive_key("flash"))
 
     def handle(self, request: WebRequest) -> WebResponse:
-        return WebResponse(501, [("Content-Type", "text/plain")], b"settings page: not yet")
+        segments = [part for part in request.path.split("/") if part]
+        method = "GET" if request.method.upper() == "HEAD" else request.method.upper()
+        if len(segments) == 2 and segments[0] == "static" and method == "GET":
+            return self.renderer.asset(segments[1]) or self.problem(request, 404)
+        if len(request.body) > self.options.max_body_size:
+            return self.problem(request, 413)
+        route = self._route(segments, method)
+        if route is None:
+            return self.problem(request, 404)
+        if isinstance(route, list):
+            return self.problem(request, 405, [("Allow", ", ".join(route))])
+        if not request.owner:
+            return self._sign_in(request)
+        try:
+            return self._run(route, request, request.owner, segments[0] if segments else "")
+        except TokenNotFound:
+            return self.problem(request, 404)
+        except StoreUnavailable:
+            return self.problem(request, 503, [("Retry-After", "5")])
+        except Forbidden as exc:
+            return self.problem(request, 403, message=str(exc))
+
+    def _route(self, segments: list[str], method: str) -> Action | list[str] | None:
+        if not segments:
+            table: dict[str, Action] = {"GET": self._show, "POST": self._create}
+        elif len(segments) == 2 and segments[1] in ("revoke", "reapprove"):
+            table = {"POST": self._change}
+        elif len(segments) == 2 and segments[1] == "rotate":
+            table = {"POST": self._rotate}
+        elif len(segments) == 2 and segments[1] == "delete":
+            table = {"GET": self._delete, "POST": self._delete}
+        else:
+            return None
+        return table.get(method) or sorted(table)
+
+    def _run(self, action: Action, request: WebRequest, owner: str, token_id: str) -> WebResponse:
+        self.gate.check_can_manage(owner)
+        form: forms.Form = {}
+        if request.method.upper() == "POST":
+            try:
+                form = forms.read_form(request)
+            except ValidationError:
+                form = {}
+            self.gate.check_csrf(request, owner, forms.form_value(form, "csrf_token")
+                                 if len(form.get("csrf_token", [])) == 1 else None)
+        return action(request, owner, form, token_id)
+
+    # -- responses ----------------------------------------------------------------------
+
+    def _sign_in(self, request: WebRequest) -> WebResponse:
+        if self.options.login_url:
+            sep = "&" if "?" in self.options.login_url else "?"
+            return WebResponse.redirect(f"{self.options.login_url}{sep}next={quote(request.base_url)}")
+        return self.problem(request, 401)
+
+    def problem(self, request: WebRequest, status: int, headers: list[tuple[str, str]] | None = None,
+                message: str | None = None) -> WebResponse:
+        title, text = PROBLEMS[status]
+        context = {"root": request.base_url, "app_name": self.options.app_name, "title": title,
+                   "text": message or text, "status": status, "owner": request.owner,
+                   "csrf_token": "", "login_url": self.options.login_url}
+        return self.renderer.page("problem.html", context, status, headers or [])
+
+    def _render(self, request: WebRequest, owner: str, *, status: int = 200,
+                issued: IssuedToken | None = None, issued_action: str = "",
+                form: pageview.CreateForm | None = None, flash: Flash | None = None,
+                headers: list[tuple[str, str]] | None = None) -> WebResponse:
+        now = self.guard.clock()
+        tokens = sorted(self.guard.list_tokens(owner), key=lambda t: t.created_at, reverse=True)
+        context: dict[str, Any] = {
+            "root": request.base_url, "app_name": self.options.app_name, "owner": owner,
+            "csrf_token": self.gate.csrf.issue(owner), "flash": flash,
+            "rows": [pageview.token_row(t, self.guard, now) for t in tokens],
+            "limit": pageview.limit_of(tokens, self.guard, now),
+            "choices": pageview.form_choices(self.guard, now),
+            "form": form or pageview.CreateForm(),
+            "issued": issued, "issued_action": issued_action,
+            "export_line": f"export {self.options.env_var}={issued.token}" if issued else "",
+            "env_var": self.options.env_var, "api_path": request.prefix + self.options.api_path,
+        }
+        return self.renderer.page("settings.html", context, status, headers or [])
+
+    def _redirect(self, request: WebRequest, owner: str, flash: Flash) -> WebResponse:
+        return WebResponse.redirect(request.base_url, [self.flashes.set(request, owner, flash)])
+
+    # -- actions ------------------------------------------------------------------------
+
+    def _show(self, request: WebRequest, owner: str, form: forms.Form, _id: str) -> WebResponse:
+        flash, clear = self.flashes.take(request, owner)
+        return self._render(request, owner, flash=flash, headers=clear)
+
+    def _create(self, request: WebRequest, owner: str, form: forms.Form, _id: str) -> WebResponse:
+        kept = {key: values[0][:200] for key, values in form.items() if values and key != "csrf_token"}
+        try:
+            spec = forms.create_spec_from_form(form, self.guard)
+            issued = self.guard.create_token(
+                owner, spec.name, scopes=spec.scopes, projects=spec.projects, token_id=spec.token_id,
+                expires_in=spec.expires_in, expires_at=spec.expires_at, actor=owner)
+        except (TokenNotFound, StoreUnavailable, Forbidden):
+            raise
+        except TokenGuardError as exc:
+            return self._render(request, owner, status=exc.status_code,
+                                form=self._form_error(exc, kept))
+        return self._render(request, owner, issued=issued, issued_action="created")
+
+    @staticmethod
+    def _form_error(exc: TokenGuardError, kept: dict[str, str]) -> pageview.CreateForm:
+        if isinstance(exc, TokenLimitExceeded):
+            return pageview.CreateForm(kept, {}, "You have reached the maximum number of tokens.")
+        if isinstance(exc, TokenIdConflict):
+            return pageview.CreateForm(kept, {"id": "This id is already taken."}, "")
+        field = exc.field if isinstance(exc, ValidationError) else None
+        field = {"scopes": "permission", "expires_in": "expires", "expires_at": "expires_on"}.get(
+            field or "", field)
+        if field in ("name", "permission", "id", "expires", "expires_on", "projects"):
+            return pageview.CreateForm(kept, {field: str(exc)}, "Check the highlighted field.")
+        return pageview.CreateForm(kept, {}, str(exc))
+
+    def _change(self, request: WebRequest, owner: str, form: forms.Form, token_id: str) -> WebResponse:
+        info = self.gate.owned(token_id, owner)
+        verb = request.path.rstrip("/").rsplit("/", 1)[-1]
+        try:
+            if verb == "revoke":
+                self.guard.revoke(token_id, actor=owner)
+                return self._redirect(request, owner, Flash("success", f"Revoked “{info.name}”."))
+            if info.admin:
+                raise ValidationError("admin tokens are managed from the CLI only", field="id")
+            self.guard.reapprove(token_id, actor=owner)
+        except ValidationError as exc:
+            return self._redirect(request, owner, Flash("error", f"“{info.name}”: {exc}"))
+        return self._redirect(request, owner, Flash("success", f"Re-approved “{info.name}”."))
+
+    def _rotate(self, request: WebRequest, owner: str, form: forms.Form, token_id: str) -> WebResponse:
+        info = self.gate.owned(token_id, owner)
+        try:
+            if info.admin:
+                raise ValidationError("admin tokens are managed from the CLI only", field="id")
+            issued = self.guard.rotate(token_id, actor=owner)
+        except ValidationError as exc:
+            return self._redirect(request, owner, Flash("error", f"“{info.name}”: {exc}"))
+        return self._render(request, owner, issued=issued, issued_action="rotated")
+
+    def _delete(self, request: WebRequest, owner: str, form: forms.Form, token_id: str) -> WebResponse:
+        info = self.gate.owned(token_id, owner)
+        confirmed = forms.form_value(form, "confirm") == "yes" if len(form.get("confirm", [])) == 1 else False
+        if request.method.upper() != "POST" or not confirmed:
+            context = {"root": request.base_url, "app_name": self.options.app_name, "owner": owner,
+                       "csrf_token": self.gate.csrf.issue(owner), "row": pageview.token_row(
+                           info, self.guard, self.guard.clock())}
+            return self.renderer.page("confirm_delete.html", context)
+        self.guard.delete(token_id, actor=owner)
+        return self._redirect(request, owner, Flash("success", f"Deleted “{info.name}”."))

@@ -1,0 +1,79 @@
+"""``require_scope`` for views, and ``current_token`` for the token that passed it."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast, overload
+
+from flask import current_app, g, request
+from werkzeug.local import LocalProxy
+
+from tokenguard.errors import AuthenticationError, InsufficientScope, StoreUnavailable
+from tokenguard.models import TokenInfo
+from tokenguard_flask.extension import state, to_flask
+
+F = TypeVar("F", bound=Callable[..., Any])
+ProjectFrom = str | Callable[..., "str | None"]
+G_KEY = "tokenguard_token"
+
+
+def _current() -> TokenInfo | None:
+    token: TokenInfo | None = g.get(G_KEY)
+    return token
+
+
+#: The token of the current request, set by ``require_scope`` (``None`` elsewhere).
+current_token: TokenInfo = cast(TokenInfo, LocalProxy(_current))
+
+
+@overload
+def require_scope(view: F, /) -> F: ...
+@overload
+def require_scope(*scopes: str, project_from: ProjectFrom | None = None) -> Callable[[F], F]: ...
+
+
+def require_scope(*scopes: Any, project_from: ProjectFrom | None = None) -> Any:
+    """Let the view run only for a token holding every scope (and the project, if any).
+
+    ``@require_scope`` bare asks for any valid token. ``project_from`` names a
+    view argument holding the project, or is a callable taking the view's
+    keyword arguments. Failures are answered as RFC 6750 says (400/401/403/503).
+    Sync and async views both work.
+    """
+    if len(scopes) == 1 and callable(scopes[0]) and project_from is None:
+        return _protect(scopes[0], (), None)
+    for scope in scopes:
+        if not isinstance(scope, str):
+            raise TypeError("require_scope takes scope names: @require_scope('read')")
+
+    def decorator(view: F) -> F:
+        return _protect(view, tuple(scopes), project_from)
+
+    return decorator
+
+
+def _project(project_from: ProjectFrom | None, kwargs: dict[str, Any]) -> str | None:
+    if project_from is None:
+        return None
+    if callable(project_from):
+        return project_from(**kwargs)
+    value = kwargs.get(project_from)
+    if value is None:
+        raise LookupError(f"require_scope: the view has no argument {project_from!r}")
+    return str(value)
+
+
+def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None) -> F:
+    @functools.wraps(view)
+    def protected(*args: Any, **kwargs: Any) -> Any:
+        authenticator = state().web.authenticator
+        project = _project(project_from, kwargs)
+        try:
+            info = authenticator.protect(request.headers.getlist, scopes, project, request.remote_addr)
+        except (AuthenticationError, InsufficientScope, StoreUnavailable) as exc:
+            return to_flask(authenticator.respond(exc))
+        setattr(g, G_KEY, info)
+        return current_app.ensure_sync(view)(*args, **kwargs)
+
+    return cast(F, protected)

@@ -1,0 +1,199 @@
+"""``FlaskTokenGuard``: configuration, the two mount points, and the host's callbacks."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, request
+
+from tokenguard.errors import ValidationError
+from tokenguard.guard import TokenGuard
+from tokenguard.web.app import TokenWeb
+from tokenguard.web.http import WebRequest, WebResponse
+from tokenguard.web.options import WebOptions
+
+OwnerLoader = Callable[[], object]
+CanManage = Callable[[str], bool]
+F = TypeVar("F", bound=Callable[..., Any])
+EXTENSION_KEY = "tokenguard"
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+#: ``TOKENGUARD_*`` keys and their defaults. Keyword options of the extension
+#: (lower case, without the prefix) replace these defaults; the app's config wins.
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,
+    "SECRET_KEY": None,
+    "PREFIX": "tg",
+    "MAX_TOKENS_PER_OWNER": 10,
+    "DEFAULT_LIFETIME_DAYS": 90,
+    "MAX_LIFETIME_DAYS": None,
+    "AUTHORIZATION_HEADER": "Authorization",
+    "TOKEN_HEADERS": ("Api-Token",),
+    "SETTINGS_PATH": "/settings/tokens",
+    "API_PATH": "/api/tokens",
+    "REALM": "api",
+    "ENV_VAR": "API_TOKEN",
+    "ALLOW_TOKEN_MINTING": False,
+    "APP_NAME": "API",
+    "LOGIN_URL": None,
+    "MAX_BODY_SIZE": 64 * 1024,
+}
+_WEB_KEYS = {
+    "AUTHORIZATION_HEADER": "authorization_header", "TOKEN_HEADERS": "token_headers",
+    "SETTINGS_PATH": "settings_path", "API_PATH": "api_path", "REALM": "realm", "ENV_VAR": "env_var",
+    "ALLOW_TOKEN_MINTING": "allow_token_minting", "APP_NAME": "app_name", "LOGIN_URL": "login_url",
+    "MAX_BODY_SIZE": "max_body_size",
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TokenGuardState:
+    """What one app holds in ``app.extensions["tokenguard"]``."""
+
+    guard: TokenGuard
+    web: TokenWeb
+    extension: FlaskTokenGuard
+
+
+def state() -> TokenGuardState:
+    found = current_app.extensions.get(EXTENSION_KEY)
+    if not isinstance(found, TokenGuardState):
+        raise RuntimeError("FlaskTokenGuard is not initialised on this app (call init_app)")
+    return found
+
+
+class FlaskTokenGuard:
+    """API tokens for a Flask app: the settings page, the management API, and ``require_scope``."""
+
+    def __init__(self, app: Flask | None = None, guard: TokenGuard | None = None, *,
+                 owner_loader: OwnerLoader | None = None, can_manage: CanManage | None = None,
+                 **options: Any) -> None:
+        unknown = sorted(k for k in options if k.upper() not in DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown FlaskTokenGuard option(s): {', '.join(unknown)}")
+        self._options = {key.upper(): value for key, value in options.items()}
+        self._owner_loader = owner_loader
+        self._can_manage = can_manage
+        self._guard = guard
+        if app is not None:
+            self.init_app(app, guard)
+
+    # -- host callbacks (decorators that return the function) ----------------------------
+
+    def owner_loader(self, loader: F) -> F:
+        """Register who is signed in: ``@tokens.owner_loader def owner(): return session.get("user")``."""
+        self._owner_loader = loader
+        return loader
+
+    def can_manage(self, check: F) -> F:
+        """Register ``can_manage(owner) -> bool``; False answers 403 on the page and the API."""
+        self._can_manage = check
+        return check
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def init_app(self, app: Flask, guard: TokenGuard | None = None) -> None:
+        for key, default in DEFAULTS.items():
+            app.config.setdefault(f"TOKENGUARD_{key}", self._options.get(key, default))
+        guard = guard or self._guard or build_guard(app.config)
+        options = web_options(app.config)
+        web = TokenWeb(guard, options, can_manage=lambda owner: self._allowed(owner))
+        app.extensions[EXTENSION_KEY] = TokenGuardState(guard, web, self)
+        for name, mount in (("api", options.api_path), ("settings", options.settings_path)):
+            view = self._view(name)
+            app.add_url_rule(mount, f"tokenguard_{name}", view, methods=METHODS, strict_slashes=False)
+            app.add_url_rule(f"{mount}/<path:rest>", f"tokenguard_{name}", view, methods=METHODS)
+            csrf = app.extensions.get("csrf")  # Flask-WTF: our routes carry their own CSRF check
+            if csrf is not None and hasattr(csrf, "exempt"):
+                csrf.exempt(view)
+
+    def _allowed(self, owner: str) -> bool:
+        return True if self._can_manage is None else bool(self._can_manage(owner))
+
+    def current_owner(self) -> str | None:
+        """The signed-in user per ``owner_loader``, or flask-login's ``current_user``."""
+        value = self._owner_loader() if self._owner_loader is not None else _flask_login_owner()
+        if value is None or value == "":
+            return None
+        return str(value)
+
+    def _view(self, name: str) -> Callable[..., Response]:
+        def serve(rest: str = "") -> Response:
+            web = state().web
+            return to_flask(web.dispatch(web_request(web, self.current_owner())))
+
+        serve.__name__ = f"tokenguard_{name}"
+        return serve
+
+
+def build_guard(config: Any) -> TokenGuard:
+    """A guard from ``TOKENGUARD_DATABASE_URL`` and ``TOKENGUARD_SECRET_KEY``."""
+    url, key = config["TOKENGUARD_DATABASE_URL"], config["TOKENGUARD_SECRET_KEY"]
+    if not url:
+        raise ValidationError("set TOKENGUARD_DATABASE_URL (e.g. sqlite:///tokens.db) or pass a "
+                              "TokenGuard to FlaskTokenGuard", field="TOKENGUARD_DATABASE_URL")
+    if not key:
+        raise ValidationError("set TOKENGUARD_SECRET_KEY (at least 32 bytes, e.g. from "
+                              "python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+                              field="TOKENGUARD_SECRET_KEY")
+    return TokenGuard(
+        url, secret_key=key, prefix=config["TOKENGUARD_PREFIX"],
+        max_tokens_per_owner=config["TOKENGUARD_MAX_TOKENS_PER_OWNER"],
+        default_lifetime=_days(config["TOKENGUARD_DEFAULT_LIFETIME_DAYS"], "DEFAULT_LIFETIME_DAYS"),
+        max_lifetime=_days(config["TOKENGUARD_MAX_LIFETIME_DAYS"], "MAX_LIFETIME_DAYS"),
+    )
+
+
+def _days(value: object, key: str) -> timedelta | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValidationError(f"TOKENGUARD_{key} must be a positive number of days or None",
+                              field=f"TOKENGUARD_{key}")
+    return timedelta(days=value)
+
+
+def web_options(config: Any) -> WebOptions:
+    values = {field: config[f"TOKENGUARD_{key}"] for key, field in _WEB_KEYS.items()}
+    headers = values["token_headers"]
+    values["token_headers"] = (headers,) if isinstance(headers, str) else tuple(headers)
+    return WebOptions(**values)
+
+
+HAS_FLASK_LOGIN = importlib.util.find_spec("flask_login") is not None
+
+
+def _flask_login_owner() -> str | None:
+    if not HAS_FLASK_LOGIN or not hasattr(current_app, "login_manager"):
+        return None
+    from flask_login import current_user  # type: ignore[import-untyped]
+
+    if current_user is None or not current_user.is_authenticated:
+        return None
+    user_id = current_user.get_id()
+    return None if user_id is None else str(user_id)
+
+
+def web_request(web: TokenWeb, owner: str | None) -> WebRequest:
+    """The Flask request as the shared web layer sees it (the body read up to the limit + 1)."""
+    return WebRequest(
+        method=request.method, path=request.path, get_header=request.headers.getlist,
+        body=_read_body(web.options.max_body_size),
+        owner=owner, remote=request.remote_addr, origin=f"{request.scheme}://{request.host}",
+        query=request.args.to_dict(), prefix=request.script_root,
+    )
+
+
+def _read_body(limit: int) -> bytes:
+    length = request.content_length
+    if length is not None and length > limit:
+        return b"\0" * (limit + 1)  # too large: refused with 413 without reading it
+    return request.stream.read(limit + 1)
+
+
+def to_flask(response: WebResponse) -> Response:
+    return Response(response.body, status=response.status, headers=response.headers)
