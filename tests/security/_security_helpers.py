@@ -41,3 +41,21 @@ class CountingStore(MemoryStore):
 
             return wrapper
         return attr
+
+
+def backend_url(request: Any, backend: str) -> str:
+    """A fresh store URL: memory, or an empty database from the fixtures of tests/conftest.py."""
+    if backend == "memory":
+        return "memory://"
+    fixture = {"sqlite": "sqlite_url", "postgres": "postgres_url", "mariadb": "mysql_url"}[backend]
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+def cross_process_bound(guard: Any) -> float:
+    """Seconds another process may still accept a revoked token: the verification cache's TTL."""
+    cache = getattr(guard, "cache", None) or getattr(guard, "_cache", None)
+    if cache is None:
+        return 0.0
+    ttl = getattr(cache, "ttl", 0.0)
+    return float(ttl.total_seconds() if hasattr(ttl, "total_seconds") else ttl)
