@@ -10,7 +10,8 @@
         return {"owner": current_token.owner}
 """
 
+from tokenguard_flask.cli import tokens_cli
 from tokenguard_flask.decorators import current_token, require_scope
 from tokenguard_flask.extension import FlaskTokenGuard, TokenGuardState
 
-__all__ = ["FlaskTokenGuard", "TokenGuardState", "current_token", "require_scope"]
+__all__ = ["FlaskTokenGuard", "TokenGuardState", "current_token", "require_scope", "tokens_cli"]
