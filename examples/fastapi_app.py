@@ -39,7 +39,7 @@ ENV_VAR = "NOTES_API_TOKEN"
 
 
 class NewNote(BaseModel):
-    text: str = Field(min_length=1, max_length=10_000)
+    text: str = Field(min_length=1, max_length=1000)
 
 
 class Note(BaseModel):
@@ -130,7 +130,7 @@ def create_app(guard: TokenGuard | None = None, *, session_secret: str | None = 
     def add_note(
         note: NewNote, token: Annotated[TokenInfo, Security(current_token, scopes=["write"])]
     ) -> Note:
-        return notes.add(token.owner, note.text)
+        return notes.add(token.owner, note.text.strip())
 
     return app
 

@@ -108,13 +108,14 @@ async def list_notes(request: Request) -> JSONResponse:
 @require_scope("write")
 async def add_note(request: Request) -> JSONResponse:
     try:
-        text = json.loads(await request.body())["text"]
-    except (ValueError, KeyError, TypeError):
-        text = None
-    if not isinstance(text, str) or not text.strip():
-        return JSONResponse({"error": "invalid_request", "error_description": "send {\"text\": \"…\"}"},
+        data = json.loads(await request.body())
+    except ValueError:
+        data = None
+    text = data.get("text") if isinstance(data, dict) else None
+    if not isinstance(text, str) or not text.strip() or len(text) > 1000:
+        return JSONResponse({"error": "invalid_request", "error_description": "text: 1 to 1000 characters"},
                             status_code=400)
-    return JSONResponse(request.app.state.notes.add(request.auth.token.owner, text), status_code=201)
+    return JSONResponse(request.app.state.notes.add(request.auth.token.owner, text.strip()), status_code=201)
 
 
 def create_app(guard: TokenGuard | None = None, *, session_secret: str | None = None) -> Starlette:

@@ -211,10 +211,18 @@ def test_settings_page_for_signed_in_owner(client: TestClient) -> None:
 def test_app_under_a_prefix_mount_paths_are_below_root_path(tokenguard_guard: TokenGuard) -> None:
     inner = make_app(tokenguard_guard)
     outer = Starlette(routes=[Mount("/app", app=inner)])
-    with TestClient(outer) as client:
+    with TestClient(outer, follow_redirects=False) as client:
         client.get("/app/login/alice")
         assert client.get("/app/api/tokens").status_code == 200
         assert client.get("/api/tokens").status_code == 404
+        page = client.get("/app/settings/tokens")
+        assert 'action="/app/settings/tokens"' in page.text
+        csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        created = client.post("/app/settings/tokens", data={"name": "under prefix", "permission": "read",
+                                                            "csrf_token": csrf}, headers=ORIGIN)
+        assert created.status_code == 200
+        assert 'id="new-token"' in created.text
+        assert client.get("/app/api/tokens/openapi.json").json()["servers"] == [{"url": "/app"}]
 
 
 def test_web_paths_run_off_the_event_loop(tokenguard_guard: TokenGuard) -> None:

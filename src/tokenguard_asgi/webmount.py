@@ -49,6 +49,7 @@ class WebMount:
         request = WebRequest(
             method=scope["method"], path=path, root=root, get_header=get_header, body=body,
             remote=remote_address(scope), origin=origin_of(scope, get_header), query=query_of(scope),
+            prefix=scope.get("root_path", ""),
         )
         signed_in = Request(scope, replaying(body))
         response = await anyio.to_thread.run_sync(self._dispatch, request, signed_in)
