@@ -11,7 +11,9 @@ goes to stderr. Every error is one line on stderr and a non-zero exit status:
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
@@ -28,6 +30,7 @@ EXIT_INTERRUPTED = 130
 DURATION_HELP = "lifetime: 30d, 12h, 90m, 2w or never (default: 90 days)"
 
 Handler = Callable[[argparse.Namespace, Console], int]
+_TOKEN_LIKE = re.compile(r"(secret-token:)?[a-z][a-z0-9]{0,15}_[0-9A-Za-z]{20,}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,6 +39,8 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         where = self.prog.removeprefix(PROG).strip()
         context = f"{where}: " if where else ""
+        # argparse echoes stray arguments: a token pasted on the command line is not repeated.
+        message = _TOKEN_LIKE.sub("[token hidden]", message)
         raise CLIError(f"{context}{message} (see {self.prog} --help)", EXIT_USAGE)
 
 
@@ -117,7 +122,8 @@ def _add_token_commands(groups: argparse._SubParsersAction[_Parser], common: _Pa
                     "revoke every token of an owner; prints the count")
     owner.add_argument("owner")
 
-    verify = command("verify", cli_commands.verify, "read a token from stdin and show whether it is valid")
+    verify = command("verify", cli_commands.verify,
+                     "read a token from stdin (never from the command line) and show whether it is valid")
     verify.add_argument("--json", action="store_true", help="a JSON object")
 
 
@@ -162,6 +168,9 @@ def _report(console: Console, message: str, code: int) -> int:
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Entry point of the ``tokenguard`` script and of ``python -m tokenguard``."""
+    for stream in (sys.stdout, sys.stderr):  # a name the terminal cannot encode is escaped, not fatal
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     console = Console(stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr,
                       env=os.environ if env is None else env)
     return run(sys.argv[1:] if argv is None else argv, console)

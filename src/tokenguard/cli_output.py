@@ -34,7 +34,7 @@ def info_json(info: TokenInfo, now: datetime) -> dict[str, Any]:
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    return json.dumps(data, indent=2, ensure_ascii=True)
 
 
 def _iso(value: datetime | None) -> str | None:
