@@ -23,6 +23,8 @@ from tokenguard.web.options import WebOptions
 
 Handler = Callable[[WebRequest, Caller, str], WebResponse]
 TOKEN_ACTIONS = ("revoke", "reapprove", "rotate")
+#: core argument names as the API's JSON fields call them.
+API_FIELDS = {"expires_in": "expires_in_days", "token_id": "id"}
 
 
 def json_error(status: int, error: str, description: str, field: str | None = None,
@@ -55,6 +57,7 @@ class ManagementApi:
         if isinstance(exc, AuthenticationError | InsufficientScope | StoreUnavailable):
             return self.gate.authenticator.respond(exc)
         field = exc.field if isinstance(exc, ValidationError) else None
+        field = API_FIELDS.get(field or "", field)
         return json_error(exc.status_code, exc.error_code, str(exc), field)
 
     def _route(self, request: WebRequest) -> WebResponse:
