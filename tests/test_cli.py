@@ -473,3 +473,109 @@ def test_python_dash_m(env: dict[str, str]) -> None:
     assert listed.returncode == 0 and json.loads(listed.stdout) == []
     usage = _run([sys.executable, "-m", "tokenguard", "token", "create"], env)
     assert usage.returncode == 2 and usage.stderr.count("\n") == 1
+
+
+# -- demo ---------------------------------------------------------------------------------------
+
+
+def test_demo_walkthrough_creates_lists_verifies_and_revokes(cli: CLI, env: dict[str, str]) -> None:
+    result = cli("demo", "--app", "walkthrough", env={})  # needs neither a key nor a database
+    assert result.code == 0, result.err
+    out = result.out
+    for step in ("1. Create", "3. List", "4. Verify", "5. Revoke", "6. Verify again", "7. The list"):
+        assert step in out
+    assert "$ tokenguard token create 'ci pipeline' --owner alice" in out
+    assert 'echo "$TOKEN" | tokenguard token verify' in out
+    assert "tokenguard: error: token has been revoked" in out
+    assert out.count("revoked") >= 3
+    database = out.split(" on sqlite:///", 1)[1].split(" ", 1)[0]
+    assert not Path(database).exists()  # the throw-away database is gone
+
+
+def _fake_example(root: Path, app: str, exit_status: int) -> Path:
+    """An example script that records what it was started with."""
+    (root / "examples").mkdir(exist_ok=True)
+    record = root / "started.json"
+    (root / "examples" / f"{app}_app.py").write_text(
+        "import json, os, sys\n"
+        f"keys = ('TOKENGUARD_DATABASE_URL', 'TOKENGUARD_SECRET_KEY', 'HOST', 'PORT')\n"
+        f"json.dump({{k: os.environ.get(k) for k in keys}} | {{'cwd': os.getcwd()}}, open({str(record)!r}, 'w'))\n"
+        f"sys.exit({exit_status})\n")
+    return record
+
+
+def test_demo_runs_the_example_with_database_key_and_port(
+    cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = _fake_example(tmp_path, "flask", exit_status=3)
+    monkeypatch.chdir(tmp_path)
+    result = cli("demo", "--app", "flask", "--port", "5123", env={"PATH": os.environ.get("PATH", "")})
+    assert result.code == 3  # the app's own exit status
+    started = json.loads(record.read_text())
+    assert started["TOKENGUARD_DATABASE_URL"] == "sqlite:///tokenguard.db"
+    assert len(started["TOKENGUARD_SECRET_KEY"]) >= 32  # generated, as none was set
+    assert (started["HOST"], started["PORT"]) == ("127.0.0.1", "5123")
+    assert Path(started["cwd"]) == tmp_path
+    assert "using a key made for this run" in result.err
+    assert started["TOKENGUARD_SECRET_KEY"] not in result.err + result.out
+
+
+def test_demo_keeps_a_configured_database_and_key(
+    cli: CLI, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = _fake_example(tmp_path, "starlette", exit_status=0)
+    monkeypatch.chdir(tmp_path)
+    assert cli("demo", "--app", "starlette", env=env).code == 0
+    started = json.loads(record.read_text())
+    assert started["TOKENGUARD_DATABASE_URL"] == env["TOKENGUARD_DATABASE_URL"]
+    assert started["TOKENGUARD_SECRET_KEY"] == KEY
+    assert started["PORT"] == "5000"
+
+
+def test_demo_falls_back_to_the_walkthrough_outside_a_checkout(
+    cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli("demo", "--app", "fastapi", env={})
+    assert result.code == 0
+    assert "examples/fastapi_app.py is not in" in result.err and "walk-through instead" in result.err
+    assert "7. The list shows it revoked" in result.out
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_demo_serves_the_real_flask_example_and_stops_with_it(tmp_path: Path) -> None:
+    import signal
+    import time
+    import urllib.request
+
+    checkout = Path(__file__).resolve().parent.parent
+    if not (checkout / "examples" / "flask_app.py").is_file():
+        pytest.fail("examples/flask_app.py is missing from the checkout")
+    port = _free_port()
+    env = {**_clean_environ(), "TOKENGUARD_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    process = subprocess.Popen([str(SCRIPT), "demo", "--app", "flask", "--port", str(port)], cwd=checkout,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        status = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    status = response.status
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200, process.stderr.read() if process.poll() is not None else "no answer"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    # The app went down with the command: nothing listens on the port any more.
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)

@@ -15,10 +15,13 @@ import importlib.util
 import io
 import secrets
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,16 +69,34 @@ def _run_app(script: Path, args: argparse.Namespace, console: Console) -> int:
         process = subprocess.Popen([sys.executable, str(script)], env=env, cwd=Path.cwd())  # noqa: S603
     except OSError as exc:
         raise CLIError(f"cannot start {script.name}: {exc}", 1) from None
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
+    with _forwarding_sigterm(process):
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        return EXIT_INTERRUPTED
+            return process.wait()
+        except KeyboardInterrupt:
+            _stop(process)
+            return EXIT_INTERRUPTED
+
+
+@contextmanager
+def _forwarding_sigterm(process: subprocess.Popen[bytes]) -> Iterator[None]:
+    """While the app runs, a SIGTERM sent to us stops it too, instead of orphaning it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: process.send_signal(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @dataclass(frozen=True, slots=True)
