@@ -498,8 +498,9 @@ def _fake_example(root: Path, app: str, exit_status: int) -> Path:
     record = root / "started.json"
     (root / "examples" / f"{app}_app.py").write_text(
         "import json, os, sys\n"
-        f"keys = ('TOKENGUARD_DATABASE_URL', 'TOKENGUARD_SECRET_KEY', 'HOST', 'PORT')\n"
-        f"json.dump({{k: os.environ.get(k) for k in keys}} | {{'cwd': os.getcwd()}}, open({str(record)!r}, 'w'))\n"
+        "keys = ('TOKENGUARD_DATABASE_URL', 'TOKENGUARD_SECRET_KEY', 'HOST', 'PORT')\n"
+        "seen = {k: os.environ.get(k) for k in keys} | {'cwd': os.getcwd()}\n"
+        f"json.dump(seen, open({str(record)!r}, 'w'))\n"
         f"sys.exit({exit_status})\n")
     return record
 
