@@ -6,12 +6,21 @@ import dataclasses
 import hmac
 import logging
 import secrets
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from tokenguard import tokens, validation
 from tokenguard._clock import Clock, utcnow
+from tokenguard.cache import (
+    DEFAULT_SIZE,
+    DEFAULT_TTL,
+    TOUCH_SECONDS,
+    CachedToken,
+    VerificationCache,
+    invalidation_plugin,
+)
 from tokenguard.errors import (
     ExpiredToken,
     InsufficientScope,
@@ -38,7 +47,7 @@ class _Default:
 
 #: Marks "use the guard's default lifetime" (``None`` means "never expires").
 DEFAULT: Final = _Default()
-TOUCH_INTERVAL = timedelta(minutes=1)
+TOUCH_INTERVAL = timedelta(seconds=TOUCH_SECONDS)
 
 
 class TokenGuard:
@@ -61,6 +70,9 @@ class TokenGuard:
         clock: Clock | None = None,
         plugins: Iterable[object] = (),
         load_entry_points: bool = True,
+        cache_ttl: timedelta | float | None = timedelta(seconds=DEFAULT_TTL),
+        cache_size: int = DEFAULT_SIZE,
+        invalidation: str | object | None = None,
     ) -> None:
         self.prefix = tokens.validate_prefix(prefix)
         self._hasher = tokens.Hasher(secret_key)
@@ -78,6 +90,14 @@ class TokenGuard:
         self.clock: Clock = clock or utcnow
         self.plugins = make_plugin_manager(plugins, load_entry_points=load_entry_points)
         self.hook = self.plugins.hook
+        self._before_authenticate = self.hook.tokenguard_before_authenticate
+        #: Verified tokens by digest; ``cache_ttl`` also bounds how long another
+        #: process's revoke may go unnoticed here without ``invalidation``.
+        self.cache = VerificationCache(cache_ttl, cache_size)
+        self.plugins.register(self.cache, name="tokenguard.cache")
+        self.invalidation = invalidation_plugin(invalidation)
+        if self.invalidation is not None:
+            self.plugins.register(self.invalidation, name="tokenguard.invalidation")
         self.store: Store = self._make_store(store) if isinstance(store, str) else store
 
     def _make_store(self, url: str) -> Store:
@@ -93,34 +113,54 @@ class TokenGuard:
         """The token's info, or ``InvalidToken`` / ``ExpiredToken`` / ``RevokedToken``.
 
         Malformed tokens are refused before any hashing or storage access.
-        ``StoreUnavailable`` propagates: callers fail closed.
+        ``StoreUnavailable`` propagates: callers fail closed. Expiry and
+        revocation are checked at every use, cache hit or not.
         """
-        self.hook.tokenguard_before_authenticate(remote=remote)
-        record = self._lookup(token, remote)
-        info = record.info
-        now = self.clock()
+        if self._before_authenticate.get_hookimpls():  # an empty hook call costs ~1 µs
+            self._before_authenticate(remote=remote)
+        entry = self._lookup(token, remote)
+        info = entry.info
+        now = time.time() if self.clock is utcnow else self.clock().timestamp()
         if info.revoked_at is not None:
             self._fail("revoked", info.hint, remote)
             raise RevokedToken("token has been revoked")
-        if info.expires_at is not None and now >= info.expires_at:
+        if now >= entry.expires_at:
             self._fail("expired", info.hint, remote)
             raise ExpiredToken("token has expired")
-        last = info.last_used_at
-        if last is None or now - last >= TOUCH_INTERVAL:
-            self._touch(info.id, now)
-            info = dataclasses.replace(info, last_used_at=now)
-        return self._present(info)
+        if now >= entry.touch_due and self.cache.claim_touch(entry, now):
+            used_at = self.clock()
+            self._touch(info.id, used_at)
+            info = dataclasses.replace(info, last_used_at=used_at)
+            entry.replace_info(info)
+        return info
 
-    def _lookup(self, token: object, remote: str | None) -> TokenRecord:
+    def _lookup(self, token: object, remote: str | None) -> CachedToken:
         try:
             canonical = tokens.parse(token, self.prefix)
         except InvalidToken as exc:
             self._fail(str(exc), None, remote)
             raise
-        for digest in self._hasher.candidates(canonical):
+        digest = self._hasher.digest(canonical)
+        entry = self.cache.get(digest)
+        if entry is not None:
+            return entry
+        return self._lookup_store(canonical, digest, remote)
+
+    def _lookup_store(self, canonical: str, first: str, remote: str | None) -> CachedToken:
+        """The store look-up behind a cache miss: one query per key, unknown digests remembered."""
+        cache = self.cache
+        digests = self._hasher.candidates(canonical) if self._hasher.key_count > 1 else [first]
+        for digest in digests:
+            entry = cache.get(digest) if digest != first else None
+            if entry is not None:
+                return entry
+            if cache.is_unknown(digest):
+                continue
+            generation = cache.generation
             record = self.store.find(digest)
-            if record is not None and hmac.compare_digest(record.digest.encode(), digest.encode()):
-                return record
+            if record is not None and hmac.compare_digest(record.digest, digest):
+                return cache.put(TokenRecord(self._present(record.info), record.digest), generation)
+            cache.put_unknown(digest, generation)
         self._fail("unknown", tokens.hint(canonical), remote)
         raise InvalidToken("unknown token")
 
@@ -258,6 +298,7 @@ class TokenGuard:
         record = self._record(token_id)
         if changes:
             record = self._apply(token_id, changes)
+            self._invalidate(record)
             self.hook.tokenguard_token_updated(info=record.info, actor=actor)
         return self._present(record.info)
 
@@ -289,6 +330,7 @@ class TokenGuard:
             raise ValidationError("an expired token cannot be re-approved", field="id")
         if record.info.revoked_at is not None:
             record = self._apply(token_id, {"revoked_at": None})
+            self._invalidate(record)
             self.hook.tokenguard_token_reapproved(info=record.info, actor=actor)
         return self._present(record.info)
 
@@ -337,15 +379,15 @@ class TokenGuard:
     def revoke_by_value(self, token: object, *, actor: str | None = None) -> TokenInfo | None:
         """RFC 7009: whoever holds a token can kill it. Unknown tokens are ignored."""
         try:
-            record = self._lookup(token, None)
+            found = self._lookup(token, None)
         except InvalidToken:
             return None
-        return self.revoke(record.info.id, actor=actor)
+        return self.revoke(found.info.id, actor=actor)
 
     def introspect(self, token: object) -> TokenInfo | None:
         """The info of a token in any state, without recording a use; ``None`` if unknown."""
         try:
-            return self._present(self._lookup(token, None).info)
+            return self._lookup(token, None).info
         except InvalidToken:
             return None
 
@@ -360,6 +402,9 @@ class TokenGuard:
 
     def close(self) -> None:
         self.store.close()
+        close_invalidation = getattr(self.invalidation, "close", None)
+        if callable(close_invalidation):
+            close_invalidation()
 
     def __enter__(self) -> TokenGuard:
         return self

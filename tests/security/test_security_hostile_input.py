@@ -32,8 +32,9 @@ class World:
 
     def __init__(self) -> None:
         self.store = CountingStore()
+        # No verification cache: every accepted request must show its one store look-up.
         self.guard = TokenGuard(self.store, secret_key=SECRET, load_entry_points=False,
-                                max_tokens_per_owner=None)
+                                max_tokens_per_owner=None, cache_ttl=None)
         self.token = self.guard.create_token("alice", "ci", scopes=["read"]).token
         self.web = RequestAuthenticator(self.guard, WebOptions())
 
@@ -263,9 +264,9 @@ def test_the_accepted_forms_cost_exactly_one_lookup(form: str) -> None:
 
 def test_rotated_keys_cost_one_lookup_per_key_and_no_more() -> None:
     store = CountingStore()
-    old = TokenGuard(store, secret_key=SECRET, load_entry_points=False)
+    old = TokenGuard(store, secret_key=SECRET, load_entry_points=False, cache_ttl=None)
     token = old.create_token("alice", "ci").token
-    both = TokenGuard(store, secret_key=["n" * 40, SECRET], load_entry_points=False)
+    both = TokenGuard(store, secret_key=["n" * 40, SECRET], load_entry_points=False, cache_ttl=None)
     store.reset()
     assert both.authenticate(token).owner == "alice"
     assert store.calls["find"] == 2

@@ -1,0 +1,302 @@
+"""The verification cache: verified tokens by HMAC digest, bounded in size and in age.
+
+Every protected request verifies a token; without a cache each one is a store
+query. This cache keeps what a look-up found, keyed by the token's digest (never
+by the clear token), so a warm request costs the offline checks and one HMAC.
+
+Guarantees:
+
+- **Size**: at most ``max_size`` verified tokens (least recently used evicted)
+  and at most ``max_size`` unknown digests.
+- **Age**: an entry is used for at most ``ttl`` seconds after it was read from
+  the store (monotonic clock). That is how long another process's revoke may
+  go unnoticed here when nothing tells this process about it.
+- **Same process**: revoke, rotate, delete, re-approve, update and
+  ``revoke_owner`` drop the entry before they return (the guard fires
+  ``tokenguard_token_invalidated``; this cache is a plugin of its guard). A
+  look-up that raced with an invalidation is not cached (generation check).
+- **Other processes**: the Redis plugin (:mod:`tokenguard.redis_invalidation`)
+  relays invalidations to :func:`live_caches` of every process.
+- **Negative cache**: a well-formed but unknown digest is remembered for
+  ``negative_ttl`` seconds, so a client repeating a dead token costs no query.
+
+Expiry and revocation are still checked by the guard at every use, from the
+cached record: a cache hit never extends a token's life.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tokenguard.errors import ValidationError
+from tokenguard.hookspecs import hookimpl
+from tokenguard.models import TokenInfo
+from tokenguard.stores.base import TokenRecord
+
+DEFAULT_TTL = 5.0
+DEFAULT_SIZE = 10_000
+#: Unknown digests are kept for at most this long (or the TTL, if shorter).
+DEFAULT_NEGATIVE_TTL = 2.0
+#: Seconds between two ``last_used_at`` writes for one token.
+TOUCH_SECONDS = 60.0
+
+_live: weakref.WeakSet[VerificationCache] = weakref.WeakSet()
+_live_lock = threading.Lock()
+
+
+def live_caches() -> list[VerificationCache]:
+    """Every cache alive in this process: what cross-process invalidation reaches."""
+    with _live_lock:
+        return list(_live)
+
+
+def seconds(value: timedelta | float | None, field: str) -> float:
+    """A duration option as seconds; ``None`` is 0 (disabled)."""
+    if value is None:
+        return 0.0
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise ValidationError(f"{field} must be a non-negative number of seconds, a timedelta or None",
+                              field=field)
+    return float(value)
+
+
+class CachedToken:
+    """One verified token: its record and the instants the guard compares at every use.
+
+    ``expires_at`` and ``touch_due`` are POSIX timestamps (``inf`` / ``-inf``
+    when unset), so the hot path compares floats instead of datetimes.
+    """
+
+    __slots__ = ("deadline", "expires_at", "info", "record", "touch_due")
+
+    def __init__(self, record: TokenRecord, deadline: float) -> None:
+        info = record.info
+        self.record = record
+        self.info: TokenInfo = info
+        self.deadline = deadline
+        self.expires_at = math.inf if info.expires_at is None else info.expires_at.timestamp()
+        last = info.last_used_at
+        self.touch_due = -math.inf if last is None else last.timestamp() + TOUCH_SECONDS
+
+    def replace_info(self, info: TokenInfo) -> None:
+        """After a touch: the same token with its new ``last_used_at``."""
+        self.record = TokenRecord(info, self.record.digest)
+        self.info = info
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    size: int
+    unknown: int
+    max_size: int
+    ttl: float
+    negative_ttl: float
+    misses: int
+    unknown_hits: int
+    evictions: int
+    invalidations: int
+
+
+class VerificationCache:
+    """A thread-safe LRU of verified tokens by digest, plus a short-lived negative cache.
+
+    ``ttl=0`` disables it: :meth:`put` hands back an entry without keeping it,
+    so the guard runs one code path either way.
+    """
+
+    def __init__(
+        self,
+        ttl: timedelta | float | None = DEFAULT_TTL,
+        max_size: int = DEFAULT_SIZE,
+        *,
+        negative_ttl: timedelta | float | None = DEFAULT_NEGATIVE_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0:
+            raise ValidationError("cache_size must be a non-negative int", field="cache_size")
+        self.ttl = seconds(ttl, "cache_ttl")
+        self.max_size = max_size if self.ttl > 0 else 0
+        self.negative_ttl = min(seconds(negative_ttl, "negative_ttl"), self.ttl)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, CachedToken] = OrderedDict()
+        self._digest_of: dict[str, str] = {}  # token id -> digest of its cached entry
+        self._unknown: OrderedDict[str, float] = OrderedDict()  # digest -> deadline
+        #: Bumped by every invalidation; a look-up that started before one is not kept.
+        self.generation = 0
+        self._misses = self._unknown_hits = self._evictions = self._invalidations = 0
+        with _live_lock:
+            _live.add(self)
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_size > 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # -- the hot path ---------------------------------------------------------------------
+
+    def get(self, digest: str) -> CachedToken | None:
+        """The fresh entry for ``digest``, or ``None`` (absent, or older than the TTL)."""
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if entry.deadline <= self._clock():
+            self._discard(digest, entry)
+            return None
+        with self._lock:
+            if digest in self._entries:
+                self._entries.move_to_end(digest)
+        return entry
+
+    def is_unknown(self, digest: str) -> bool:
+        """True when a recent look-up found no token with this digest."""
+        deadline = self._unknown.get(digest)
+        if deadline is None:
+            return False
+        if deadline <= self._clock():
+            with self._lock:
+                self._unknown.pop(digest, None)
+            return False
+        self._unknown_hits += 1
+        return True
+
+    # -- filling --------------------------------------------------------------------------
+
+    def put(self, record: TokenRecord, generation: int) -> CachedToken:
+        """An entry for ``record``, kept unless an invalidation happened since ``generation``."""
+        entry = CachedToken(record, self._clock() + self.ttl)
+        digest, token_id = record.digest, record.info.id
+        with self._lock:
+            self._misses += 1
+            if generation != self.generation or not self.max_size:
+                return entry
+            previous = self._digest_of.get(token_id)
+            if previous is not None and previous != digest:
+                self._entries.pop(previous, None)
+            self._entries[digest] = entry
+            self._entries.move_to_end(digest)
+            self._digest_of[token_id] = digest
+            self._unknown.pop(digest, None)
+            while len(self._entries) > self.max_size:
+                old_digest, old = self._entries.popitem(last=False)
+                if self._digest_of.get(old.info.id) == old_digest:
+                    del self._digest_of[old.info.id]
+                self._evictions += 1
+        return entry
+
+    def put_unknown(self, digest: str, generation: int) -> None:
+        """Remember that no token has ``digest`` (for ``negative_ttl`` seconds)."""
+        if self.negative_ttl <= 0:
+            return
+        deadline = self._clock() + self.negative_ttl
+        with self._lock:
+            if generation != self.generation or not self.max_size:
+                return
+            self._unknown[digest] = deadline
+            self._unknown.move_to_end(digest)
+            while len(self._unknown) > self.max_size:
+                self._unknown.popitem(last=False)
+
+    # -- invalidation ---------------------------------------------------------------------
+
+    def invalidate(self, token_id: str | None = None, digest: str | None = None) -> None:
+        """Drop what is cached for this token id and/or digest, at once."""
+        with self._lock:
+            self.generation += 1
+            self._invalidations += 1
+            if token_id is not None:
+                cached = self._digest_of.pop(token_id, None)
+                if cached is not None:
+                    self._entries.pop(cached, None)
+            if digest is not None:
+                entry = self._entries.pop(digest, None)
+                if entry is not None and self._digest_of.get(entry.info.id) == digest:
+                    del self._digest_of[entry.info.id]
+                self._unknown.pop(digest, None)
+
+    def invalidate_many(self, token_ids: Sequence[str]) -> None:
+        for token_id in token_ids:
+            self.invalidate(token_id=token_id)
+
+    def invalidate_owner(self, owner: str) -> None:
+        """Drop every cached token of ``owner`` (a scan: owner revocations are rare)."""
+        with self._lock:
+            self.generation += 1
+            self._invalidations += 1
+            for digest, entry in list(self._entries.items()):
+                if entry.info.owner == owner:
+                    del self._entries[digest]
+                    self._digest_of.pop(entry.info.id, None)
+
+    def clear(self) -> None:
+        """Forget everything (used when invalidation messages may have been missed)."""
+        with self._lock:
+            self.generation += 1
+            self._invalidations += 1
+            self._entries.clear()
+            self._digest_of.clear()
+            self._unknown.clear()
+
+    def claim_touch(self, entry: CachedToken, now: float) -> bool:
+        """True for exactly one caller once ``last_used_at`` is due to be written again."""
+        with self._lock:
+            if now < entry.touch_due:
+                return False
+            entry.touch_due = now + TOUCH_SECONDS
+            return True
+
+    def _discard(self, digest: str, entry: CachedToken) -> None:
+        with self._lock:
+            if self._entries.get(digest) is entry:
+                del self._entries[digest]
+                if self._digest_of.get(entry.info.id) == digest:
+                    del self._digest_of[entry.info.id]
+
+    def stats(self) -> CacheStats:
+        return CacheStats(
+            size=len(self._entries), unknown=len(self._unknown), max_size=self.max_size,
+            ttl=self.ttl, negative_ttl=self.negative_ttl, misses=self._misses,
+            unknown_hits=self._unknown_hits, evictions=self._evictions,
+            invalidations=self._invalidations,
+        )
+
+    # -- plugin: the guard's own events ---------------------------------------------------
+
+    @hookimpl
+    def tokenguard_token_invalidated(self, token_id: str, digest: str | None) -> None:
+        self.invalidate(token_id=token_id, digest=digest)
+
+    @hookimpl
+    def tokenguard_owner_revoked(self, owner: str, token_ids: Sequence[str], actor: str | None) -> None:
+        self.invalidate_owner(owner)
+
+    def __repr__(self) -> str:
+        return f"VerificationCache(size={len(self._entries)}/{self.max_size}, ttl={self.ttl}s)"
+
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def invalidation_plugin(value: str | object | None) -> object | None:
+    """The guard's ``invalidation=`` option: ``None``, a ``redis://`` URL, or a plugin object."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not value.startswith(REDIS_SCHEMES):
+            raise ValidationError("invalidation must be a redis://, rediss:// or unix:// URL, or a plugin",
+                                  field="invalidation")
+        from tokenguard.redis_invalidation import RedisInvalidation
+
+        return RedisInvalidation(value)
+    return value
