@@ -91,16 +91,21 @@ class SQLAlchemyStore:
         statement = sql_rows.select_records().order_by(_tokens.created_at, _tokens.id)
         if owner is not None:
             statement = statement.where(_tokens.owner == owner)
-        with self._unavailable_on_failure(), self._serial, self.engine.connect() as connection:
+        with self._unavailable_on_failure(), self._reading() as connection:
             rows = connection.execute(statement).all()
         return [sql_rows.record_from_row(row) for row in rows]
 
     def _select_one(self, statement: Any, params: dict[str, str]) -> TokenRecord | None:
+        with self._reading() as connection:
+            row = connection.execute(statement, params).first()
+        return None if row is None else sql_rows.record_from_row(row)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
         if not self._schema_ready:
             self._ensure_schema()
         with self._serial, self.engine.connect() as connection:
-            row = connection.execute(statement, params).first()
-        return None if row is None else sql_rows.record_from_row(row)
+            yield connection
 
     # -- writes -----------------------------------------------------------------------
 
