@@ -90,14 +90,22 @@ class TcpProxy:
         with self._lock:
             listener, self._listener = self._listener, None
         if listener is not None:
-            listener.close()
+            _close(listener)  # shutdown first: a thread blocked in accept() lets go at once
         self.drop_connections()
 
     def restore(self) -> None:
         """The server is reachable again, on the same port."""
-        with self._lock:
-            if self._listener is None:
-                self._listener = self._listen(self.port)
+        for _ in range(100):  # a closing listener may hold the port for a moment
+            with self._lock:
+                if self._listener is not None:
+                    return
+                try:
+                    self._listener = self._listen(self.port)
+                    return
+                except OSError:
+                    pass
+            threading.Event().wait(_POLL / 5)
+        raise OSError(f"port {self.port} could not be listened on again")
 
     @contextlib.contextmanager
     def outage(self) -> Iterator[None]:

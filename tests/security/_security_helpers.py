@@ -54,8 +54,4 @@ def backend_url(request: Any, backend: str) -> str:
 
 def cross_process_bound(guard: Any) -> float:
     """Seconds another process may still accept a revoked token: the verification cache's TTL."""
-    cache = getattr(guard, "cache", None) or getattr(guard, "_cache", None)
-    if cache is None:
-        return 0.0
-    ttl = getattr(cache, "ttl", 0.0)
-    return float(ttl.total_seconds() if hasattr(ttl, "total_seconds") else ttl)
+    return float(guard.cache.ttl)

@@ -19,6 +19,8 @@ from tokenguard import StoreUnavailable, TokenGuard
 from tokenguard.errors import AuthenticationError
 
 MAX_ATTEMPTS_PER_WORKER = 200_000
+#: A pause between attempts: cache hits take microseconds, and the log must stay small.
+PAUSE = 0.0005
 
 
 @dataclass(slots=True)
@@ -75,6 +77,7 @@ def run_workers(
             if stop.is_set():
                 break
             batch.append(attempt(authenticate))
+            time.sleep(PAUSE)
         log.add(batch)
 
     threads = [threading.Thread(target=loop, name=f"soak-{n}") for n in range(workers)]
@@ -84,9 +87,9 @@ def run_workers(
 
 
 def main() -> None:
-    """Child process: ``_soak.py URL KEY TOKEN WORKERS SECONDS`` -> JSON lines on stdout."""
-    url, key, token, workers, seconds = sys.argv[1:6]
-    guard = TokenGuard(url, secret_key=key, load_entry_points=False)
+    """Child process: ``_soak.py URL KEY TOKEN WORKERS SECONDS CACHE_TTL`` -> JSON lines on stdout."""
+    url, key, token, workers, seconds, cache_ttl = sys.argv[1:7]
+    guard = TokenGuard(url, secret_key=key, load_entry_points=False, cache_ttl=float(cache_ttl))
     guard.authenticate(token)  # warm up: connection pool, caches
     print("ready", flush=True)
     log = SoakLog()

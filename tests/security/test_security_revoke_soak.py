@@ -24,6 +24,7 @@ from tokenguard import TokenGuard
 
 WORKERS = 8
 BEFORE, AFTER = 0.35, 0.35
+CHILD_TTL = 1.0
 SOAK_SCRIPT = Path(__file__).with_name("_soak.py")
 
 
@@ -73,15 +74,18 @@ def test_every_way_of_killing_a_token_holds_while_in_use(action: str, sqlite_url
     guard.close()
 
 
-def _start_child(url: str, token: str, workers: int, seconds: float) -> subprocess.Popen[str]:
+def _start_child(url: str, token: str, workers: int, seconds: float, ttl: float) -> subprocess.Popen[str]:
     child = subprocess.Popen(
-        [sys.executable, str(SOAK_SCRIPT), url, SECRET, token, str(workers), str(seconds)],
+        [sys.executable, str(SOAK_SCRIPT), url, SECRET, token, str(workers), str(seconds), str(ttl)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    return child
+
+
+def _wait_ready(child: subprocess.Popen[str]) -> None:
     assert child.stdout is not None
     first = child.stdout.readline().strip()
     assert first == "ready", child.stderr.read() if child.stderr else first
-    return child
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -89,11 +93,15 @@ def test_revoke_in_one_process_is_refused_in_others_within_the_bound(
     backend: str, request: pytest.FixtureRequest,
 ) -> None:
     url = backend_url(request, backend)
-    admin = TokenGuard(url, secret_key=SECRET, load_entry_points=False)
+    # The workers' guards cache verified tokens for CHILD_TTL seconds: the documented bound.
+    admin = TokenGuard(url, secret_key=SECRET, load_entry_points=False, cache_ttl=CHILD_TTL)
     issued = admin.create_token("alice", "soak")
     bound = cross_process_bound(admin)
+    assert bound == CHILD_TTL
     run_for = BEFORE + bound + AFTER + 1.0
-    children = [_start_child(url, issued.token, WORKERS // 2, run_for) for _ in range(2)]
+    children = [_start_child(url, issued.token, WORKERS // 2, run_for, bound) for _ in range(2)]
+    for child in children:
+        _wait_ready(child)
     time.sleep(BEFORE)
     admin.revoke(issued.info.id)
     returned = time.monotonic()
