@@ -1,0 +1,432 @@
+"""FlaskTokenGuard: configuration, require_scope, current_token, flask-login, the CLI group."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+from flask import Flask, g, session
+from flask.testing import FlaskCliRunner
+
+from _flask_support import API, PAGE, Browser, bearer, make_app, make_guard
+from tokenguard import TokenGuard, ValidationError
+from tokenguard_flask import FlaskTokenGuard, current_token, require_scope, tokens_cli
+
+KEY = secrets.token_urlsafe(40)
+
+
+@pytest.fixture
+def guard() -> TokenGuard:
+    return make_guard(max_tokens_per_owner=None)
+
+
+@pytest.fixture
+def app(guard: TokenGuard) -> Flask:
+    return make_app(guard)
+
+
+# -- require_scope --------------------------------------------------------------------------------
+
+
+def test_no_credentials_is_401_with_a_bare_challenge(app: Flask) -> None:
+    response = app.test_client().get("/notes")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.json == {"error": "unauthorized",
+                             "error_description": "this endpoint requires an API token"}
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("header", ["Authorization", "Api-Token"])
+def test_both_header_forms_work(app: Flask, guard: TokenGuard, header: str) -> None:
+    token = guard.create_token("alice", "r").token
+    value = f"Bearer {token}" if header == "Authorization" else token
+    response = app.test_client().get("/notes", headers={header: value})
+    assert response.status_code == 200 and response.json["owner"] == "alice"
+
+
+def test_secret_token_uri_form_is_accepted(app: Flask, guard: TokenGuard) -> None:
+    token = guard.create_token("alice", "r").token
+    assert app.test_client().get("/notes", headers=bearer(f"secret-token:{token}")).status_code == 200
+
+
+def test_missing_scope_is_403_insufficient_scope(app: Flask, guard: TokenGuard) -> None:
+    token = guard.create_token("alice", "r", scopes=["read"]).token
+    response = app.test_client().post("/notes", headers=bearer(token))
+    assert response.status_code == 403
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer realm="api", error="insufficient_scope", '
+        'error_description="the access token lacks the required scope", scope="write"')
+    assert response.json["scope"] == "write"
+
+
+def test_scope_hierarchy(app: Flask, guard: TokenGuard) -> None:
+    token = guard.create_token("alice", "m", scopes=["management"]).token
+    client = app.test_client()
+    assert client.get("/notes", headers=bearer(token)).status_code == 200
+    assert client.post("/notes", headers=bearer(token)).status_code == 201
+
+
+@pytest.mark.parametrize(("headers", "status", "error"), [
+    ({"Authorization": "Bearer"}, 400, "invalid_request"),
+    ({"Authorization": "Bearer a b"}, 400, "invalid_request"),
+    ({"Authorization": "Bearer tok\u00e9n"}, 400, "invalid_request"),
+    ({"Api-Token": ""}, 400, "invalid_request"),
+    ({"Authorization": "Bearer tg_short"}, 401, "invalid_token"),
+    ({"Authorization": "Bearer xx_0000000000000000000000000000000000000000"}, 401, "invalid_token"),
+    ({"Authorization": "Bearer " + "A" * 9000}, 400, "invalid_request"),
+])
+def test_malformed_and_invalid_credentials(app: Flask, headers: dict[str, str], status: int,
+                                           error: str) -> None:
+    response = app.test_client().get("/notes", headers=headers)
+    assert response.status_code == status
+    assert response.json["error"] == error
+    assert f'error="{error}"' in response.headers["WWW-Authenticate"]
+
+
+def test_duplicate_headers_are_400(app: Flask, guard: TokenGuard) -> None:
+    token = guard.create_token("alice", "r").token
+    client = app.test_client()
+    for headers in ([("Authorization", f"Bearer {token}")] * 2, [("Api-Token", token)] * 2,
+                    [("Authorization", f"Bearer {token}"), ("Api-Token", token)]):
+        response = client.get("/notes", headers=headers)
+        assert response.status_code == 400, headers
+        assert response.json["error"] == "invalid_request"
+
+
+def test_other_authorization_schemes_are_not_ours(app: Flask) -> None:
+    response = app.test_client().get("/notes", headers={"Authorization": "Basic YWxpY2U6cHc="})
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_revoked_and_expired_tokens_are_401(app: Flask, guard: TokenGuard) -> None:
+    from datetime import timedelta
+
+    revoked = guard.create_token("alice", "r")
+    guard.revoke(revoked.info.id)
+    assert app.test_client().get("/notes", headers=bearer(revoked.token)).status_code == 401
+    short = guard.create_token("alice", "s", expires_in=timedelta(seconds=1))
+    later = guard.clock() + timedelta(seconds=2)
+    guard.clock = lambda: later
+    response = app.test_client().get("/notes", headers=bearer(short.token))
+    assert response.status_code == 401 and response.json["error"] == "invalid_token"
+
+
+def test_query_string_tokens_are_never_read(app: Flask, guard: TokenGuard) -> None:
+    token = guard.create_token("alice", "r").token
+    response = app.test_client().get("/notes", query_string={"access_token": token, "token": token})
+    assert response.status_code == 401
+
+
+def test_async_views_work(app: Flask, guard: TokenGuard) -> None:
+    token = guard.create_token("alice", "r").token
+    response = app.test_client().get("/async", headers=bearer(token))
+    assert response.status_code == 200 and response.json == {"owner": "alice", "async": True}
+    assert app.test_client().get("/async").status_code == 401
+
+
+def test_bare_decorator_accepts_any_valid_token(app: Flask, guard: TokenGuard) -> None:
+    token = guard.create_token("alice", "r", scopes=["read"]).token
+    response = app.test_client().get("/any-token", headers=bearer(token))
+    assert response.status_code == 200 and response.json["scopes"] == ["read"]
+    assert app.test_client().get("/any-token").status_code == 401
+
+
+def test_project_from_a_view_argument(app: Flask, guard: TokenGuard) -> None:
+    alpha = guard.create_token("alice", "a", projects=["alpha"]).token
+    anywhere = guard.create_token("alice", "b").token
+    client = app.test_client()
+    assert client.get("/projects/alpha/notes", headers=bearer(alpha)).status_code == 200
+    denied = client.get("/projects/beta/notes", headers=bearer(alpha))
+    assert denied.status_code == 403 and denied.json["error"] == "insufficient_scope"
+    assert client.get("/projects/beta/notes", headers=bearer(anywhere)).status_code == 200
+
+
+def test_project_from_a_callable(guard: TokenGuard) -> None:
+    app = make_app(guard)
+
+    @app.get("/p/<a>/<b>")
+    @require_scope("read", project_from=lambda a, b: f"{a}-{b}")
+    def joined(a: str, b: str) -> dict[str, Any]:
+        return {"ok": True}
+
+    token = guard.create_token("alice", "x", projects=["x-y"]).token
+    client = app.test_client()
+    assert client.get("/p/x/y", headers=bearer(token)).status_code == 200
+    assert client.get("/p/x/z", headers=bearer(token)).status_code == 403
+
+
+def test_unprotected_views_see_requests_unchanged(app: Flask) -> None:
+    response = app.test_client().get("/public", headers={"Authorization": "Bearer tg_garbage"})
+    assert response.status_code == 200
+    assert response.json == {"anonymous": True, "authorization": "Bearer tg_garbage"}
+
+
+def test_current_token_lives_in_g(app: Flask, guard: TokenGuard) -> None:
+    token = guard.create_token("alice", "r").token
+    seen: dict[str, Any] = {}
+
+    @app.get("/peek")
+    @require_scope("read")
+    def peek() -> str:
+        seen["g"] = g.tokenguard_token
+        seen["proxy"] = current_token.name
+        return ""
+
+    app.test_client().get("/peek", headers=bearer(token))
+    assert seen["g"].owner == "alice" and seen["proxy"] == "r"
+
+
+def test_unknown_scope_is_a_programming_error_not_a_401(guard: TokenGuard) -> None:
+    app = make_app(guard)
+    app.config["PROPAGATE_EXCEPTIONS"] = True
+
+    @app.get("/typo")
+    @require_scope("wirte")
+    def typo() -> str:
+        return ""
+
+    token = guard.create_token("alice", "r").token
+    with pytest.raises(ValidationError):
+        app.test_client().get("/typo", headers=bearer(token))
+
+
+def test_require_scope_refuses_non_string_scopes() -> None:
+    with pytest.raises(TypeError):
+        require_scope(["read"])  # type: ignore[call-overload]
+
+
+def test_store_failure_is_503_never_anonymous(tmp_path: Any) -> None:
+    path = tmp_path / "t.db"
+    guard = make_guard(f"sqlite:///{path}")
+    token = guard.create_token("alice", "r").token
+    app = make_app(guard)
+    guard.store.close()
+    path.write_bytes(b"garbage" * 1000)
+    response = app.test_client().get("/notes", headers=bearer(token))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.json["error"] == "temporarily_unavailable"
+
+
+def test_store_outage_and_recovery_on_postgres(postgres_url: str) -> None:
+    from faults import TcpProxy, through
+
+    with TcpProxy("127.0.0.1", 5432) as proxy:
+        guard = make_guard(through(postgres_url, proxy, 5432))
+        manager = guard.create_token("alice", "m", scopes=["management"]).token
+        unseen = guard.create_token("alice", "r").token  # not cached by any earlier check
+        client = make_app(guard).test_client()
+        assert client.get(API, headers=bearer(manager)).status_code == 200
+        proxy.cut()
+        assert client.get("/notes", headers=bearer(unseen)).status_code == 503
+        assert client.get(API, headers=bearer(manager)).status_code == 503
+        proxy.restore()
+        statuses = [client.get("/notes", headers=bearer(unseen)).status_code for _ in range(3)]
+        assert statuses[-1] == 200
+        guard.close()
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+
+def test_state_lives_in_app_extensions(app: Flask, guard: TokenGuard) -> None:
+    state = app.extensions["tokenguard"]
+    assert state.guard is guard
+    assert state.web.options.api_path == API
+    assert {r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("tokenguard_")} == {
+        API, f"{API}/<path:rest>", PAGE, f"{PAGE}/<path:rest>"}
+
+
+def test_guard_built_from_config_with_init_app(tmp_path: Any) -> None:
+    app = Flask("configured")
+    app.config.update(TOKENGUARD_DATABASE_URL=f"sqlite:///{tmp_path}/t.db", TOKENGUARD_SECRET_KEY=KEY,
+                      TOKENGUARD_PREFIX="notes", TOKENGUARD_MAX_TOKENS_PER_OWNER=2,
+                      TOKENGUARD_DEFAULT_LIFETIME_DAYS=7, TOKENGUARD_MAX_LIFETIME_DAYS=30,
+                      TOKENGUARD_API_PATH="/v1/tokens", TOKENGUARD_SETTINGS_PATH="/account/tokens",
+                      TOKENGUARD_REALM="notes", TOKENGUARD_TOKEN_HEADERS="X-Notes-Token",
+                      TOKENGUARD_AUTHORIZATION_HEADER="X-Authorization")
+    ext = FlaskTokenGuard()
+    ext.init_app(app)
+    guard = app.extensions["tokenguard"].guard
+    assert guard.prefix == "notes" and guard.max_tokens_per_owner == 2
+    assert guard.default_lifetime is not None and guard.default_lifetime.days == 7
+    assert guard.max_lifetime is not None and guard.max_lifetime.days == 30
+
+    @app.get("/x")
+    @require_scope("read")
+    def view() -> str:
+        return "ok"
+
+    token = guard.create_token("alice", "r").token
+    client = app.test_client()
+    assert client.get("/x", headers={"X-Notes-Token": token}).status_code == 200
+    assert client.get("/x", headers={"X-Authorization": f"Bearer {token}"}).status_code == 200
+    assert client.get("/x", headers=bearer(token)).status_code == 401
+    assert client.get("/x").headers["WWW-Authenticate"] == 'Bearer realm="notes"'
+    assert client.get("/v1/tokens").status_code == 401
+    assert client.get("/account/tokens").status_code == 401
+    assert client.get(API).status_code == 404
+
+
+def test_keyword_options_are_defaults_the_config_overrides(guard: TokenGuard) -> None:
+    app = Flask("opts")
+    app.config["TOKENGUARD_REALM"] = "from-config"
+    FlaskTokenGuard(app, guard, realm="from-kwargs", env_var="MY_TOKEN")
+    assert app.config["TOKENGUARD_REALM"] == "from-config"
+    assert app.config["TOKENGUARD_ENV_VAR"] == "MY_TOKEN"
+    with pytest.raises(TypeError, match="unknown FlaskTokenGuard option"):
+        FlaskTokenGuard(Flask("bad"), guard, reelm="typo")
+
+
+def test_missing_configuration_is_a_clear_error() -> None:
+    with pytest.raises(ValidationError, match="TOKENGUARD_DATABASE_URL"):
+        FlaskTokenGuard(Flask("no-url"))
+    app = Flask("no-key")
+    app.config["TOKENGUARD_DATABASE_URL"] = "memory://"
+    with pytest.raises(ValidationError, match="TOKENGUARD_SECRET_KEY"):
+        FlaskTokenGuard(app)
+    bad = Flask("bad-path")
+    bad.config.update(TOKENGUARD_DATABASE_URL="memory://", TOKENGUARD_SECRET_KEY=KEY,
+                      TOKENGUARD_API_PATH="/settings/tokens/api")
+    with pytest.raises(ValidationError, match="must not contain one another"):
+        FlaskTokenGuard(bad)
+
+
+def test_one_extension_serves_two_apps(guard: TokenGuard) -> None:
+    other = make_guard()
+    ext = FlaskTokenGuard(owner_loader=lambda: session.get("user"))
+    first, second = Flask("first"), Flask("second")
+    ext.init_app(first, guard)
+    ext.init_app(second, other)
+    assert first.extensions["tokenguard"].guard is guard
+    assert second.extensions["tokenguard"].guard is other
+
+
+def test_decorator_callbacks(guard: TokenGuard) -> None:
+    app = Flask("decorated")
+    app.secret_key = "k"
+    tokens = FlaskTokenGuard(app, guard)
+
+    @tokens.owner_loader
+    def owner() -> int:
+        return 42
+
+    @tokens.can_manage
+    def allowed(who: str) -> bool:
+        return who == "42"
+
+    assert owner() == 42 and allowed("42")
+    response = app.test_client().get(API)
+    assert response.status_code == 200 and "X-CSRF-Token" in response.headers
+
+    @tokens.can_manage
+    def nobody(who: str) -> bool:
+        return False
+
+    assert app.test_client().get(API).status_code == 403
+
+
+def test_flask_login_current_user_is_the_owner(guard: TokenGuard) -> None:
+    from flask_login import LoginManager, UserMixin, login_user
+
+    class User(UserMixin):
+        def __init__(self, user_id: str) -> None:
+            self.id = user_id
+
+    app = Flask("with_login")
+    app.secret_key = "k"
+    manager = LoginManager(app)
+    manager.user_loader(User)
+    FlaskTokenGuard(app, guard)
+
+    @app.post("/login")
+    def login() -> str:
+        login_user(User("carol"))
+        return ""
+
+    client = app.test_client()
+    assert client.get(API).status_code == 401
+    client.post("/login")
+    assert client.get(API).status_code == 200
+    created = client.post(API, json={"name": "x"}, headers={
+        "X-CSRF-Token": client.get(API).headers["X-CSRF-Token"], "Origin": "http://localhost"})
+    assert created.json["info"]["owner"] == "carol"
+
+
+def test_flask_wtf_style_csrf_extension_exempts_our_routes(guard: TokenGuard) -> None:
+    exempted: list[str] = []
+
+    class CsrfExtension:
+        def exempt(self, view: Any) -> Any:
+            exempted.append(view.__name__)
+            return view
+
+    app = Flask("wtf")
+    app.extensions["csrf"] = CsrfExtension()
+    FlaskTokenGuard(app, guard)
+    assert exempted == ["tokenguard_api", "tokenguard_settings"]
+
+
+def test_app_mounted_under_a_prefix_builds_prefixed_links(guard: TokenGuard) -> None:
+    app = make_app(guard)
+    browser = Browser(app, None)
+    browser.client.post("/_login", data={"user": "alice"}, environ_overrides={"SCRIPT_NAME": "/app"})
+    page = browser.client.get(PAGE, environ_overrides={"SCRIPT_NAME": "/app"}).get_data(as_text=True)
+    assert 'action="/app/settings/tokens"' in page and "/app/settings/tokens/static/tokenguard.css" in page
+
+
+# -- flask tokens … -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_app(tmp_path: Any) -> Flask:
+    app = Flask("cli")
+    app.config.update(TOKENGUARD_DATABASE_URL=f"sqlite:///{tmp_path}/cli.db", TOKENGUARD_SECRET_KEY=KEY)
+    FlaskTokenGuard(app)
+    return app
+
+
+def test_cli_create_prints_the_token_alone(cli_app: Flask) -> None:
+    runner: FlaskCliRunner = cli_app.test_cli_runner()
+    result = runner.invoke(tokens_cli, ["create", "ci", "--owner", "alice", "--scope", "write",
+                                        "--project", "alpha", "--expires-in", "7d", "--id", "ci"])
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert result.stdout == f"{token}\n" and token.startswith("tg_")  # alone on stdout
+    assert "created ci" in result.stderr
+    guard = cli_app.extensions["tokenguard"].guard
+    info = guard.authenticate(token)
+    assert info.id == "ci" and info.scopes == frozenset({"write"}) and info.projects == frozenset({"alpha"})
+    assert info.expires_at is not None and (info.expires_at - info.created_at).days == 7
+
+
+def test_cli_lifecycle(cli_app: Flask) -> None:
+    runner = cli_app.test_cli_runner()
+    guard = cli_app.extensions["tokenguard"].guard
+    runner.invoke(tokens_cli, ["create", "forever", "--owner", "bob", "--expires-in", "never", "--id", "b1"])
+    assert guard.get_token("b1").expires_at is None
+    listed = runner.invoke(tokens_cli, ["list", "--json"])
+    assert '"id": "b1"' in listed.stdout
+    assert "b1" in runner.invoke(tokens_cli, ["list", "--owner", "bob"]).stdout
+    assert runner.invoke(tokens_cli, ["revoke", "b1"]).exit_code == 0
+    assert guard.get_token("b1").status == "revoked"
+    assert runner.invoke(tokens_cli, ["reapprove", "b1"]).exit_code == 0
+    rotated = runner.invoke(tokens_cli, ["rotate", "b1"])
+    assert guard.authenticate(rotated.stdout.strip()).id == "b1"
+    assert runner.invoke(tokens_cli, ["revoke-owner", "bob"]).stdout.strip() == "1"
+    assert runner.invoke(tokens_cli, ["delete", "b1"]).exit_code == 0
+    missing = runner.invoke(tokens_cli, ["delete", "b1"])
+    assert missing.exit_code == 1 and "no token with id 'b1'" in missing.output
+    bad = runner.invoke(tokens_cli, ["create", "x", "--owner", "a", "--expires-in", "soon"])
+    assert bad.exit_code == 2 and "invalid duration" in bad.output
+
+
+def test_cli_is_registered_as_a_flask_command() -> None:
+    from importlib.metadata import entry_points
+
+    (entry,) = [e for e in entry_points(group="flask.commands") if e.name == "tokens"]
+    assert entry.load() is tokens_cli
+
