@@ -134,3 +134,43 @@ def new_token_in(page: TestResponse) -> str:
     match = _NEW_TOKEN.search(page.get_data(as_text=True))
     assert match is not None, "the page shows no new token"
     return match.group(1)
+
+
+class LiveServer:
+    """A real werkzeug server for ``app`` on 127.0.0.1 and an ephemeral port, in a thread."""
+
+    def __init__(self, app: Flask) -> None:
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="live-flask", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> LiveServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def load_example_app(config: dict[str, Any]) -> Flask:
+    """``examples/flask_app.py``'s ``create_app``, loaded from the checkout."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / "flask_app.py"
+    spec = importlib.util.spec_from_file_location("tokenguard_example_flask_app", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    app: Flask = module.create_app(config)
+    return app
