@@ -87,9 +87,11 @@ def run_workers(
 
 
 def main() -> None:
-    """Child process: ``_soak.py URL KEY TOKEN WORKERS SECONDS CACHE_TTL`` -> JSON lines on stdout."""
+    """Child: ``_soak.py URL KEY TOKEN WORKERS SECONDS CACHE_TTL [INVALIDATION]`` -> JSON lines."""
     url, key, token, workers, seconds, cache_ttl = sys.argv[1:7]
-    guard = TokenGuard(url, secret_key=key, load_entry_points=False, cache_ttl=float(cache_ttl))
+    invalidation = sys.argv[7] if len(sys.argv) > 7 else None
+    guard = TokenGuard(url, secret_key=key, load_entry_points=False, cache_ttl=float(cache_ttl),
+                       invalidation=invalidation)
     guard.authenticate(token)  # warm up: connection pool, caches
     print("ready", flush=True)
     log = SoakLog()

@@ -74,9 +74,12 @@ def test_every_way_of_killing_a_token_holds_while_in_use(action: str, sqlite_url
     guard.close()
 
 
-def _start_child(url: str, token: str, workers: int, seconds: float, ttl: float) -> subprocess.Popen[str]:
+def _start_child(
+    url: str, token: str, workers: int, seconds: float, ttl: float, *extra: str,
+) -> subprocess.Popen[str]:
     child = subprocess.Popen(
-        [sys.executable, str(SOAK_SCRIPT), url, SECRET, token, str(workers), str(seconds), str(ttl)],
+        [sys.executable, str(SOAK_SCRIPT), url, SECRET, token, str(workers), str(seconds), str(ttl),
+         *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     return child
@@ -111,4 +114,31 @@ def test_revoke_in_one_process_is_refused_in_others_within_the_bound(
         assert child.returncode == 0, err
         log.add([Attempt(*json.loads(line)) for line in out.splitlines() if line.startswith("[")])
     check(log, returned, bound)
+    admin.close()
+
+
+#: With Redis invalidation the bound is the pub/sub latency, not the cache TTL.
+REDIS_BOUND = 0.25
+LONG_TTL = 30.0
+
+
+def test_with_redis_invalidation_other_processes_refuse_at_once(postgres_url: str, redis_url: str) -> None:
+    admin = TokenGuard(postgres_url, secret_key=SECRET, load_entry_points=False, cache_ttl=LONG_TTL,
+                       invalidation=redis_url)
+    issued = admin.create_token("alice", "soak")
+    run_for = BEFORE + REDIS_BOUND + AFTER + 1.0
+    children = [_start_child(postgres_url, issued.token, WORKERS // 2, run_for, LONG_TTL, redis_url)
+                for _ in range(2)]
+    for child in children:
+        _wait_ready(child)
+    time.sleep(BEFORE + 0.3)   # subscribers connected; the children's caches are warm
+    admin.revoke(issued.info.id)
+    returned = time.monotonic()
+    log = SoakLog()
+    for child in children:
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        log.add([Attempt(*json.loads(line)) for line in out.splitlines() if line.startswith("[")])
+    # Without the message the children would accept for LONG_TTL seconds more.
+    check(log, returned, REDIS_BOUND)
     admin.close()
