@@ -285,6 +285,19 @@ def test_db_upgrade_creates_the_tables(cli: CLI, database_url: str) -> None:
     assert cli("db", "upgrade").code == 0  # idempotent
 
 
+@pytest.mark.parametrize(("url", "code", "message"), [
+    ("ftp://example/x", 2, "invalid database URL"),
+    ("not a url", 2, "invalid database URL"),
+    ("sqlite+nodriver:///x.db", 2, "invalid database URL"),
+    ("memory://", 2, "needs a SQL database URL"),
+    ("sqlite:////no/such/directory/x.db", 1, "token store unavailable"),
+    ("postgresql+psycopg://app:pw@127.0.0.1:1/db", 1, "token store unavailable"),
+])
+def test_db_upgrade_errors(cli: CLI, url: str, code: int, message: str) -> None:
+    result = cli("db", "upgrade", "--database-url", url, env={})
+    assert result.code == code and message in result.error_line
+
+
 def test_db_upgrade_needs_no_secret_key(cli: CLI, database_url: str) -> None:
     assert cli("db", "upgrade", env={"TOKENGUARD_DATABASE_URL": database_url}).code == 0
 
@@ -415,9 +428,11 @@ def test_a_database_password_never_appears_in_an_error(cli: CLI) -> None:
         assert "hunter2secret" not in cli("db", "upgrade", "--database-url", url).error_line
 
 
-def test_unknown_store_scheme(cli: CLI) -> None:
+def test_unknown_store_scheme_or_driver(cli: CLI) -> None:
     result = cli("token", "list", "--database-url", "ftp://example/tokens")
     assert result.code == 2 and "no store handles the URL scheme 'ftp'" in result.error_line
+    result = cli("token", "list", "--database-url", "sqlite+nodriver:///x.db")
+    assert result.code == 2 and "invalid database URL" in result.error_line
 
 
 def test_help_and_version(cli: CLI, capsys: pytest.CaptureFixture[str]) -> None:

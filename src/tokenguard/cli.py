@@ -157,12 +157,23 @@ def run(argv: Sequence[str], console: Console) -> int:
     except KeyboardInterrupt:
         return _report(console, "interrupted", EXIT_INTERRUPTED)
     except Exception as exc:  # never a traceback: one line, with any password masked
-        message = console.redact(f"unexpected {type(exc).__name__}: {exc}")
-        return _report(console, message, EXIT_REFUSED)
+        return _report(console, *_describe(exc))
+
+
+def _describe(exc: Exception) -> tuple[str, int]:
+    """A message and status for an error no layer below translated."""
+    sql_errors = sys.modules.get("sqlalchemy.exc")
+    if sql_errors is not None:
+        if isinstance(exc, sql_errors.ArgumentError):  # includes a missing driver
+            return f"invalid database URL: {exc}", EXIT_USAGE
+        if isinstance(exc, sql_errors.SQLAlchemyError):
+            cause = getattr(exc, "orig", None) or exc
+            return f"token store unavailable: {type(cause).__name__}: {cause}", EXIT_REFUSED
+    return f"unexpected {type(exc).__name__}: {exc}", EXIT_REFUSED
 
 
 def _report(console: Console, message: str, code: int) -> int:
-    console.error(message)
+    console.error(console.redact(message))
     return code
 
 
