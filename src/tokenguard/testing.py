@@ -39,7 +39,7 @@ def make_token(tokenguard_guard: TokenGuard) -> MakeToken:
         *scopes: str,
         owner: str = "test-user",
         projects: tuple[str, ...] = (),
-        expires_in: timedelta | None | _Default = DEFAULT,
+        expires_in: timedelta | _Default | None = DEFAULT,
         admin: bool = False,
         name: str | None = None,
     ) -> str:
