@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
@@ -14,19 +15,28 @@ RawHeaders = Iterable[tuple[bytes, bytes]]
 
 
 def header_getter(raw_headers: RawHeaders) -> HeaderGetter:
-    """Every value of a header by case-insensitive name; duplicates are kept, in order."""
-    headers = list(raw_headers)
+    """Every value of a header by case-insensitive name; duplicates are kept, in order.
+
+    ASGI servers send header names lowercased (the spec requires it, and
+    Starlette's ``Headers`` relies on it too), so names compare as bytes.
+    """
+    headers = raw_headers if isinstance(raw_headers, list) else list(raw_headers)
 
     def get_header(name: str) -> list[str]:
-        key = name.lower().encode("latin-1")
-        return [value.decode("latin-1") for raw_name, value in headers if raw_name.lower() == key]
+        key = _header_key(name)
+        return [value.decode("latin-1") for raw_name, value in headers if raw_name == key]
 
     return get_header
 
 
+@functools.lru_cache(maxsize=256)
+def _header_key(name: str) -> bytes:
+    return name.lower().encode("latin-1")
+
+
 def has_any_header(raw_headers: RawHeaders, names: frozenset[bytes]) -> bool:
     """True when one of ``names`` (lowercase bytes) is present: cheap, no decoding."""
-    return any(raw_name.lower() in names for raw_name, _ in raw_headers)
+    return any(raw_name in names for raw_name, _ in raw_headers)
 
 
 def to_starlette(response: WebResponse) -> Response:
