@@ -164,8 +164,9 @@ class TokenGuardMiddleware:
         if scope["type"] == "websocket":
             unavailable = isinstance(exc, StoreUnavailable)
             code = WEBSOCKET_TRY_AGAIN_LATER if unavailable else WEBSOCKET_POLICY_VIOLATION
-            await receive()  # websocket.connect: the handshake we now decline
-            await send({"type": "websocket.close", "code": code, "reason": exc.error_code})
+            message = await receive()  # websocket.connect: the handshake we now decline
+            if message["type"] == "websocket.connect":
+                await send({"type": "websocket.close", "code": code, "reason": exc.error_code})
             return
         await to_starlette(self.authenticator.respond(exc))(scope, receive, send)
 
