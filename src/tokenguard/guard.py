@@ -182,6 +182,8 @@ class TokenGuard:
         remote: str | None = None,
     ) -> None:
         """Raise ``InsufficientScope`` unless ``info`` holds every scope (and the project)."""
+        if project is None and len(scopes) == 1 and self.scopes.grants(info.scopes, scopes[0]):
+            return  # the common case, decided by one memoised look-up
         wanted = frozenset(scopes)
         for scope in wanted:
             if scope not in self.scopes:

@@ -93,6 +93,13 @@ class ScopeHierarchy:
                 best = name
         return best if best in expanded else ""
 
+    def grants(self, held: frozenset[str], scope: str) -> bool:
+        """True when ``scope`` is configured and ``held`` (expanded) includes it: the hot path."""
+        expanded = self._cache.get(held)
+        if expanded is None:
+            expanded = self.expand(held)
+        return scope in expanded and scope in self._closure
+
     def covers(self, held: frozenset[str], wanted: frozenset[str]) -> bool:
         """True when ``held`` (expanded) includes every scope of ``wanted``."""
         return wanted <= self.expand(held)

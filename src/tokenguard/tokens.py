@@ -124,6 +124,10 @@ class _PreKeyedHmac:
         self._inner = hashlib.sha256(key.translate(_INNER_PAD))
         self._outer = hashlib.sha256(key.translate(_OUTER_PAD))
 
+    @property
+    def pads(self) -> tuple[hashlib._Hash, hashlib._Hash]:
+        return self._inner, self._outer
+
     def digest(self, data: bytes) -> bytes:
         inner = self._inner.copy()
         inner.update(data)
@@ -146,7 +150,7 @@ class Hasher:
     hashing a token costs two SHA-256 state copies and two short updates.
     """
 
-    __slots__ = ("_first", "_keyed")
+    __slots__ = ("_first_inner", "_first_outer", "_keyed")
 
     def __init__(self, keys: str | bytes | Sequence[str | bytes]) -> None:
         if isinstance(keys, str | bytes):
@@ -164,7 +168,7 @@ class Hasher:
                 )
             keyed.append(_PreKeyedHmac(raw))
         self._keyed = tuple(keyed)
-        self._first = keyed[0]
+        self._first_inner, self._first_outer = keyed[0].pads
 
     @property
     def key_count(self) -> int:
@@ -172,11 +176,15 @@ class Hasher:
 
     def derive(self, purpose: str) -> bytes:
         """A 32-byte key for another purpose (CSRF, flash cookies), bound to the first key."""
-        return self._first.digest(b"tokenguard derive\x00" + purpose.encode("utf-8"))
+        return self._keyed[0].digest(b"tokenguard derive\x00" + purpose.encode("utf-8"))
 
     def digest(self, token: str) -> str:
         """The digest new tokens are stored under (first key), as 64 hex characters."""
-        return self._first.hexdigest(token.encode("ascii"))
+        inner = self._first_inner.copy()  # _PreKeyedHmac.hexdigest, inlined: the hot path
+        inner.update(token.encode("ascii"))
+        outer = self._first_outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
     def candidates(self, token: str) -> list[str]:
         """The digest under every key, first key first, for look-up during rotation."""
