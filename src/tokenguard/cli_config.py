@@ -96,10 +96,10 @@ def secret_keys(args: argparse.Namespace, console: Console) -> list[str]:
             raise CLIError(f"{ENV_SECRET_KEY} is not set ({KEY_HINT})")
         keys = [key]
     for key in keys:
-        console.hide(key)
         if len(key.encode("utf-8")) < MIN_KEY_BYTES:
             raise CLIError(f"the secret key from {source} is too short: it needs at least "
                            f"{MIN_KEY_BYTES} bytes ({KEY_HINT})")
+        console.hide(key)
     return keys
 
 
