@@ -302,6 +302,20 @@ def test_db_upgrade_needs_no_secret_key(cli: CLI, database_url: str) -> None:
     assert cli("db", "upgrade", env={"TOKENGUARD_DATABASE_URL": database_url}).code == 0
 
 
+@pytest.mark.parametrize("server", ["postgres_url", "mysql_url"])
+def test_the_same_commands_on_database_servers(
+    cli: CLI, request: pytest.FixtureRequest, server: str
+) -> None:
+    url: str = request.getfixturevalue(server)
+    env = {"TOKENGUARD_DATABASE_URL": url, "TOKENGUARD_SECRET_KEY": KEY}
+    assert cli("db", "upgrade", env=env).code == 0
+    token = cli("token", "create", "ci", "--owner", "alice", "--id", "ci", "--scope", "write", env=env).out
+    assert json.loads(cli("token", "verify", "--json", stdin=token, env=env).out)["scopes"] == ["write"]
+    assert [d["id"] for d in json.loads(cli("token", "list", "--json", env=env).out)] == ["ci"]
+    assert cli("token", "revoke-owner", "alice", env=env).out == "1\n"
+    assert cli("token", "verify", stdin=token, env=env).code == 1
+
+
 # -- configuration ------------------------------------------------------------------------
 
 
