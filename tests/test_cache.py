@@ -1,0 +1,513 @@
+"""The verification cache: hits skip the store, every change is seen at once, size and age are bounded."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tokenguard import (
+    ExpiredToken,
+    InsufficientScope,
+    InvalidToken,
+    MemoryStore,
+    RevokedToken,
+    TokenGuard,
+    TokenRecord,
+    ValidationError,
+    tokens,
+)
+from tokenguard.cache import VerificationCache, live_caches
+from tokenguard.stores.base import TokenChanges
+
+KEY = "cache-test-key-0123456789abcdefghijklmnop"
+START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+class Monotonic:
+    """A monotonic clock moved by hand, for the cache's own ages."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingStore(MemoryStore):
+    """A real memory store that counts look-ups and writes, across threads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
+
+    def _count(self, name: str) -> None:
+        with self._count_lock:
+            self.calls[name] += 1
+
+    def find(self, digest: str) -> TokenRecord | None:
+        self._count("find")
+        return super().find(digest)
+
+    def touch(self, token_id: str, at: datetime) -> None:
+        self._count("touch")
+        super().touch(token_id, at)
+
+
+def make_guard(store: MemoryStore, **options: object) -> TokenGuard:
+    return TokenGuard(store, secret_key=KEY, load_entry_points=False, max_tokens_per_owner=None,
+                      **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store() -> CountingStore:
+    return CountingStore()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def guard(store: CountingStore, clock: Clock) -> TokenGuard:
+    return make_guard(store, clock=clock)
+
+
+# -- hits -----------------------------------------------------------------------------------
+
+
+def test_a_warm_token_costs_no_store_look_up(guard: TokenGuard, store: CountingStore) -> None:
+    token = guard.create_token("alice", "ci", scopes=["write"]).token
+    infos = [guard.authenticate(token) for _ in range(200)]
+    assert store.calls["find"] == 1
+    assert {info.id for info in infos} == {infos[0].id}
+    assert infos[-1].has_scope("read") and infos[-1].effective_scopes == {"read", "write"}
+    guard.require(infos[-1], "read")
+    with pytest.raises(InsufficientScope):
+        guard.require(infos[-1], "management")
+
+
+def test_the_cache_is_keyed_by_digest_never_by_the_token(guard: TokenGuard) -> None:
+    token = guard.create_token("alice", "ci").token
+    guard.authenticate(token)
+    keys = list(guard.cache._entries)
+    body = token.partition("_")[2]
+    assert keys == [guard._hasher.digest(token)]
+    assert all(body not in key and body[:8] not in key for key in keys)
+    assert body not in repr(guard.cache) and body not in repr(guard.cache.stats())
+
+
+def test_expiry_is_checked_at_every_use_even_on_a_hit(
+    guard: TokenGuard, store: CountingStore, clock: Clock
+) -> None:
+    token = guard.create_token("alice", "ci", expires_in=timedelta(seconds=30)).token
+    guard.authenticate(token)
+    clock.advance(seconds=29)
+    guard.authenticate(token)
+    clock.advance(seconds=1)
+    with pytest.raises(ExpiredToken):
+        guard.authenticate(token)
+    assert store.calls["find"] == 1  # refused from the cached record, no look-up needed
+
+
+def test_last_use_is_still_written_once_a_minute_from_cache_hits(
+    guard: TokenGuard, store: CountingStore, clock: Clock
+) -> None:
+    token = guard.create_token("alice", "ci").token
+    assert guard.authenticate(token).last_used_at == START
+    for _ in range(20):
+        guard.authenticate(token)
+    clock.advance(seconds=59)
+    assert guard.authenticate(token).last_used_at == START
+    clock.advance(seconds=1)
+    assert guard.authenticate(token).last_used_at == START + timedelta(minutes=1)
+    assert guard.authenticate(token).last_used_at == START + timedelta(minutes=1)
+    assert store.calls == {"find": 1, "touch": 2}
+
+
+def test_concurrent_hits_write_last_use_once(store: CountingStore) -> None:
+    guard = make_guard(store)
+    token = guard.create_token("alice", "ci").token
+    guard.authenticate(token)
+    entry = guard.cache.get(guard._hasher.digest(token))
+    assert entry is not None
+    entry.touch_due = 0.0  # due now, for every thread at once
+    barrier = threading.Barrier(8)
+
+    def worker() -> None:
+        barrier.wait()
+        for _ in range(50):
+            guard.authenticate(token)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert store.calls["touch"] == 2  # the first use, then exactly one more
+
+
+# -- every change is seen at once in the same process ---------------------------------------
+
+
+def _kill(guard: TokenGuard, action: str, token_id: str, token: str) -> type[Exception]:
+    if action == "revoke":
+        guard.revoke(token_id)
+        return RevokedToken
+    if action == "revoke_by_value":
+        guard.revoke_by_value(token)
+        return RevokedToken
+    if action == "revoke_owner":
+        assert guard.revoke_owner("alice") >= 1
+        return RevokedToken
+    if action == "rotate":
+        guard.rotate(token_id)
+        return InvalidToken
+    guard.delete(token_id)
+    return InvalidToken
+
+
+@pytest.mark.parametrize("action", ["revoke", "revoke_by_value", "revoke_owner", "rotate", "delete"])
+def test_every_way_of_killing_a_token_is_seen_by_the_next_request(
+    guard: TokenGuard, action: str
+) -> None:
+    issued = guard.create_token("alice", "ci")
+    guard.authenticate(issued.token)
+    assert len(guard.cache) == 1
+    refused = _kill(guard, action, issued.info.id, issued.token)
+    with pytest.raises(refused):
+        guard.authenticate(issued.token)
+
+
+def test_a_rotated_token_works_at_once_and_the_old_secret_never_again(
+    guard: TokenGuard, store: CountingStore
+) -> None:
+    issued = guard.create_token("alice", "ci")
+    guard.authenticate(issued.token)
+    new = guard.rotate(issued.info.id)
+    assert guard.authenticate(new.token).id == issued.info.id
+    for _ in range(3):
+        with pytest.raises(InvalidToken):
+            guard.authenticate(issued.token)
+    assert [d for d in guard.cache._entries] == [guard._hasher.digest(new.token)]
+
+
+def test_revoking_a_parent_drops_its_cached_children(guard: TokenGuard) -> None:
+    parent = guard.create_token("alice", "parent", scopes=["management"])
+    child = guard.create_token("alice", "child", scopes=["read"], parent=parent.info)
+    guard.authenticate(child.token)
+    guard.revoke(parent.info.id)
+    with pytest.raises(RevokedToken):
+        guard.authenticate(child.token)
+
+
+def test_reapprove_and_project_changes_are_seen_at_once(guard: TokenGuard) -> None:
+    issued = guard.create_token("alice", "ci", projects=["alpha"])
+    guard.require(guard.authenticate(issued.token), "read", project="alpha")
+    guard.update_token(issued.info.id, projects=["beta"])
+    info = guard.authenticate(issued.token)
+    assert info.projects == {"beta"}
+    with pytest.raises(InsufficientScope):
+        guard.require(info, "read", project="alpha")
+    guard.revoke(issued.info.id)
+    with pytest.raises(RevokedToken):
+        guard.authenticate(issued.token)
+    guard.reapprove(issued.info.id)
+    assert guard.authenticate(issued.token).status == "active"
+    guard.update_token(issued.info.id, name="renamed")
+    assert guard.authenticate(issued.token).name == "renamed"
+
+
+class SlowFindStore(MemoryStore):
+    """Reads the record, then waits: a look-up that straddles a concurrent revoke."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read = threading.Event()
+        self.release = threading.Event()
+        self.slow = False
+
+    def find(self, digest: str) -> TokenRecord | None:
+        record = super().find(digest)
+        if self.slow:
+            self.slow = False
+            self.read.set()
+            assert self.release.wait(10)
+        return record
+
+
+def test_a_look_up_that_raced_with_a_revoke_is_not_cached() -> None:
+    store = SlowFindStore()
+    guard = make_guard(store)
+    issued = guard.create_token("alice", "ci")
+    store.slow = True
+    outcome: list[object] = []
+    racer = threading.Thread(target=lambda: outcome.append(guard.authenticate(issued.token)))
+    racer.start()
+    assert store.read.wait(10)  # the racer holds the record as it was before the revoke
+    guard.revoke(issued.info.id)
+    store.release.set()
+    racer.join(10)
+    assert len(outcome) == 1  # it began before the revoke returned: accepted
+    assert len(guard.cache) == 0
+    with pytest.raises(RevokedToken):
+        guard.authenticate(issued.token)
+
+
+# -- age ------------------------------------------------------------------------------------
+
+
+def test_a_change_made_elsewhere_is_seen_once_the_entry_ages_out(store: CountingStore) -> None:
+    """Two guards on one store without invalidation: the other sees a revoke within the TTL."""
+    reader = make_guard(store, cache_ttl=0.3)
+    writer = make_guard(store, cache_ttl=None)
+    issued = writer.create_token("alice", "ci")
+    reader.authenticate(issued.token)
+    writer.store.update(issued.info.id, TokenChanges(revoked_at=START))  # as another process would
+    revoked_at = time.monotonic()
+    reader.authenticate(issued.token)  # still the cached record: the documented staleness
+    deadline = revoked_at + 5
+    while time.monotonic() < deadline:
+        try:
+            reader.authenticate(issued.token)
+        except RevokedToken:
+            break
+        time.sleep(0.005)
+    stale = time.monotonic() - revoked_at
+    assert 0 < stale <= 0.3 + 0.2
+
+
+def test_entries_age_out_on_the_cache_clock(store: CountingStore) -> None:
+    monotonic = Monotonic()
+    guard = make_guard(store)
+    guard.cache = cache = VerificationCache(5, 100, clock=monotonic)
+    guard.plugins.register(cache)
+    token = guard.create_token("alice", "ci").token
+    guard.authenticate(token)
+    monotonic.now += 4.9
+    guard.authenticate(token)
+    assert store.calls["find"] == 1
+    monotonic.now += 0.1
+    guard.authenticate(token)
+    assert store.calls["find"] == 2  # read again: the age counts from the read, not the last hit
+
+
+def test_cache_ttl_none_disables_the_cache(store: CountingStore) -> None:
+    guard = make_guard(store, cache_ttl=None)
+    token = guard.create_token("alice", "ci").token
+    for _ in range(5):
+        guard.authenticate(token)
+    assert store.calls["find"] == 5 and len(guard.cache) == 0 and not guard.cache.enabled
+    with pytest.raises(InvalidToken):
+        guard.authenticate(tokens.generate("tg"))
+    with pytest.raises(InvalidToken):
+        guard.authenticate(tokens.generate("tg"))
+    assert store.calls["find"] == 7
+
+
+@pytest.mark.parametrize("ttl", [timedelta(seconds=2), 2, 2.0])
+def test_ttl_accepts_seconds_or_a_timedelta(store: CountingStore, ttl: object) -> None:
+    assert make_guard(store, cache_ttl=ttl).cache.ttl == 2.0
+
+
+@pytest.mark.parametrize("options", [
+    {"cache_ttl": -1}, {"cache_ttl": float("nan")}, {"cache_ttl": "5"}, {"cache_ttl": True},
+    {"cache_size": -1}, {"cache_size": 1.5}, {"cache_size": True},
+    {"invalidation": "http://127.0.0.1:6379"}, {"invalidation": "127.0.0.1:6379"},
+])
+def test_bad_cache_options_fail_at_construction(store: CountingStore, options: dict[str, object]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        make_guard(store, **options)
+    assert caught.value.field in {"cache_ttl", "cache_size", "invalidation"}
+
+
+# -- size -----------------------------------------------------------------------------------
+
+
+def test_size_is_bounded_and_the_least_recently_used_goes_first(store: CountingStore) -> None:
+    guard = make_guard(store, cache_size=3)
+    made = [guard.create_token("alice", f"t{i}").token for i in range(4)]
+    for token in made[:3]:
+        guard.authenticate(token)
+    guard.authenticate(made[0])  # most recent now; made[1] is the least recently used
+    guard.authenticate(made[3])  # evicts made[1]
+    assert len(guard.cache) == 3 and guard.cache.stats().evictions == 1
+    store.calls.clear()
+    for token in (made[0], made[2], made[3]):
+        guard.authenticate(token)
+    assert store.calls["find"] == 0
+    guard.authenticate(made[1])
+    assert store.calls["find"] == 1
+
+
+def test_the_cache_never_grows_past_its_size_under_threads(store: CountingStore) -> None:
+    guard = make_guard(store, cache_size=16)
+    made = [guard.create_token(f"user{i % 5}", f"t{i}") for i in range(64)]
+    errors: list[BaseException] = []
+
+    def worker(offset: int) -> None:
+        try:
+            for round_ in range(30):
+                for issued in made[offset::4]:
+                    with contextlib.suppress(RevokedToken):
+                        guard.authenticate(issued.token)
+                    if round_ == 10 and offset == 0:
+                        guard.revoke(issued.info.id)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(guard.cache) <= 16 and len(guard.cache._digest_of) <= 16
+    for issued in made[0::4]:
+        with pytest.raises(RevokedToken):
+            guard.authenticate(issued.token)
+    for issued in made[1::4]:
+        assert guard.authenticate(issued.token).id == issued.info.id
+
+
+def test_bytes_per_cached_token_are_bounded(store: CountingStore) -> None:
+    """What an entry costs (record, info, index), measured with tracemalloc."""
+    guard = make_guard(store, cache_size=5000)
+    made = [guard.create_token(f"user{i % 50}", f"token {i}", scopes=["write"]).token
+            for i in range(2000)]
+    warm = make_guard(store, cache_ttl=None)
+    for token in made:  # last use written beforehand, so the store does not grow meanwhile
+        warm.authenticate(token)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        for token in made:
+            guard.authenticate(token)
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    per_entry = grown / len(made)
+    assert len(guard.cache) == 2000
+    print(f"{per_entry:.0f} bytes per cached token")
+    assert 100 < per_entry < 2000, per_entry
+
+
+# -- unknown tokens -------------------------------------------------------------------------
+
+
+def test_a_repeated_unknown_token_costs_one_look_up(guard: TokenGuard, store: CountingStore) -> None:
+    unknown = tokens.generate("tg")
+    for _ in range(100):
+        with pytest.raises(InvalidToken, match="unknown"):
+            guard.authenticate(unknown)
+    assert store.calls["find"] == 1
+    assert guard.cache.stats().unknown == 1 and guard.cache.stats().unknown_hits == 99
+
+
+def test_unknown_tokens_age_out_and_are_bounded(store: CountingStore) -> None:
+    monotonic = Monotonic()
+    guard = make_guard(store)
+    guard.cache = cache = VerificationCache(5, 4, negative_ttl=1.0, clock=monotonic)
+    unknown = [tokens.generate("tg") for _ in range(6)]
+    for token in unknown:
+        with pytest.raises(InvalidToken):
+            guard.authenticate(token)
+    assert cache.stats().unknown == 4  # bounded: the oldest two were forgotten
+    store.calls.clear()
+    with pytest.raises(InvalidToken):
+        guard.authenticate(unknown[0])
+    with pytest.raises(InvalidToken):
+        guard.authenticate(unknown[5])
+    assert store.calls["find"] == 1
+    monotonic.now += 1.0
+    with pytest.raises(InvalidToken):
+        guard.authenticate(unknown[5])
+    assert store.calls["find"] == 2
+
+
+def test_malformed_tokens_never_reach_cache_or_store(guard: TokenGuard, store: CountingStore) -> None:
+    good = guard.create_token("alice", "ci").token
+    for bad in ("", "tg_short", good[:-1] + ("A" if good[-1] != "A" else "B"), None, 42):
+        with pytest.raises(InvalidToken):
+            guard.authenticate(bad)
+    assert store.calls["find"] == 0 and guard.cache.stats().unknown == 0
+
+
+# -- key rotation -----------------------------------------------------------------------------
+
+
+def test_tokens_under_an_old_key_are_cached_too(store: CountingStore) -> None:
+    old = make_guard(store, cache_ttl=None)
+    token = old.create_token("alice", "ci").token
+    both = TokenGuard(store, secret_key=["n" * 40, KEY], load_entry_points=False)
+    for _ in range(10):
+        assert both.authenticate(token).owner == "alice"
+    assert store.calls["find"] == 2  # new key: unknown (remembered), old key: found (cached)
+    issued = both.create_token("bob", "new")
+    for _ in range(10):
+        assert both.authenticate(issued.token).owner == "bob"
+    assert store.calls["find"] == 3
+
+
+# -- the registry the Redis plugin reaches ----------------------------------------------------
+
+
+def test_every_live_cache_is_reachable_and_dropped_ones_are_not(store: CountingStore) -> None:
+    guard = make_guard(store)
+    assert guard.cache in live_caches()
+    cache_id = id(guard.cache)
+    del guard
+    import gc
+
+    gc.collect()
+    assert cache_id not in {id(c) for c in live_caches()}
+
+
+def test_owner_invalidation_drops_only_that_owner(store: CountingStore) -> None:
+    guard = make_guard(store)
+    alice = guard.create_token("alice", "a").token
+    bob = guard.create_token("bob", "b").token
+    guard.authenticate(alice)
+    guard.authenticate(bob)
+    generation = guard.cache.generation
+    guard.cache.invalidate_owner("alice")
+    assert guard.cache.generation > generation
+    assert [e.info.owner for e in guard.cache._entries.values()] == ["bob"]
+
+
+def _timed(fn: Callable[[], object], rounds: int) -> float:
+    started = time.perf_counter()
+    for _ in range(rounds):
+        fn()
+    return (time.perf_counter() - started) / rounds
+
+
+def test_a_hit_is_cheaper_than_a_look_up(store: CountingStore) -> None:
+    """A coarse guard against a cache that is slower than no cache (the benchmarks measure it)."""
+    cached = make_guard(store)
+    uncached = make_guard(store, cache_ttl=None)
+    token = cached.create_token("alice", "ci").token
+    cached.authenticate(token)
+    hit = min(_timed(lambda: cached.authenticate(token), 2000) for _ in range(5))
+    miss = min(_timed(lambda: uncached.authenticate(token), 2000) for _ in range(5))
+    assert hit < miss
