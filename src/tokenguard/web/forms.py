@@ -148,7 +148,10 @@ def parse_expiry(value: object, field: str) -> datetime | None:
         raise ValidationError(f"{field} must be a date or an RFC 3339 date-time", field=field) from None
     if when.tzinfo is None:
         raise ValidationError(f"{field} must include a time zone, like 2030-01-01T00:00:00Z", field=field)
-    return when.astimezone(UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise ValidationError(f"{field} is out of range", field=field) from None
 
 
 def update_from_json(data: dict[str, Any]) -> tuple[str | None, list[str] | None]:
