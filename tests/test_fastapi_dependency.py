@@ -120,3 +120,53 @@ def test_openapi_shows_the_bearer_scheme_with_scopes(client: TestClient) -> None
 def test_dependency_without_middleware_is_a_clear_error() -> None:
     with TestClient(make_app(None)) as client, pytest.raises(RuntimeError, match="is not installed"):
         client.get("/notes")
+
+
+def test_refusal_from_a_mounted_sub_app_is_the_rfc6750_answer(
+    tokenguard_guard: TokenGuard, make_token: Callable[..., str]
+) -> None:
+    outer = FastAPI()
+    outer.add_middleware(TokenGuardMiddleware, guard=tokenguard_guard)
+    outer.mount("/v1", make_app(None))
+    with TestClient(outer) as client:
+        anonymous = client.get("/v1/notes")
+        assert (anonymous.status_code, anonymous.headers["www-authenticate"]) == (401, REALM_ONLY)
+        assert anonymous.json()["error"] == "unauthorized"
+        refused = client.post("/v1/notes", headers=bearer(make_token("read")))
+        assert (refused.status_code, refused.headers["www-authenticate"]) == (403, INSUFFICIENT_WRITE)
+        assert refused.json() == {"error": "insufficient_scope",
+                                  "error_description": "the access token lacks the required scope",
+                                  "scope": "write"}
+        allowed = client.get("/v1/notes", headers=bearer(make_token("read", owner="dora")))
+        assert allowed.json()["owner"] == "dora"
+
+
+def test_app_exception_handlers_do_not_change_the_refusal(tokenguard_guard: TokenGuard) -> None:
+    from fastapi.responses import PlainTextResponse
+    from starlette.exceptions import HTTPException
+
+    app = make_app(tokenguard_guard)
+
+    @app.exception_handler(HTTPException)
+    async def plain(request: Any, exc: HTTPException) -> PlainTextResponse:
+        return PlainTextResponse("custom handler", status_code=exc.status_code)
+
+    with TestClient(app) as client:
+        response = client.get("/notes")
+        assert (response.status_code, response.headers["www-authenticate"]) == (401, REALM_ONLY)
+        assert response.json()["error"] == "unauthorized"
+        missing = client.get("/no-such-route")
+        assert (missing.status_code, missing.text) == (404, "custom handler")
+
+
+def test_refusal_is_an_http_exception_with_the_challenge() -> None:
+    from starlette.exceptions import HTTPException
+
+    from tokenguard.web.challenges import unauthenticated
+    from tokenguard_asgi import TokenRejected
+
+    scope: dict[str, Any] = {}
+    rejected = TokenRejected.refuse(scope, unauthenticated("api"))
+    assert isinstance(rejected, HTTPException)
+    assert (rejected.status_code, rejected.headers) == (401, {"WWW-Authenticate": REALM_ONLY})
+    assert scope["tokenguard.refusal"].status == 401

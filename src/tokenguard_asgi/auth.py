@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from starlette.authentication import AuthCredentials, BaseUser
+from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 from tokenguard.models import TokenInfo
 from tokenguard.web.http import WebResponse
@@ -47,14 +49,29 @@ class TokenUser(BaseUser):
         return f"TokenUser(owner={self.token.owner!r}, token_id={self.token.id!r})"
 
 
-class TokenRejected(Exception):
-    """A refusal whose RFC 6750 response :class:`TokenGuardMiddleware` sends.
+class TokenRejected(HTTPException):
+    """A refusal raised where no response can be returned (FastAPI's ``current_token``).
 
-    Raised by dependencies that cannot return a response themselves (FastAPI's
-    ``current_token``); the middleware renders it exactly as the Flask adapter
-    would, instead of a framework's ``{"detail": …}`` body.
+    It is a Starlette ``HTTPException`` with the right status and
+    ``WWW-Authenticate`` header, so any app's exception handling answers it
+    sensibly. Raised through :meth:`refuse`, it also leaves the RFC 6750
+    response in the scope, and :class:`TokenGuardMiddleware` sends that one in
+    place of whatever the framework rendered (FastAPI's ``{"detail": …}``), so
+    the answer is exactly the Flask adapter's, even from a mounted sub-app.
     """
 
     def __init__(self, response: WebResponse) -> None:
         self.response = response
-        super().__init__(f"request refused with status {response.status}")
+        challenge = response.header("WWW-Authenticate")
+        super().__init__(response.status, f"request refused with status {response.status}",
+                         {"WWW-Authenticate": challenge} if challenge else None)
+
+    @classmethod
+    def refuse(cls, scope: Scope, response: WebResponse) -> TokenRejected:
+        """The exception to raise, with ``response`` recorded for the middleware to send."""
+        scope[REFUSAL_KEY] = response
+        return cls(response)
+
+
+#: where a refusal waits in the scope for the middleware to send it.
+REFUSAL_KEY = "tokenguard.refusal"

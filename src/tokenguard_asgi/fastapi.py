@@ -9,10 +9,10 @@
     def notes(token: TokenInfo = Security(current_token, scopes=["read"])): ...
 
 ``TokenGuardMiddleware`` authenticates the request; this dependency only
-checks the scopes. A refusal is raised as :class:`TokenRejected`, which the
-middleware renders as the RFC 6750 response the Flask adapter sends (JSON
-``{"error", "error_description"}`` and ``WWW-Authenticate``), not FastAPI's
-``{"detail": …}``.
+checks the scopes. A refusal is raised as :class:`TokenRejected` (a Starlette
+``HTTPException``); the middleware then sends the RFC 6750 response the Flask
+adapter sends (JSON ``{"error", "error_description"}`` and
+``WWW-Authenticate``) in place of FastAPI's ``{"detail": …}``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ async def current_token(
         return authenticator.authorize(token, security_scopes.scopes, None,
                                        remote_address(connection.scope))
     except TokenGuardError as exc:
-        raise TokenRejected(authenticator.respond(exc)) from None
+        raise TokenRejected.refuse(connection.scope, authenticator.respond(exc)) from None
 
 
 __all__ = ["bearer_scheme", "current_token"]

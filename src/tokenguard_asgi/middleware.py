@@ -63,7 +63,7 @@ from tokenguard_asgi._translate import (
     route_path,
     to_starlette,
 )
-from tokenguard_asgi.auth import TokenCredentials, TokenRejected, TokenUser
+from tokenguard_asgi.auth import REFUSAL_KEY, TokenCredentials, TokenRejected, TokenUser
 from tokenguard_asgi.webmount import OwnerLoader, WebMount
 
 #: the key of ``scope`` under which the middleware leaves itself for ``require_scope``.
@@ -171,20 +171,23 @@ class TokenGuardMiddleware:
         await to_starlette(self.authenticator.respond(exc))(scope, receive, send)
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the app; render a ``TokenRejected`` raised before the response started."""
-        started = False
+        """Run the app; a refusal recorded by ``TokenRejected.refuse`` replaces its response."""
+        replaced = False
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def refusing_send(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and REFUSAL_KEY in scope:
+                replaced = True
+                await to_starlette(scope.pop(REFUSAL_KEY))(scope, receive, send)
+            elif not (replaced and message["type"] == "http.response.body"):
+                await send(message)
 
         try:
-            await self.app(scope, receive, tracking_send)
-        except TokenRejected as rejected:
-            if started or scope["type"] != "http":
+            await self.app(scope, receive, refusing_send)
+        except TokenRejected as rejected:  # an app without Starlette's exception handling
+            if replaced or scope["type"] != "http":
                 raise
+            scope.pop(REFUSAL_KEY, None)
             await to_starlette(rejected.response)(scope, receive, send)
 
 
