@@ -8,6 +8,7 @@ answer is 400 naming the field (413 when too large, 415 when not JSON), never
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from _security_helpers import SECRET
-from _servers import ADAPTERS, API, serve, signed_in
+from _servers import ADAPTERS, API, PAGE, serve, signed_in
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,7 @@ from tokenguard import TokenGuard
 
 SCOPES = {"read": [], "write": ["read"], "management": ["write"]}
 NEVER = frozenset({500, 502, 503, 504})
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
 @dataclass
@@ -196,3 +198,27 @@ def test_any_json_object_gets_201_or_a_4xx_naming_a_field(api: Api, body: dict[s
         created = response.json()
         assert created["token"] != created["info"]["id"]
         api.guard.delete(created["info"]["id"])
+
+
+form_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
+page_forms = st.fixed_dictionaries({}, optional={
+    "name": form_text, "permission": st.sampled_from(["read", "write", "management", "root", ""]) | form_text,
+    "expires": st.sampled_from(["7", "30", "90", "365", "never", "custom", "-1", "99999999999"]) | form_text,
+    "expires_on": st.sampled_from(["0001-01-01", "9999-12-31", "2035-02-30", ""]) | form_text,
+    "id": form_text, "projects": form_text,
+})
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(page_forms)
+def test_any_settings_form_gets_a_page_or_a_4xx_never_500(api: Api, fields: dict[str, str]) -> None:
+    page = api.client.get(PAGE)
+    csrf = CSRF_META.search(page.text)
+    assert csrf is not None
+    response = api.client.post(PAGE, data={**fields, "csrf_token": csrf.group(1)},
+                               headers={"Origin": api.headers["Origin"]})
+    assert response.status_code in {200, 303, 400, 409, 413}, response.text[:300]
+    for token in api.guard.list_tokens("alice"):
+        if token.name != "manager":
+            api.guard.delete(token.id)
