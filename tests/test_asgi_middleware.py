@@ -483,3 +483,14 @@ def test_refusal_body_is_compact_json(client: TestClient) -> None:
     assert json.loads(raw) == {"error": "unauthorized",
                                "error_description": "this endpoint requires an API token"}
     assert b" " not in raw.split(b'"error_description"')[0]
+
+
+def test_token_rejected_from_a_bare_asgi_app_is_rendered(tokenguard_guard: TokenGuard) -> None:
+    from tokenguard.web.challenges import unauthenticated
+    from tokenguard_asgi import TokenRejected
+
+    async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise TokenRejected.refuse(scope, unauthenticated("api"))
+
+    client = TestClient(TokenGuardMiddleware(bare_app, tokenguard_guard))  # no lifespan: the app has none
+    assert_refused(client.get("/anything"), 401, REALM_ONLY, "unauthorized")
