@@ -493,6 +493,19 @@ def test_children_die_with_the_parent(guard: TokenGuard) -> None:
     assert guard.authenticate(sibling.token).id == sibling.info.id
 
 
+def test_a_child_is_not_reapproved_while_its_parent_is_revoked(guard: TokenGuard) -> None:
+    parent = guard.authenticate(make(guard, scopes=["write"], token_id="p").token)
+    child = guard.create_token("alice", "child", scopes=["read"], parent=parent)
+    guard.revoke("p")
+    with pytest.raises(ValidationError, match="revoked token cannot have its minted tokens"):
+        guard.reapprove(child.info.id)
+    with pytest.raises(RevokedToken):
+        guard.authenticate(child.token)
+    guard.reapprove("p")
+    guard.reapprove(child.info.id)
+    assert guard.authenticate(child.token).id == child.info.id
+
+
 def test_children_are_revoked_when_the_parent_is_deleted(guard: TokenGuard) -> None:
     parent = guard.authenticate(make(guard, scopes=["write"], token_id="p").token)
     child = guard.create_token("alice", "child", scopes=["read"], parent=parent)

@@ -223,7 +223,7 @@ class TokenGuard:
             expires_in = None if expires_at is not None else self.default_lifetime
         expiry = validation.expiry(now, expires_in, expires_at, self.max_lifetime)
         if parent is not None:
-            parent = self._live_parent(parent, now)
+            parent = self._live_parent(parent.id, now)
             expiry = self._within_parent(parent, owner, wanted, project_set, expiry, admin)
         self.hook.tokenguard_check_create(owner=owner, name=name, scopes=wanted,
                                           projects=project_set)
@@ -249,12 +249,12 @@ class TokenGuard:
             return IssuedToken(secret, self._present(info))
         raise TokenGuardError("could not allocate a token id")  # pragma: no cover
 
-    def _live_parent(self, parent: TokenInfo, now: datetime) -> TokenInfo:
-        """The minting token as stored now: a revoked, expired or deleted one mints nothing."""
-        record = self.store.get(parent.id)
+    def _live_parent(self, parent_id: str, now: datetime, action: str = "mint tokens") -> TokenInfo:
+        """The parent token as stored now: a revoked, expired or deleted one vouches for nothing."""
+        record = self.store.get(parent_id)
         status: str = "deleted" if record is None else record.info.status_at(now)
         if record is None or status != "active":
-            raise ValidationError(f"a {status} token cannot mint tokens", field="parent")
+            raise ValidationError(f"a {status} token cannot {action}", field="parent")
         return record.info
 
     def _within_parent(
@@ -326,11 +326,18 @@ class TokenGuard:
                 self.revoke(child.info.id, actor=actor)
 
     def reapprove(self, token_id: str, *, actor: str | None = None) -> TokenInfo:
-        """Undo a revocation; refused once the token has expired."""
+        """Undo a revocation; refused once the token has expired or while its parent is not active.
+
+        A token minted by another dies with it: re-approving the child alone
+        would bring back what revoking the parent took away.
+        """
         record = self._record(token_id)
-        if record.info.is_expired_at(self.clock()):
+        now = self.clock()
+        if record.info.is_expired_at(now):
             raise ValidationError("an expired token cannot be re-approved", field="id")
         if record.info.revoked_at is not None:
+            if record.info.parent_id is not None:
+                self._live_parent(record.info.parent_id, now, "have its minted tokens re-approved")
             record = self._apply(token_id, {"revoked_at": None})
             self._invalidate(record)
             self.hook.tokenguard_token_reapproved(info=record.info, actor=actor)
