@@ -96,8 +96,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def guard(store: Store, clock: Clock) -> TokenGuard:
+    # No verification cache: every authentication is a look-up in the store under test.
     return TokenGuard(store, secret_key=KEY, max_tokens_per_owner=LIMIT, clock=clock,
-                      load_entry_points=False)
+                      load_entry_points=False, cache_ttl=None)
 
 
 def assert_utc(*values: datetime | None) -> None:
