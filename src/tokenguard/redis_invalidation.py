@@ -60,6 +60,11 @@ def apply_message(data: bytes | str) -> bool:
     return True
 
 
+def subscriber_name() -> str:
+    """The name this process's subscriber connection has in ``CLIENT LIST`` (for operators)."""
+    return f"tokenguard-invalidation-{os.getpid()}"
+
+
 class _Subscriber:
     """One daemon thread per (URL, channel) and process, shared by every guard."""
 
@@ -92,7 +97,8 @@ class _Subscriber:
 
     def _listen(self) -> None:
         client = redis.Redis.from_url(self.url, socket_connect_timeout=SOCKET_TIMEOUT,
-                                      health_check_interval=POLL_SECONDS * 5)
+                                      health_check_interval=POLL_SECONDS * 5,
+                                      client_name=subscriber_name())
         pubsub = redis.client.PubSub(client.connection_pool)
         try:
             pubsub.subscribe(self.channel)
