@@ -299,3 +299,42 @@ def test_authentication_errors_never_carry_the_token() -> None:
             w.guard.authenticate(presented)
         assert w.token[3:-2] not in str(caught.value)
         assert presented not in str(caught.value)
+
+
+class CountingHasher:
+    """Wraps the guard's hasher and counts every HMAC it computes."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self.inner, name)
+        if not callable(attr):
+            return attr
+
+        def counted(*args: object, **kwargs: object) -> object:
+            self.calls += 1
+            return attr(*args, **kwargs)
+
+        return counted
+
+
+@FAST
+@given(st.one_of(
+    st.text(max_size=60), st.text(max_size=60).map(lambda s: "tg_" + s),
+    st.tuples(st.sampled_from(MUTATIONS), st.integers(0, 200), st.characters(codec="utf-8")),
+))
+def test_malformed_tokens_are_never_hashed(value: object) -> None:
+    w = world()
+    hasher = CountingHasher(w.guard._hasher)
+    guard = TokenGuard(w.store, secret_key=SECRET, load_entry_points=False, cache_ttl=None)
+    guard._hasher = hasher  # type: ignore[assignment]
+    presented = _mutate(w.token, *value) if isinstance(value, tuple) else value
+    if presented == w.token or offline_ok(presented):
+        return
+    with pytest.raises(InvalidToken):
+        guard.authenticate(presented)
+    assert hasher.calls == 0
+    assert guard.authenticate(w.token).owner == "alice"
+    assert hasher.calls >= 1
