@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import multiprocessing
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -17,7 +18,7 @@ from tokenguard import TokenGuard, tokens
 from tokenguard.errors import StoreUnavailable, TokenGuardError, TokenIdConflict
 from tokenguard.models import TokenInfo
 from tokenguard.stores.base import Store, TokenRecord
-from tokenguard.stores.sqlalchemy import SQLAlchemyStore
+from tokenguard.stores.sqlalchemy import SQLAlchemyStore, upgrade
 
 KEY = "sqlalchemy-store-secret-key-0123456789abcdef"
 NOW = datetime(2032, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
@@ -156,6 +157,50 @@ def test_the_store_serves_again_when_the_database_comes_back(
         proxy.drop_connections()  # the server restarted behind a warm pool
         assert guard.authenticate(issued.token).id == issued.info.id
         assert len(guard.list_tokens("alice")) == 2
+
+
+def test_a_pool_that_stays_exhausted_raises_store_unavailable(
+    sql_url: str, stores: Callable[..., SQLAlchemyStore],
+) -> None:
+    store = stores(sql_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    store.insert(record("t1"), limit=None, now=NOW)
+    with store.engine.connect():  # the pool's only connection is taken
+        with pytest.raises(StoreUnavailable, match="TimeoutError"):
+            store.get("t1")
+        with pytest.raises(StoreUnavailable):
+            store.insert(record("t2"), limit=None, now=NOW)
+    assert store.get("t1") is not None
+
+
+@pytest.mark.parametrize("backend", sorted(UNREACHABLE))
+def test_upgrade_of_an_unreachable_database_raises_store_unavailable(backend: str) -> None:
+    with pytest.raises(StoreUnavailable) as caught:
+        upgrade(UNREACHABLE[backend])
+    assert caught.value.__cause__ is None
+
+
+def find_repeatedly(store: SQLAlchemyStore, token: TokenRecord, rounds: int) -> bool:
+    return all(store.find(token.digest) == token for _ in range(rounds))
+
+
+def test_a_forked_child_never_shares_the_parents_connections(
+    sql_url: str, stores: Callable[..., SQLAlchemyStore],
+) -> None:
+    store = stores(sql_url)
+    token = record("forked")
+    store.insert(token, limit=None, now=NOW)
+    assert find_repeatedly(store, token, 3)  # the parent's kept and pooled connections are warm
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=lambda: results.put(
+        find_repeatedly(store, token, 300) and store.get("forked") == token))
+    child.start()
+    # Both processes query at the same time: a shared socket would garble the protocol.
+    parent_ok = find_repeatedly(store, token, 300) and store.get("forked") == token
+    child_ok = results.get(timeout=60)
+    child.join(timeout=30)
+    assert (parent_ok, child_ok, child.exitcode) == (True, True, 0)
+    assert find_repeatedly(store, token, 3)
 
 
 # -- reads see every commit ---------------------------------------------------------------------

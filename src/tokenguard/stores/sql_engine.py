@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import weakref
 from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, make_url
@@ -41,7 +43,7 @@ def normalise_url(url: str | URL) -> URL:
 def is_memory_sqlite(url: URL) -> bool:
     database = url.database or ""
     return url.get_backend_name() == "sqlite" and (
-        database in ("", ":memory:") or "mode=memory" in str(url.query.get("mode", ""))
+        database in ("", ":memory:") or url.query.get("mode") == "memory"
         or database.startswith("file::memory:")
     )
 
@@ -62,7 +64,22 @@ def make_engine(url: str | URL, overrides: dict[str, Any]) -> Engine:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
     connect_args.update(overrides.pop("connect_args", {}))
     options.update(overrides)
-    return create_engine(parsed, connect_args=connect_args, **options)
+    engine = create_engine(parsed, connect_args=connect_args, **options)
+    _own_engines.add(engine)
+    return engine
+
+
+#: Engines tokenguard created: a forked child must not share their pooled connections.
+_own_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_pools_after_fork() -> None:
+    for engine in list(_own_engines):
+        engine.dispose(close=False)  # the parent's connections stay the parent's
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
 def is_single_connection(pool: Pool) -> bool:

@@ -16,8 +16,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import URL, Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import NullPool
 
+from tokenguard.errors import StoreUnavailable
+from tokenguard.stores.sql_engine import describe, make_engine
 from tokenguard.stores.sql_schema import VERSION_TABLE
 
 SCRIPT_LOCATION = "tokenguard.stores:migrations"
@@ -54,11 +59,19 @@ def current_revision(connection: Connection) -> str | None:
     return context.get_current_revision()
 
 
-def upgrade(url_or_engine: str | Engine) -> None:
-    """Apply every pending migration; a no-op when the schema is already at head."""
-    engine = create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+def upgrade(url_or_engine: str | URL | Engine) -> None:
+    """Apply every pending migration; a no-op when the schema is already at head.
+
+    Raises ``StoreUnavailable`` when the database cannot be reached.
+    """
+    if isinstance(url_or_engine, Engine):
+        engine = url_or_engine
+    else:
+        engine = make_engine(url_or_engine, {"poolclass": NullPool})
     try:
         upgrade_with(engine)
+    except (DBAPIError, PoolTimeout) as exc:
+        raise StoreUnavailable(describe(exc)) from None
     finally:
         if engine is not url_or_engine:
             engine.dispose()
@@ -111,7 +124,7 @@ def _mysql_named_lock(connection: Connection) -> Iterator[None]:
         text(f"SELECT GET_LOCK({name}, :timeout)"), {"timeout": MYSQL_LOCK_TIMEOUT_SECONDS}
     ).scalar()
     if got != 1:
-        raise TimeoutError("timed out waiting for another process to migrate the tokenguard schema")
+        raise StoreUnavailable("timed out waiting for another process to migrate the tokenguard schema")
     try:
         yield
     finally:
