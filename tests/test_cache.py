@@ -511,3 +511,24 @@ def test_a_hit_is_cheaper_than_a_look_up(store: CountingStore) -> None:
     hit = min(_timed(lambda: cached.authenticate(token), 2000) for _ in range(5))
     miss = min(_timed(lambda: uncached.authenticate(token), 2000) for _ in range(5))
     assert hit < miss
+
+
+def test_a_plugin_registered_later_still_sees_every_authentication(guard: TokenGuard) -> None:
+    """The hot path skips an empty before-authenticate hook, but never a non-empty one."""
+    from tokenguard import hookimpl
+
+    seen: list[str | None] = []
+
+    class Limiter:
+        @hookimpl
+        def tokenguard_before_authenticate(self, remote: str | None) -> None:
+            seen.append(remote)
+
+    token = guard.create_token("alice", "ci").token
+    guard.authenticate(token, remote="10.0.0.1")
+    limiter = Limiter()
+    guard.plugins.register(limiter)
+    guard.authenticate(token, remote="10.0.0.2")
+    guard.plugins.unregister(limiter)
+    guard.authenticate(token, remote="10.0.0.3")
+    assert seen == ["10.0.0.2"]

@@ -50,6 +50,16 @@ DEFAULT: Final = _Default()
 TOUCH_INTERVAL = timedelta(seconds=TOUCH_SECONDS)
 
 
+class _LiveImpls:
+    """Truthy when a hook has implementations (fallback if pluggy's internals change)."""
+
+    def __init__(self, caller: Any) -> None:
+        self._caller = caller
+
+    def __bool__(self) -> bool:
+        return bool(self._caller.get_hookimpls())
+
+
 class TokenGuard:
     """Creates, verifies and manages API tokens on one store.
 
@@ -91,6 +101,11 @@ class TokenGuard:
         self.plugins = make_plugin_manager(plugins, load_entry_points=load_entry_points)
         self.hook = self.plugins.hook
         self._before_authenticate = self.hook.tokenguard_before_authenticate
+        # pluggy keeps a hook's implementations in one list, changed in place by (un)register:
+        # testing it is free, while get_hookimpls() copies it on every request.
+        impls = getattr(self._before_authenticate, "_hookimpls", None)
+        self._before_authenticate_impls: object = (
+            impls if isinstance(impls, list) else _LiveImpls(self._before_authenticate))
         #: Verified tokens by digest; ``cache_ttl`` also bounds how long another
         #: process's revoke may go unnoticed here without ``invalidation``.
         self.cache = VerificationCache(cache_ttl, cache_size)
@@ -116,9 +131,15 @@ class TokenGuard:
         ``StoreUnavailable`` propagates: callers fail closed. Expiry and
         revocation are checked at every use, cache hit or not.
         """
-        if self._before_authenticate.get_hookimpls():  # an empty hook call costs ~1 µs
+        if self._before_authenticate_impls:  # an empty hook call costs more than a cache hit
             self._before_authenticate(remote=remote)
-        entry = self._lookup(token, remote)
+        try:  # _lookup(), inlined: this is the hot path
+            canonical = tokens.parse(token, self.prefix)
+        except InvalidToken as exc:
+            self._fail(str(exc), None, remote)
+            raise
+        digest = self._hasher.digest(canonical)
+        entry = self.cache.get(digest) or self._lookup_store(canonical, digest, remote)
         info = entry.info
         now = time.time() if self.clock is utcnow else self.clock().timestamp()
         if info.revoked_at is not None:
