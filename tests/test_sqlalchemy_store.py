@@ -15,7 +15,7 @@ from sqlalchemy.pool import QueuePool
 
 from faults import TcpProxy, through
 from tokenguard import TokenGuard, tokens
-from tokenguard.errors import StoreUnavailable, TokenGuardError, TokenIdConflict
+from tokenguard.errors import StoreUnavailable, TokenGuardError, TokenIdConflict, ValidationError
 from tokenguard.models import TokenInfo
 from tokenguard.stores.base import Store, TokenRecord
 from tokenguard.stores.sqlalchemy import SQLAlchemyStore, upgrade
@@ -230,6 +230,20 @@ def test_datetimes_in_another_zone_come_back_as_the_same_instant_in_utc(
     expires_at = store.get("zoned").info.expires_at  # type: ignore[union-attr]
     assert expires_at == local == NOW
     assert expires_at is not None and expires_at.tzinfo is UTC
+
+
+def test_a_naive_datetime_is_refused_not_guessed(
+    sql_url: str, stores: Callable[..., SQLAlchemyStore],
+) -> None:
+    store = stores(sql_url)
+    store.insert(record("aware"), limit=None, now=NOW)
+    naive = datetime(2032, 2, 3, 4, 5, 6)
+    with pytest.raises(ValidationError):
+        store.insert(record("naive", expires_at=naive), limit=None, now=NOW)
+    with pytest.raises(ValidationError):
+        store.touch("aware", naive)
+    assert store.get("naive") is None
+    assert store.get("aware").info.last_used_at is None  # type: ignore[union-attr]
 
 
 # -- ids, digests, concurrency -------------------------------------------------------------------

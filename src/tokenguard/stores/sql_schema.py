@@ -14,6 +14,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from tokenguard._clock import ensure_aware
+
 #: Names for constraints and indexes, so every backend (and Alembic) agrees on them.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -46,9 +48,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("tokenguard stores timezone-aware datetimes only")
-        value = value.astimezone(UTC)
+        value = ensure_aware(value)  # a naive datetime is a ValidationError
         return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import URL, Connection, Engine, delete, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tokenguard.errors import StoreUnavailable, TokenGuardError, TokenIdConflict, TokenLimitExceeded
@@ -251,6 +251,10 @@ class SQLAlchemyStore:
             yield
         except self._failures as exc:
             raise StoreUnavailable(describe(exc)) from None
+        except StatementError as exc:  # a bound value refused by a column type
+            if isinstance(exc.orig, TokenGuardError):
+                raise exc.orig from None
+            raise
 
     def close(self) -> None:
         """Close the kept connections; dispose of the engine if the store created it."""
