@@ -11,7 +11,7 @@ from werkzeug.local import LocalProxy
 
 from tokenguard.errors import AuthenticationError, InsufficientScope, StoreUnavailable
 from tokenguard.models import TokenInfo
-from tokenguard_flask.extension import state, to_flask
+from tokenguard_flask.extension import header_getter, state, to_flask
 
 F = TypeVar("F", bound=Callable[..., Any])
 ProjectFrom = str | Callable[..., "str | None"]
@@ -70,7 +70,8 @@ def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None)
         authenticator = state().web.authenticator
         project = _project(project_from, kwargs)
         try:
-            info = authenticator.protect(request.headers.getlist, scopes, project, request.remote_addr)
+            info = authenticator.protect(header_getter(request.environ), scopes, project,
+                                         request.remote_addr)
         except (AuthenticationError, InsufficientScope, StoreUnavailable) as exc:
             return to_flask(authenticator.respond(exc))
         setattr(g, G_KEY, info)

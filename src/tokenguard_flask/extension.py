@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 from collections.abc import Callable
 from datetime import timedelta
@@ -13,7 +14,7 @@ from flask import Flask, Response, current_app, request
 from tokenguard.errors import ValidationError
 from tokenguard.guard import TokenGuard
 from tokenguard.web.app import TokenWeb
-from tokenguard.web.http import WebRequest, WebResponse
+from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse
 from tokenguard.web.options import WebOptions
 
 OwnerLoader = Callable[[], object]
@@ -181,7 +182,7 @@ def _flask_login_owner() -> str | None:
 def web_request(web: TokenWeb, owner: str | None) -> WebRequest:
     """The Flask request as the shared web layer sees it (the body read up to the limit + 1)."""
     return WebRequest(
-        method=request.method, path=request.path, get_header=request.headers.getlist,
+        method=request.method, path=request.path, get_header=header_getter(request.environ),
         body=_read_body(web.options.max_body_size),
         owner=owner, remote=request.remote_addr, origin=f"{request.scheme}://{request.host}",
         query=request.args.to_dict(), prefix=request.script_root,
@@ -193,6 +194,28 @@ def _read_body(limit: int) -> bytes:
     if length is not None and length > limit:
         return b"\0" * (limit + 1)  # too large: refused with 413 without reading it
     return request.stream.read(limit + 1)
+
+
+@functools.lru_cache(maxsize=64)
+def _environ_key(name: str) -> str:
+    key = name.upper().replace("-", "_")
+    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"
+
+
+def header_getter(environ: dict[str, Any]) -> HeaderGetter:
+    """Every value of a header, straight from the WSGI environ.
+
+    A WSGI server folds repeated headers into one comma-joined value, so two
+    ``Authorization`` headers arrive as ``"Bearer a, Bearer b"`` and are refused
+    as malformed (400) by ``read_token``. Cheaper than ``request.headers.getlist``,
+    which scans the whole environ on every call.
+    """
+
+    def get_header(name: str) -> list[str]:
+        value = environ.get(_environ_key(name))
+        return [] if value is None else [value]
+
+    return get_header
 
 
 def to_flask(response: WebResponse) -> Response:
