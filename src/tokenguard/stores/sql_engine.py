@@ -7,7 +7,7 @@ import os
 import weakref
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, make_url
+from sqlalchemy import URL, Connection, Engine, create_engine, make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.pool import Pool, SingletonThreadPool, StaticPool
 
@@ -80,6 +80,13 @@ def _forget_pools_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pools_after_fork)
+
+
+def rollback_sqlite(connection: Connection) -> None:
+    """End an explicit SQLite transaction, unless SQLite already ended it (e.g. on SQLITE_FULL)."""
+    dbapi_connection: Any = connection.connection.dbapi_connection
+    if dbapi_connection is not None and dbapi_connection.in_transaction:
+        connection.exec_driver_sql("ROLLBACK")
 
 
 def is_single_connection(pool: Pool) -> bool:

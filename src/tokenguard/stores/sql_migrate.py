@@ -22,7 +22,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
 
 from tokenguard.errors import StoreUnavailable
-from tokenguard.stores.sql_engine import describe, make_engine
+from tokenguard.stores.sql_engine import describe, make_engine, rollback_sqlite
 from tokenguard.stores.sql_schema import VERSION_TABLE
 
 SCRIPT_LOCATION = "tokenguard.stores:migrations"
@@ -100,7 +100,7 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
             try:
                 yield connection
             except BaseException:
-                connection.exec_driver_sql("ROLLBACK")
+                rollback_sqlite(connection)
                 raise
             connection.exec_driver_sql("COMMIT")
         elif dialect == "postgresql":

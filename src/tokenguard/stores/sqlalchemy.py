@@ -27,7 +27,13 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from tokenguard.errors import StoreUnavailable, TokenGuardError, TokenIdConflict, TokenLimitExceeded
 from tokenguard.stores import sql_rows
 from tokenguard.stores.base import TokenChanges, TokenRecord
-from tokenguard.stores.sql_engine import describe, is_single_connection, is_transient, make_engine
+from tokenguard.stores.sql_engine import (
+    describe,
+    is_single_connection,
+    is_transient,
+    make_engine,
+    rollback_sqlite,
+)
 from tokenguard.stores.sql_migrate import upgrade, upgrade_with
 from tokenguard.stores.sql_reader import ThreadLocalReader
 from tokenguard.stores.sql_schema import owners_table, tokens_table
@@ -229,7 +235,7 @@ class SQLAlchemyStore:
                 try:
                     yield connection
                 except BaseException:
-                    _rollback_sqlite(connection)
+                    rollback_sqlite(connection)
                     raise
                 connection.exec_driver_sql("COMMIT")
                 return
@@ -240,7 +246,7 @@ class SQLAlchemyStore:
                 yield connection
 
     def _ensure_schema(self) -> None:
-        with self._schema_lock:
+        with self._schema_lock, self._serial:
             if not self._schema_ready:
                 upgrade_with(self.engine)
                 self._schema_ready = True
@@ -262,9 +268,3 @@ class SQLAlchemyStore:
             self._reader.close()
         if self._owns_engine:
             self.engine.dispose()
-
-
-def _rollback_sqlite(connection: Connection) -> None:
-    dbapi_connection: Any = connection.connection.dbapi_connection
-    if dbapi_connection is not None and dbapi_connection.in_transaction:
-        connection.exec_driver_sql("ROLLBACK")
