@@ -158,10 +158,28 @@ def test_project_from_a_callable(guard: TokenGuard) -> None:
     assert client.get("/p/x/z", headers=bearer(token)).status_code == 403
 
 
-def test_unprotected_views_see_requests_unchanged(app: Flask) -> None:
-    response = app.test_client().get("/public", headers={"Authorization": "Bearer tg_garbage"})
-    assert response.status_code == 200
-    assert response.json == {"anonymous": True, "authorization": "Bearer tg_garbage"}
+def test_unprotected_views_see_anonymous_requests_unchanged(app: Flask, guard: TokenGuard) -> None:
+    client = app.test_client()
+    plain = client.get("/public", headers={"Authorization": "Basic YWxpY2U6cHc="})
+    assert plain.status_code == 200
+    assert plain.json == {"anonymous": True, "authorization": "Basic YWxpY2U6cHc="}
+    token = guard.create_token("alice", "r").token
+    assert client.get("/public", headers=bearer(token)).json["anonymous"] is False  # current_token set
+
+
+def test_bad_credentials_are_refused_on_unprotected_views_too(app: Flask) -> None:
+    """RFC 6750 §3.1, and what the ASGI middleware does: credentials sent are credentials checked."""
+    client = app.test_client()
+    bad = client.get("/public", headers={"Authorization": "Bearer tg_garbage"})
+    assert bad.status_code == 401 and 'error="invalid_token"' in bad.headers["WWW-Authenticate"]
+    malformed = client.get("/public", headers={"Api-Token": "a b"})
+    assert malformed.status_code == 400
+
+
+def test_bodiless_answers_carry_no_content_type(app: Flask) -> None:
+    response = app.test_client().post(f"{API}/revoke", data={"token": "tg_unknown"})
+    assert response.status_code == 200 and response.data == b""
+    assert "Content-Type" not in response.headers
 
 
 def test_current_token_lives_in_g(app: Flask, guard: TokenGuard) -> None:

@@ -313,21 +313,14 @@ def test_unprotected_endpoint_without_credentials(world: World) -> None:
     assert world.both("GET", "/public").body == {"public": True}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known divergence: TokenGuardMiddleware refuses bad credentials on every path (401/400, "
-    "RFC 6750 §3.1); the Flask extension checks them only in require_scope, so unprotected "
-    "Flask views see such a request as anonymous"))
 def test_unprotected_endpoint_with_bad_credentials(world: World) -> None:
     world.both("GET", "/public", bearer("tg_" + "B" * 38))
 
 
 def test_bad_credentials_on_unprotected_endpoint_per_adapter(adapter: Adapter) -> None:
-    """What each adapter does today, stated so that a change is noticed (see the xfail above)."""
+    """Both adapters refuse bad credentials on every path (RFC 6750 §3.1)."""
     answer = adapter.send("GET", "/public", bearer("tg_" + "B" * 38), b"")
-    if adapter.name == "asgi":
-        assert (answer.status, answer.headers["www-authenticate"]) == (401, INVALID)
-    else:
-        assert (answer.status, answer.body) == (200, {"public": True})
+    assert (answer.status, answer.headers["www-authenticate"]) == (401, INVALID)
 
 
 # -- management API -------------------------------------------------------------------------------
@@ -439,10 +432,6 @@ def test_cases_cover_every_status_of_the_contract(world: World) -> None:
 
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known divergence: Flask's Response adds 'Content-Type: text/html' to the web layer's bodiless "
-    "answers (RFC 7009 revoke 200, DELETE 204, redirects 303); the ASGI adapter copies the headers "
-    "verbatim. Fix: to_flask with a Response whose default_mimetype is None"))
 def test_empty_bodies_carry_no_content_type(world: World) -> None:
     form = [("Content-Type", "application/x-www-form-urlencoded")]
     world.both("POST", "/api/tokens/revoke", form, b"token=tg_unknown")

@@ -11,11 +11,11 @@ from werkzeug.local import LocalProxy
 
 from tokenguard.errors import AuthenticationError, InsufficientScope, StoreUnavailable
 from tokenguard.models import TokenInfo
-from tokenguard_flask.extension import header_getter, state, to_flask
+from tokenguard_flask.extension import G_KEY, header_getter, state, to_flask
 
 F = TypeVar("F", bound=Callable[..., Any])
 ProjectFrom = str | Callable[..., "str | None"]
-G_KEY = "tokenguard_token"
+_UNSET = object()
 
 
 def _current() -> TokenInfo | None:
@@ -23,7 +23,7 @@ def _current() -> TokenInfo | None:
     return token
 
 
-#: The token of the current request, set by ``require_scope`` (``None`` elsewhere).
+#: The verified token of the current request, ``None`` when it carries none.
 current_token: TokenInfo = cast(TokenInfo, LocalProxy(_current))
 
 
@@ -70,8 +70,10 @@ def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None)
         authenticator = state().web.authenticator
         project = _project(project_from, kwargs)
         try:
-            info = authenticator.protect(header_getter(request.environ), scopes, project,
-                                         request.remote_addr)
+            found = g.get(G_KEY, _UNSET)  # verified by the extension's before_request
+            info = (authenticator.identify(header_getter(request.environ), request.remote_addr)
+                    if found is _UNSET else found)
+            info = authenticator.authorize(info, scopes, project, request.remote_addr)
         except (AuthenticationError, InsufficientScope, StoreUnavailable) as exc:
             return to_flask(authenticator.respond(exc))
         setattr(g, G_KEY, info)

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 
-from tokenguard.errors import ValidationError
+from tokenguard.errors import AuthenticationError, StoreUnavailable, ValidationError
 from tokenguard.guard import TokenGuard
 from tokenguard.web.app import TokenWeb
 from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse
@@ -21,6 +21,8 @@ OwnerLoader = Callable[[], object]
 CanManage = Callable[[str], bool]
 F = TypeVar("F", bound=Callable[..., Any])
 EXTENSION_KEY = "tokenguard"
+#: where the current request's token (or ``None``) is kept: ``g.tokenguard_token``.
+G_KEY = "tokenguard_token"
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 #: ``TOKENGUARD_*`` keys and their defaults. Keyword options of the extension
@@ -104,6 +106,7 @@ class FlaskTokenGuard:
         options = web_options(app.config)
         web = TokenWeb(guard, options, can_manage=lambda owner: self._allowed(owner))
         app.extensions[EXTENSION_KEY] = TokenGuardState(guard, web, self)
+        app.before_request(identify_request)
         for name, mount in (("api", options.api_path), ("settings", options.settings_path)):
             view = self._view(name)
             app.add_url_rule(mount, f"tokenguard_{name}", view, methods=METHODS, strict_slashes=False)
@@ -218,5 +221,30 @@ def header_getter(environ: dict[str, Any]) -> HeaderGetter:
     return get_header
 
 
+def identify_request() -> Response | None:
+    """``before_request``: verify a token presented to any view, as RFC 6750 §3.1 asks.
+
+    A request without credentials passes unchanged (``current_token`` is ``None``);
+    bad credentials are answered 400/401 (503 when the store is down) before the
+    view runs, whether or not it is protected. The two mount points check their
+    own callers.
+    """
+    web = state().web
+    if web.handles(request.path):
+        return None
+    try:
+        info = web.authenticator.identify(header_getter(request.environ), request.remote_addr)
+    except (AuthenticationError, StoreUnavailable) as exc:
+        return to_flask(web.authenticator.respond(exc))
+    setattr(g, G_KEY, info)
+    return None
+
+
+class _VerbatimResponse(Response):
+    """No Content-Type added to the web layer's bodiless answers (204, 303, RFC 7009's 200)."""
+
+    default_mimetype = None
+
+
 def to_flask(response: WebResponse) -> Response:
-    return Response(response.body, status=response.status, headers=response.headers)
+    return _VerbatimResponse(response.body, status=response.status, headers=response.headers)
