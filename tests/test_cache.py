@@ -532,3 +532,22 @@ def test_a_plugin_registered_later_still_sees_every_authentication(guard: TokenG
     guard.plugins.unregister(limiter)
     guard.authenticate(token, remote="10.0.0.3")
     assert seen == ["10.0.0.2"]
+
+
+def test_presented_infos_keep_every_field(guard: TokenGuard, clock: Clock) -> None:
+    """The fast copy behind every store read drops or shifts no field of TokenInfo."""
+    import dataclasses
+
+    from tokenguard.cache import with_effective_scopes
+
+    parent = guard.create_token("alice", "parent", scopes=["management"], projects=["alpha"])
+    child = guard.create_token("alice", "child", scopes=["write"], projects=["alpha"], parent=parent.info,
+                               token_id="child-1")
+    guard.revoke(child.info.id)
+    stored = guard.store.get("child-1")
+    assert stored is not None
+    copied = with_effective_scopes(stored.info, frozenset({"x"}))
+    for field in dataclasses.fields(stored.info):
+        expected = frozenset({"x"}) if field.name == "effective_scopes" else getattr(stored.info, field.name)
+        assert getattr(copied, field.name) == expected, field.name
+    assert guard.get_token("child-1").effective_scopes == {"read", "write"}

