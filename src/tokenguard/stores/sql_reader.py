@@ -57,10 +57,10 @@ class ThreadLocalReader:
             raise ValueError("the reader takes a statement with exactly one parameter")
         self._positional = dialect.positional
         self._param_name = names[0]
-        self._processors = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in statement.selected_columns
-        ]
+        processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
+                      for column in statement.selected_columns]
+        #: (position, converter) of the columns the driver does not return as Python wants them.
+        self._conversions = [(index, proc) for index, proc in enumerate(processors) if proc is not None]
         self._convert = convert
         #: Errors raised by the driver itself (not wrapped by SQLAlchemy).
         self.driver_error: type[Exception] = dialect.loaded_dbapi.Error
@@ -84,12 +84,13 @@ class ThreadLocalReader:
                 if dead and attempt == 1:
                     continue
                 raise
-            return None if row is None else self._convert(self._process(row))
+            if row is None:
+                return None
+            values = list(row)
+            for index, convert in self._conversions:
+                values[index] = convert(values[index])
+            return self._convert(values)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _process(self, row: Sequence[Any]) -> list[Any]:
-        return [value if proc is None else proc(value) for proc, value in zip(self._processors, row,
-                                                                               strict=True)]
 
     def _kept(self) -> _Kept:
         kept: _Kept | None = getattr(self._local, "kept", None)
