@@ -96,14 +96,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         print("warning: TOKENGUARD_SECRET_KEY is not set; using a key made for this run "
               "(tokens stop working on restart)", file=sys.stderr)
     tokens = FlaskTokenGuard(app)
-    app.secret_key = tokens_state(app).guard.derive_key("example session")
-    notes = Notes()
+    app.secret_key = app.extensions["tokenguard"].guard.derive_key("example session")
+    tokens.owner_loader(signed_in_user)
+    add_pages(app)
+    add_notes_api(app, Notes())
+    return app
 
-    @tokens.owner_loader
-    def signed_in_user() -> str | None:
-        user = session.get("user")
-        return user if user in USERS else None
 
+def signed_in_user() -> str | None:
+    """Who is signed in (the session cookie): the extension's ``owner_loader``."""
+    user = session.get("user")
+    return user if user in USERS else None
+
+
+def add_pages(app: Flask) -> None:
     @app.get("/")
     def home() -> str:
         return render_template_string(
@@ -124,6 +130,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         session.clear()
         return redirect(url_for("home"), 303)
 
+
+def add_notes_api(app: Flask, notes: Notes) -> None:
     @app.get("/api/notes")
     @require_scope("read")
     def list_notes() -> Any:
@@ -137,12 +145,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if not isinstance(text, str) or not text.strip() or len(text) > 1000:
             return {"error": "invalid_request", "error_description": "text: 1 to 1000 characters"}, 400
         return notes.add(current_token.owner, text.strip()), 201
-
-    return app
-
-
-def tokens_state(app: Flask) -> Any:
-    return app.extensions["tokenguard"]
 
 
 def main() -> None:
