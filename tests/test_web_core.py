@@ -8,6 +8,8 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tokenguard import TokenGuard, ValidationError
 from tokenguard.errors import TooManyAttempts
@@ -168,3 +170,38 @@ def test_html_pages_never_inline_scripts_or_styles(web: TokenWeb, guard: TokenGu
         text = web.dispatch(request("GET", path, owner="alice")).body.decode()
         assert "<script>" not in text and "<style" not in text and " style=" not in text
         assert " on" + "click=" not in text
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=200),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children,
+                                                                      max_size=4),
+    max_leaves=12,
+)
+CREATE_BODIES = st.dictionaries(
+    st.sampled_from(["name", "scopes", "projects", "id", "expires_in_days", "expires_at", "admin", "x"]),
+    JSON_VALUES, max_size=6)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=CREATE_BODIES | JSON_VALUES)
+def test_any_json_body_is_answered_never_500(web: TokenWeb, body: object) -> None:
+    csrf = web.gate.csrf.issue("alice")
+    headers = {"X-CSRF-Token": csrf, "Origin": ORIGIN, "Content-Type": "application/json"}
+    response = web.dispatch(request("POST", "/api/tokens", headers, json.dumps(body).encode(),
+                                    owner="alice"))
+    assert response.status in (201, 400, 409), response.body
+    if response.status == 400:
+        assert json.loads(response.body)["error"] == "invalid_request"
+        assert "field" in json.loads(response.body)  # named, even when the name is "" (unknown key)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=300),
+       kind=st.sampled_from(["application/json", "application/x-www-form-urlencoded", "text/plain", ""]))
+def test_any_bytes_are_answered_never_500(web: TokenWeb, raw: bytes, kind: str) -> None:
+    csrf = web.gate.csrf.issue("alice")
+    headers = {"X-CSRF-Token": csrf, "Origin": ORIGIN, "Content-Type": kind}
+    for path in ("/api/tokens", "/api/tokens/revoke", "/settings/tokens"):
+        response = web.dispatch(request("POST", path, headers, raw, owner="alice"))
+        assert response.status < 500, (path, response.status)
