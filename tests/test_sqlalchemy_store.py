@@ -6,11 +6,12 @@ import gc
 import hashlib
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, make_url, select
+from sqlalchemy import create_engine, make_url, select, text
 from sqlalchemy.pool import QueuePool
 
 from faults import TcpProxy, through
@@ -244,6 +245,36 @@ def test_a_naive_datetime_is_refused_not_guessed(
         store.touch("aware", naive)
     assert store.get("naive") is None
     assert store.get("aware").info.last_used_at is None  # type: ignore[union-attr]
+
+
+def test_touch_never_waits_for_a_lock_held_elsewhere(
+    sql_backend: str, sql_url: str, stores: Callable[..., SQLAlchemyStore],
+) -> None:
+    store = stores(sql_url)
+    store.insert(record("busy"), limit=None, now=NOW)
+    holder = create_engine(sql_url)
+    with holder.connect() as connection:
+        if sql_backend == "sqlite":  # SQLite locks the whole database for a writer
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.execute(text("SELECT id FROM tokenguard_tokens WHERE id = 'busy' FOR UPDATE"))
+        started = time.monotonic()
+        if sql_backend == "sqlite":
+            with pytest.raises(StoreUnavailable):  # the guard logs it and carries on
+                store.touch("busy", NOW)
+        else:
+            store.touch("busy", NOW)  # the locked row is skipped
+        took = time.monotonic() - started
+        if sql_backend == "sqlite":
+            connection.exec_driver_sql("ROLLBACK")
+        else:
+            connection.rollback()
+    holder.dispose()
+    assert took < 1.0
+    assert store.get("busy").info.last_used_at is None  # type: ignore[union-attr]
+    store.touch("busy", NOW)
+    assert store.get("busy").info.last_used_at == NOW  # type: ignore[union-attr]
 
 
 # -- ids, digests, concurrency -------------------------------------------------------------------

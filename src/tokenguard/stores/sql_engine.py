@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, make_url
@@ -87,6 +89,20 @@ def rollback_sqlite(connection: Connection) -> None:
     dbapi_connection: Any = connection.connection.dbapi_connection
     if dbapi_connection is not None and dbapi_connection.in_transaction:
         connection.exec_driver_sql("ROLLBACK")
+
+
+@contextmanager
+def sqlite_busy_timeout(connection: Connection, seconds: float | None) -> Iterator[None]:
+    """SQLite waits at most ``seconds`` for a lock on this connection meanwhile (``None``: unchanged)."""
+    if seconds is None:
+        yield
+        return
+    previous = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(previous or 0)}")
 
 
 def is_single_connection(pool: Pool) -> bool:

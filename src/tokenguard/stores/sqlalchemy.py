@@ -33,6 +33,7 @@ from tokenguard.stores.sql_engine import (
     is_transient,
     make_engine,
     rollback_sqlite,
+    sqlite_busy_timeout,
 )
 from tokenguard.stores.sql_migrate import upgrade, upgrade_with
 from tokenguard.stores.sql_reader import ThreadLocalReader
@@ -43,6 +44,8 @@ __all__ = ["SQLAlchemyStore", "upgrade"]
 T = TypeVar("T")
 #: Attempts of a write transaction that hit a deadlock or serialisation failure.
 WRITE_ATTEMPTS = 5
+#: Seconds a ``touch`` waits for SQLite's write lock before giving up (it is bookkeeping).
+TOUCH_BUSY_TIMEOUT = 0.2
 #: ``revoke_owner`` updates ids in batches of this many (bound-parameter limits).
 ID_BATCH = 500
 _tokens = tokens_table.c
@@ -177,12 +180,28 @@ class SQLAlchemyStore:
             return self._write(work)
 
     def touch(self, token_id: str, at: datetime) -> None:
+        """Bookkeeping on the request path: skipped, never waited for, when the row is locked."""
+        skip_locked = self._supports_skip_locked()
+
         def work(connection: Connection) -> None:
+            if skip_locked:
+                row = select(_tokens.id).where(_tokens.id == token_id)
+                if connection.execute(row.with_for_update(skip_locked=True)).first() is None:
+                    return  # unknown, or locked by a writer: the next use records it
             connection.execute(update(tokens_table).where(_tokens.id == token_id)
                                .values(last_used_at=at))
 
         with self._unavailable_on_failure():
-            self._write(work)
+            self._write(work, busy_timeout=TOUCH_BUSY_TIMEOUT)
+
+    def _supports_skip_locked(self) -> bool:
+        version = self.engine.dialect.server_version_info or ()
+        if self._dialect == "postgresql":
+            return True
+        if self._dialect in ("mysql", "mariadb"):
+            is_mariadb = getattr(self.engine.dialect, "is_mariadb", False)
+            return tuple(version) >= ((10, 6) if is_mariadb else (8, 0))
+        return False
 
     def _lock_owner(self, connection: Connection, owner: str, *, create: bool) -> None:
         """Hold the owner's lock row until commit (SQLite: the immediate transaction does)."""
@@ -211,13 +230,16 @@ class SQLAlchemyStore:
 
     # -- transactions, schema, errors ---------------------------------------------------
 
-    def _write(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in a write transaction, again if the database picked it as a deadlock victim."""
+    def _write(self, work: Callable[[Connection], T], *, busy_timeout: float | None = None) -> T:
+        """Run ``work`` in a write transaction, again if the database picked it as a deadlock victim.
+
+        ``busy_timeout`` (SQLite): seconds to wait for the database's write lock, if not the default.
+        """
         if not self._schema_ready:
             self._ensure_schema()
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                with self._serial, self._transaction() as connection:
+                with self._serial, self._transaction(busy_timeout) as connection:
                     return work(connection)
             except DBAPIError as exc:
                 if attempt == WRITE_ATTEMPTS or not is_transient(exc):
@@ -226,18 +248,19 @@ class SQLAlchemyStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def _transaction(self, busy_timeout: float | None = None) -> Iterator[Connection]:
         with self.engine.connect() as connection:
             if self._dialect == "sqlite":
-                # pysqlite would start a deferred transaction; ask for the write lock up front.
+                # pysqlite would start a deferred transaction; take the write lock up front.
                 connection.execution_options(isolation_level="AUTOCOMMIT")
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-                try:
-                    yield connection
-                except BaseException:
-                    rollback_sqlite(connection)
-                    raise
-                connection.exec_driver_sql("COMMIT")
+                with sqlite_busy_timeout(connection, busy_timeout):
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                    try:
+                        yield connection
+                    except BaseException:
+                        rollback_sqlite(connection)
+                        raise
+                    connection.exec_driver_sql("COMMIT")
                 return
             if self._dialect in ("mysql", "mariadb"):
                 # Each statement sees the latest commits (no stale snapshot, no gap locks).
