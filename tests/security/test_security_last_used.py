@@ -131,7 +131,6 @@ def test_a_failing_touch_changes_no_decision(guard: TokenGuard, caplog: pytest.L
     assert all(good.token[3:] not in w for w in warnings)
 
 
-@pytest.mark.xfail(strict=True, reason="touch waits for a row lock held elsewhere (no lock timeout)")
 def test_a_row_lock_held_elsewhere_does_not_stall_authentication(postgres_url: str) -> None:
     import psycopg
 
