@@ -551,3 +551,14 @@ def test_presented_infos_keep_every_field(guard: TokenGuard, clock: Clock) -> No
         expected = frozenset({"x"}) if field.name == "effective_scopes" else getattr(stored.info, field.name)
         assert getattr(copied, field.name) == expected, field.name
     assert guard.get_token("child-1").effective_scopes == {"read", "write"}
+
+
+def test_cached_tokens_share_their_scope_and_project_sets(store: CountingStore) -> None:
+    from tokenguard.stores.sqlalchemy import SQLAlchemyStore
+
+    guard = make_guard(SQLAlchemyStore("sqlite://"))  # fresh objects on every read, like any database
+    first = guard.authenticate(guard.create_token("alice", "a", scopes=["write"]).token)
+    second = guard.authenticate(guard.create_token("bob", "b", scopes=["write"]).token)
+    assert first.scopes == second.scopes == {"write"} and first.scopes is second.scopes
+    assert first.projects == second.projects == frozenset() and first.projects is second.projects
+    guard.close()
