@@ -609,3 +609,14 @@ def test_demo_serves_the_real_flask_example_and_stops_with_it(tmp_path: Path) ->
     # The app went down with the command: nothing listens on the port any more.
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+
+def test_db_upgrade_accepts_the_postgres_scheme_the_store_accepts(cli: CLI, postgres_url: str) -> None:
+    short = postgres_url.replace("postgresql+psycopg://", "postgres://")
+    result = cli("db", "upgrade", env={"TOKENGUARD_DATABASE_URL": short, "TOKENGUARD_SECRET_KEY": KEY})
+    assert result.code == 0, result.err
+    assert "up to date" in result.err
+    created = cli("token", "create", "after upgrade", "--owner", "alice",
+                  env={"TOKENGUARD_DATABASE_URL": short, "TOKENGUARD_SECRET_KEY": KEY})
+    assert created.code == 0 and created.out.startswith("tg_")

@@ -169,19 +169,15 @@ def db_upgrade(args: argparse.Namespace, console: Console) -> int:
     url = database_url(args, console)
     if url.startswith("memory:"):
         raise CLIError("db upgrade needs a SQL database URL, not memory://")
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+    from sqlalchemy.exc import ArgumentError
 
+    from tokenguard.stores.sql_engine import normalise_url
     from tokenguard.stores.sqlalchemy import upgrade
 
     try:
-        make_url(url).get_dialect()  # a typo or a missing driver is a usage error
+        normalise_url(url).get_dialect()  # a typo or a missing driver is a usage error
     except (ArgumentError, ValueError) as exc:
         raise CLIError(f"invalid database URL: {exc}") from None
-    try:
-        upgrade(url)
-    except SQLAlchemyError as exc:
-        cause = getattr(exc, "orig", None) or exc
-        raise CLIError(f"token store unavailable: {type(cause).__name__}: {cause}", EXIT_REFUSED) from None
+    upgrade(url)  # StoreUnavailable is reported by main() like every other command's
     console.note(f"the tokenguard tables at {console.redact(url)} are up to date")
     return EXIT_OK
