@@ -131,19 +131,22 @@ def test_a_failing_touch_changes_no_decision(guard: TokenGuard, caplog: pytest.L
     assert all(good.token[3:] not in w for w in warnings)
 
 
-def test_a_row_lock_held_elsewhere_does_not_stall_authentication(postgres_url: str) -> None:
-    import psycopg
-
-    guard = TokenGuard(postgres_url, secret_key=SECRET, load_entry_points=False, cache_ttl=None)
+def test_a_row_lock_held_elsewhere_does_not_stall_authentication(sql_url: str) -> None:
+    """A long transaction holding the token's row: the request neither waits nor fails."""
+    guard = TokenGuard(sql_url, secret_key=SECRET, load_entry_points=False, cache_ttl=None)
     issued = guard.create_token("alice", "ci")
-    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn) as holder:
-        holder.execute("SELECT id FROM tokenguard_tokens WHERE id = %s FOR UPDATE", (issued.info.id,))
-        release = threading.Timer(2.0, holder.rollback)
-        release.start()
+    holder = guard.store.engine.connect()  # type: ignore[attr-defined]
+    transaction = holder.begin()
+    holder.exec_driver_sql("SELECT id FROM tokenguard_tokens WHERE id = %s FOR UPDATE", (issued.info.id,))
+    release = threading.Timer(2.0, transaction.rollback)
+    release.start()
+    try:
         started = time.monotonic()
         assert guard.authenticate(issued.token).owner == "alice"
         took = time.monotonic() - started
+    finally:
         release.join()
-    guard.close()
+        holder.close()
     assert took < 0.5, f"authentication waited {took:.1f}s for a bookkeeping write"
+    assert guard.authenticate(issued.token).owner == "alice"
+    guard.close()

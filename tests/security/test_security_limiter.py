@@ -11,6 +11,7 @@ import pytest
 from _security_helpers import SECRET, CountingStore
 
 from tokenguard import InvalidToken, TokenGuard, ValidationError
+from tokenguard import tokens as tokens_module
 from tokenguard.errors import AuthenticationError, TooManyAttempts
 from tokenguard.limiter import FailedAttemptLimiter
 
@@ -151,3 +152,30 @@ def test_concurrent_failures_block_exactly_at_the_threshold() -> None:
 def test_bad_configuration_is_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         FailedAttemptLimiter(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("adapter", ["flask", "asgi"])
+def test_over_http_a_brute_forcer_gets_429_and_storage_is_spared(
+    adapter: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    import httpx
+    from _servers import serve
+
+    caplog.set_level(logging.INFO)
+    limiter = FailedAttemptLimiter(5, timedelta(minutes=1), timedelta(minutes=5))
+    guard, store = make_guard(limiter)
+    token = guard.create_token("alice", "ci").token
+    with serve(adapter, guard) as url, httpx.Client(base_url=url, timeout=10) as http:
+        for _ in range(5):
+            guess = tokens_module.generate("tg")    # well formed, so each one costs a look-up
+            assert http.get("/notes", headers={"Authorization": f"Bearer {guess}"}).status_code == 401
+        store.reset()
+        blocked = http.get("/notes", headers={"Authorization": f"Bearer {token}"})
+        assert blocked.status_code == 429
+        assert 1 <= int(blocked.headers["Retry-After"]) <= 300
+        assert blocked.json()["error"] == "too_many_attempts"
+        assert store.calls == {}
+        assert http.get("/public").status_code == 200          # anonymous pages are not affected
+    assert limiter.is_blocked("127.0.0.1")
+    warnings = [r for r in caplog.records if r.name == "tokenguard.limiter"]
+    assert len(warnings) == 1 and '"127.0.0.1"' in warnings[0].getMessage()
