@@ -45,6 +45,7 @@ def guard(sql_url: str) -> Iterator[TokenGuard]:
     made.close()
 
 
+@pytest.mark.slow
 def test_touch_storm_with_concurrent_lifecycle_changes_never_deadlocks(guard: TokenGuard) -> None:
     """8 workers touch on every request while another thread revokes, re-approves,
     renames, creates and deletes tokens of the same owner, and disables the owner."""

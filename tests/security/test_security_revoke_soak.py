@@ -91,6 +91,7 @@ def _wait_ready(child: subprocess.Popen[str]) -> None:
     assert first == "ready", child.stderr.read() if child.stderr else first
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_revoke_in_one_process_is_refused_in_others_within_the_bound(
     backend: str, request: pytest.FixtureRequest,
@@ -122,6 +123,7 @@ REDIS_BOUND = 0.25
 LONG_TTL = 30.0
 
 
+@pytest.mark.slow
 def test_with_redis_invalidation_other_processes_refuse_at_once(postgres_url: str, redis_url: str) -> None:
     admin = TokenGuard(postgres_url, secret_key=SECRET, load_entry_points=False, cache_ttl=LONG_TTL,
                        invalidation=redis_url)
