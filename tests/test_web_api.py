@@ -515,3 +515,43 @@ def _assert_refs_resolve(node: Any, doc: dict[str, Any]) -> None:
     elif isinstance(node, list):
         for value in node:
             _assert_refs_resolve(value, doc)
+
+
+# -- a token manages nothing that reaches further than itself ---------------------------------
+
+
+def test_a_project_bound_manager_cannot_rotate_a_broader_sibling(app: Flask, guard: TokenGuard) -> None:
+    manager = guard.create_token("alice", "ci alpha", scopes=["management"], projects=["alpha"]).token
+    broad = guard.create_token("alice", "laptop", scopes=["write"], token_id="broad")
+    guard.create_token("alice", "alpha reader", scopes=["read"], projects=["alpha"],
+                                token_id="narrow")
+    client = app.test_client()
+    refused = client.post(f"{API}/broad/rotate", headers=bearer(manager))
+    assert refused.status_code == 403 and "token" not in refused.json
+    assert guard.authenticate(broad.token).id == "broad"  # the old secret still works: nothing rotated
+    allowed = client.post(f"{API}/narrow/rotate", headers=bearer(manager))
+    assert allowed.status_code == 201
+    assert guard.authenticate(allowed.json["token"]).projects == {"alpha"}
+    guard.revoke("broad")
+    assert client.post(f"{API}/broad/reapprove", headers=bearer(manager)).status_code == 403
+    assert guard.get_token("broad").status == "revoked"
+    assert client.post(f"{API}/broad/revoke", headers=bearer(manager)).status_code == 200  # killing is fine
+
+
+def test_a_project_bound_manager_cannot_widen_projects(app: Flask, guard: TokenGuard) -> None:
+    issued = guard.create_token("alice", "ci alpha", scopes=["management"], projects=["alpha"])
+    client = app.test_client()
+    own = f"{API}/{issued.info.id}"
+    for projects in ([], ["alpha", "beta"], ["beta"]):
+        response = client.patch(own, json={"projects": projects}, headers=bearer(issued.token))
+        assert response.status_code == 403, projects
+    assert guard.get_token(issued.info.id).projects == {"alpha"}
+    renamed = client.patch(own, json={"name": "ci alpha (renamed)"}, headers=bearer(issued.token))
+    assert renamed.status_code == 200 and renamed.json["name"] == "ci alpha (renamed)"
+
+
+def test_a_signed_in_owner_still_manages_every_token(alice: Browser, guard: TokenGuard) -> None:
+    guard.create_token("alice", "laptop", scopes=["write"], projects=["alpha"], token_id="laptop")
+    assert alice.write("PATCH", f"{API}/laptop", {"projects": []}).status_code == 200
+    assert guard.get_token("laptop").projects == frozenset()
+    assert alice.write("POST", f"{API}/laptop/rotate").status_code == 201

@@ -279,6 +279,19 @@ class TokenGuard:
             raise ValidationError(f"a {status} token cannot {action}", field="parent")
         return record.info
 
+    def reaches(self, holder: TokenInfo, scopes: frozenset[str], projects: frozenset[str]) -> bool:
+        """True when ``holder`` has every scope of ``scopes`` and every project of ``projects``.
+
+        An empty ``projects`` means "every project", which only an unrestricted
+        holder reaches. Admin tokens reach everything. This is the one rule
+        behind "a token can never give more than it has".
+        """
+        if holder.admin:
+            return True
+        if not self.scopes.covers(holder.scopes, scopes):
+            return False
+        return not holder.projects or (bool(projects) and projects <= holder.projects)
+
     def _within_parent(
         self, parent: TokenInfo, owner: str, wanted: frozenset[str],
         project_set: frozenset[str], expiry: datetime | None, admin: bool,
@@ -289,9 +302,9 @@ class TokenGuard:
                                   field="admin")
         if parent.owner != owner:
             raise ValidationError("a token mints only for its own owner", field="owner")
-        if not parent.admin and not self.scopes.covers(parent.scopes, wanted):
+        if not self.reaches(parent, wanted, parent.projects):
             raise ValidationError("cannot grant scopes the calling token lacks", field="scopes")
-        if parent.projects and not parent.admin and not (project_set and project_set <= parent.projects):
+        if not self.reaches(parent, frozenset(), project_set):
             raise ValidationError("projects must be within the calling token's projects",
                                   field="projects")
         if parent.expires_at is not None and (expiry is None or expiry > parent.expires_at):

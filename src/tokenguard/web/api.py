@@ -132,8 +132,9 @@ class ManagementApi:
         return WebResponse.json(self._info(self.gate.owned(token_id, caller.owner)))
 
     def _update(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
-        self.gate.owned(token_id, caller.owner)
+        target = self.gate.owned(token_id, caller.owner)
         name, projects = forms.update_from_json(forms.read_json(request))
+        self.gate.check_reach(caller, target, projects)
         info = self.guard.update_token(token_id, name=name, projects=projects, actor=caller.actor)
         return WebResponse.json(self._info(info))
 
@@ -142,11 +143,13 @@ class ManagementApi:
         return WebResponse.json(self._info(self.guard.revoke(token_id, actor=caller.actor)))
 
     def _reapprove(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
-        refuse_admin(self.gate.owned(token_id, caller.owner))
+        target = refuse_admin(self.gate.owned(token_id, caller.owner))
+        self.gate.check_reach(caller, target)
         return WebResponse.json(self._info(self.guard.reapprove(token_id, actor=caller.actor)))
 
     def _rotate(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
-        refuse_admin(self.gate.owned(token_id, caller.owner))
+        target = refuse_admin(self.gate.owned(token_id, caller.owner))
+        self.gate.check_reach(caller, target)
         return self._issued(self.guard.rotate(token_id, actor=caller.actor), request.base_url)
 
     def _delete(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
@@ -179,7 +182,8 @@ class ManagementApi:
         return WebResponse.json(shapes.introspection_json(info, self.guard.scopes, self.guard.clock()))
 
 
-def refuse_admin(info: TokenInfo) -> None:
+def refuse_admin(info: TokenInfo) -> TokenInfo:
     """Admin tokens are re-enabled and re-issued only from the CLI or the core API."""
     if info.admin:
         raise ValidationError("admin tokens are managed from the CLI only", field="id")
+    return info

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tokenguard import validation
 from tokenguard.errors import InsufficientScope, TokenGuardError, TokenNotFound
 from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
@@ -97,3 +98,19 @@ class Gate:
         if info.owner != owner:
             raise TokenNotFound(token_id)
         return info
+
+    def check_reach(self, caller: Caller, target: TokenInfo, projects: object = None) -> None:
+        """A token acting through the API manages only tokens within its own reach.
+
+        Rotating, re-approving or re-scoping a token with more scopes or
+        projects than the caller's would hand the caller (or that token's
+        holder) more than the caller has. Revoking and deleting stay allowed.
+        ``projects``: the new projects asked for, checked too.
+        """
+        holder = caller.token
+        if holder is None:
+            return
+        reach = [target.projects] if projects is None else [target.projects,
+                                                             validation.projects(projects)]
+        if target.admin or not all(self.guard.reaches(holder, target.scopes, p) for p in reach):
+            raise Forbidden("this token may not manage a token that reaches further than itself")
