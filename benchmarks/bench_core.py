@@ -50,7 +50,7 @@ def floor_rows(report: Report) -> None:
     report.add(Row(section, "floor, tuned", us(median(samples["tuned"])), "µs"))
     r = ratio(samples, "tokenguard", "tuned")
     report.add(Row(section, "tokenguard authenticate+require, warm cache", us(median(samples["tokenguard"])),
-                   "µs", r, "tuned floor", "≤ 1.5×", r <= 1.5))
+                   "µs", r, "tuned floor", "≤ 1.5x", r <= 1.5))
     report.add(Row(section, "tokenguard authenticate alone, warm cache", us(median(samples["authenticate"])),
                    "µs", ratio(samples, "authenticate", "tuned"), "tuned floor"))
 
