@@ -7,7 +7,10 @@ in one line. Messages never contain a token.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+
+_TOKEN_ID = re.compile(r"[a-z0-9_-]{1,64}")
 
 
 class TokenGuardError(Exception):
@@ -90,7 +93,9 @@ class TokenNotFound(TokenGuardError):
 
     def __init__(self, token_id: str) -> None:
         self.token_id = token_id
-        super().__init__(f"no token with id {token_id!r}")
+        # Echo only what can be an id: a secret pasted where an id goes is not repeated back.
+        shown = repr(token_id) if _TOKEN_ID.fullmatch(token_id) else "(not a token id)"
+        super().__init__(f"no token with id {shown}")
 
 
 class TokenIdConflict(TokenGuardError):

@@ -8,6 +8,7 @@ answer is 400 naming the field (413 when too large, 415 when not JSON), never
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from _servers import ADAPTERS, API, PAGE, serve, signed_in
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tokenguard import TokenGuard
+from tokenguard import TokenGuard, TokenNotFound
 
 SCOPES = {"read": [], "write": ["read"], "management": ["write"]}
 NEVER = frozenset({500, 502, 503, 504})
@@ -222,3 +223,26 @@ def test_any_settings_form_gets_a_page_or_a_4xx_never_500(api: Api, fields: dict
     for token in api.guard.list_tokens("alice"):
         if token.name != "manager":
             api.guard.delete(token.id)
+
+
+def test_a_secret_pasted_where_an_id_goes_is_never_echoed(api: Api) -> None:
+    """Item 14: a 404 for ``/api/tokens/<the secret>`` must not repeat the secret back."""
+    secret = api.manager
+    calls = [("GET", f"{API}/{secret}"), ("PATCH", f"{API}/{secret}"), ("DELETE", f"{API}/{secret}"),
+             ("POST", f"{API}/{secret}/revoke"), ("POST", f"{API}/{secret}/rotate"),
+             ("POST", f"{PAGE}/{secret}/revoke"), ("GET", f"{PAGE}/{secret}/delete")]
+    access = logging.getLogger("werkzeug")   # the host's access log shows URLs: not ours to police
+    level = access.level
+    access.setLevel(logging.ERROR)
+    try:
+        responses = [(method, path, api.client.request(method, path, json={} if method == "PATCH" else None,
+                                                       headers=api.headers)) for method, path in calls]
+    finally:
+        access.setLevel(level)
+    for method, path, response in responses:
+        assert response.status_code in {303, 400, 404}, (method, path[-12:], response.status_code)
+        assert secret[3:] not in response.text and secret[3:] not in str(response.headers)
+    with pytest.raises(TokenNotFound) as caught:
+        api.guard.get_token(secret)
+    assert secret[3:] not in str(caught.value)
+    assert api.guard.authenticate(secret).owner == "alice"
