@@ -13,6 +13,8 @@ DEFAULT_SCOPES: Mapping[str, tuple[str, ...]] = {
     "management": ("write",),
 }
 SCOPE_PATTERN = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
+#: Unknown names are repeated in errors only if this short: a token (40+ characters) never is.
+_ECHOABLE = re.compile(r"[A-Za-z0-9_.:-]{1,32}")
 
 
 class ScopeHierarchy:
@@ -64,9 +66,9 @@ class ScopeHierarchy:
         for scope in scopes:
             if not isinstance(scope, str) or scope not in self._closure:
                 allowed = ", ".join(self.order)
-                raise ValidationError(
-                    f"unknown scope {str(scope)[:64]!r}; expected one of: {allowed}", field=field
-                )
+                # Echo only what can be a scope name: never a secret pasted in the wrong place.
+                shown = f" {scope!r}" if isinstance(scope, str) and _ECHOABLE.fullmatch(scope) else ""
+                raise ValidationError(f"unknown scope{shown}; expected one of: {allowed}", field=field)
             result.add(scope)
         if not result:
             raise ValidationError("at least one scope is required", field=field)

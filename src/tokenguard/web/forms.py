@@ -22,6 +22,8 @@ MAX_EXPIRY_DAYS = 36500
 CREATE_FIELDS = frozenset({"name", "scopes", "projects", "id", "expires_in_days", "expires_at"})
 UPDATE_FIELDS = frozenset({"name", "projects"})
 _SEPARATORS = re.compile(r"[\s,]+")
+#: Unknown field names are repeated in errors only if this short: a token (40+ characters) never is.
+_ECHOABLE_FIELD = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
 Form = dict[str, list[str]]
 
@@ -96,8 +98,10 @@ def refuse_unknown(data: dict[str, Any], allowed: frozenset[str]) -> None:
             raise ValidationError("admin tokens are created only from the CLI or core API",
                                   field="admin")
         if key not in allowed:
-            shown = str(key)[:64]
-            raise ValidationError(f"unknown field {shown!r}", field=shown)
+            # Echo only what can be a field name: never a secret pasted in the wrong place.
+            if _ECHOABLE_FIELD.fullmatch(key):
+                raise ValidationError(f"unknown field {key!r}", field=key)
+            raise ValidationError("unknown field", field="body")
 
 
 def create_spec_from_json(data: dict[str, Any], guard: TokenGuard) -> CreateSpec:
