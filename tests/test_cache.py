@@ -562,3 +562,64 @@ def test_cached_tokens_share_their_scope_and_project_sets(store: CountingStore) 
     assert first.scopes == second.scopes == {"write"} and first.scopes is second.scopes
     assert first.projects == second.projects == frozenset() and first.projects is second.projects
     guard.close()
+
+
+# -- answering from memory alone (event loops) ------------------------------------------------
+
+
+def test_authenticate_cached_answers_warm_tokens_without_the_store(
+    guard: TokenGuard, store: CountingStore, clock: Clock
+) -> None:
+    issued = guard.create_token("alice", "ci", expires_in=timedelta(minutes=10))
+    assert guard.authenticate_cached(issued.token) is None  # cold: the store is needed
+    assert store.calls == {}
+    guard.authenticate(issued.token)
+    calls = dict(store.calls)
+    info = guard.authenticate_cached(issued.token)
+    assert info is not None and info.id == issued.info.id and info.has_scope("read")
+    assert guard.authenticate_cached("tg_garbage") is None  # refused by authenticate(), with hooks
+    assert guard.authenticate_cached(tokens.generate("tg")) is None
+    clock.advance(seconds=61)  # last use is due: a write, so not from memory
+    assert guard.authenticate_cached(issued.token) is None
+    assert dict(store.calls) == calls
+    guard.authenticate(issued.token)
+    clock.advance(minutes=10)
+    with pytest.raises(ExpiredToken):
+        guard.authenticate_cached(issued.token)
+    assert dict(store.calls) == {"find": 1, "touch": 2}
+
+
+def test_authenticate_cached_refuses_a_revoked_token_it_holds(
+    guard: TokenGuard, store: CountingStore
+) -> None:
+    other = make_guard(store)  # same store, its own cache: sees the revoke on its next read
+    issued = guard.create_token("alice", "ci")
+    guard.authenticate(issued.token)
+    other.revoke(issued.info.id)
+    assert guard.authenticate_cached(issued.token) is not None  # not told: the documented staleness
+    guard.cache.invalidate(token_id=issued.info.id)
+    assert guard.authenticate_cached(issued.token) is None
+    with pytest.raises(RevokedToken):
+        guard.authenticate(issued.token)
+    with pytest.raises(RevokedToken):
+        guard.authenticate_cached(issued.token)
+
+
+def test_authenticate_cached_calls_before_hooks_once_and_only_when_it_answers(
+    guard: TokenGuard,
+) -> None:
+    from tokenguard import hookimpl
+
+    seen: list[str | None] = []
+
+    class Watcher:
+        @hookimpl
+        def tokenguard_before_authenticate(self, remote: str | None) -> None:
+            seen.append(remote)
+
+    guard.plugins.register(Watcher())
+    token = guard.create_token("alice", "ci").token
+    assert guard.authenticate_cached(token, remote="cold") is None
+    guard.authenticate(token, remote="thread")
+    assert guard.authenticate_cached(token, remote="warm") is not None
+    assert seen == ["thread", "warm"]

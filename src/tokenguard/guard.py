@@ -141,19 +141,46 @@ class TokenGuard:
             raise
         digest = self._hasher.digest(canonical)
         entry = self.cache.get(digest) or self._lookup_store(canonical, digest, remote)
-        info = entry.info
         now = time.time() if self.clock is utcnow else self.clock().timestamp()
+        info = self._alive(entry, now, remote)
+        if now >= entry.touch_due and self.cache.claim_touch(entry, now):
+            used_at = self.clock()
+            self._touch(info.id, used_at)
+            info = dataclasses.replace(info, last_used_at=used_at)
+            entry.replace_info(info)
+        return info
+
+    def authenticate_cached(self, token: object, *, remote: str | None = None) -> TokenInfo | None:
+        """``authenticate`` when memory alone can answer; ``None`` when the store is needed.
+
+        For event loops: a warm token is verified inline, with no storage access.
+        ``None`` (a cache miss, a ``last_used_at`` write that is due, or a token to
+        refuse with the usual hooks) means: call ``authenticate`` in a worker thread.
+        """
+        try:
+            canonical = tokens.parse(token, self.prefix)
+        except InvalidToken:
+            return None  # authenticate() refuses it, with its hooks in their order
+        entry = self.cache.get(self._hasher.digest(canonical))
+        if entry is None:
+            return None
+        now = time.time() if self.clock is utcnow else self.clock().timestamp()
+        dead = entry.info.revoked_at is not None or now >= entry.expires_at
+        if now >= entry.touch_due and not dead:
+            return None
+        if self._before_authenticate_impls:  # once per answered attempt, before the answer
+            self._before_authenticate(remote=remote)
+        return self._alive(entry, now, remote)
+
+    def _alive(self, entry: CachedToken, now: float, remote: str | None) -> TokenInfo:
+        """The entry's info, unless it is revoked or expired at ``now``: checked at every use."""
+        info = entry.info
         if info.revoked_at is not None:
             self._fail("revoked", info.hint, remote)
             raise RevokedToken("token has been revoked")
         if now >= entry.expires_at:
             self._fail("expired", info.hint, remote)
             raise ExpiredToken("token has expired")
-        if now >= entry.touch_due and self.cache.claim_touch(entry, now):
-            used_at = self.clock()
-            self._touch(info.id, used_at)
-            info = dataclasses.replace(info, last_used_at=used_at)
-            entry.replace_info(info)
         return info
 
     def _lookup(self, token: object, remote: str | None) -> CachedToken:

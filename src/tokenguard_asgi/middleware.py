@@ -146,9 +146,12 @@ class TokenGuardMiddleware:
         raw_headers = scope["headers"]
         if not has_any_header(raw_headers, self._credential_headers):
             return None
-        return await self.call_guard(
-            self.authenticator.identify, header_getter(raw_headers), remote_address(scope)
-        )
+        get_header, remote = header_getter(raw_headers), remote_address(scope)
+        if not self.runs_inline:  # a warm token needs no worker thread: the cache answers
+            answered, info = self.authenticator.identify_cached(get_header, remote)
+            if answered:
+                return info
+        return await self.call_guard(self.authenticator.identify, get_header, remote)
 
     async def call_guard(self, function: Callable[..., _T], *args: Any) -> _T:
         """Run a guard call that may reach the store without blocking the event loop."""

@@ -38,6 +38,17 @@ class RequestAuthenticator:
             return None
         return self.guard.authenticate(token, remote=remote)
 
+    def identify_cached(self, get_header: HeaderGetter,
+                        remote: str | None = None) -> tuple[bool, TokenInfo | None]:
+        """``identify`` from memory alone, for event loops: ``(True, info or None)`` when
+        answered, ``(False, None)`` when the store is needed. Raises as ``identify`` does."""
+        token = read_token(get_header, self.options.authorization_header,
+                           self.options.token_headers)
+        if token is None:
+            return True, None
+        info = self.guard.authenticate_cached(token, remote=remote)
+        return info is not None, info
+
     def authorize(
         self, info: TokenInfo | None, scopes: Iterable[str], project: str | None = None,
         remote: str | None = None,
