@@ -5,9 +5,9 @@ Registered from ``tests/conftest.py``. For the whole session it:
 * records every clear token the code issues, by wrapping ``tokenguard.tokens.generate``
   (``create_token`` and ``rotate`` both go through it);
 * lowers the ``tokenguard`` logger to DEBUG, so audit events and warnings are
-  really formatted, and keeps one handler on the root logger (and on every logger
-  that does not propagate, such as uvicorn's) that scans each record: message,
-  arguments, formatted traceback and stack;
+  really formatted, and scans every record that reaches the root logger, or stops
+  at a logger that does not propagate (such as uvicorn's): message, arguments,
+  formatted traceback and stack;
 * scans the message of every ``TokenGuardError`` when it is constructed, whether
   or not a test catches it;
 * scans, after each test, the captured **stderr** and the exception that failed the
@@ -111,7 +111,6 @@ def exception_texts(exc: BaseException | None) -> Iterator[str]:
 DETECTOR = LeakDetector()
 HANDLER = LeakHandler(DETECTOR)
 _ORIGINAL_GENERATE: Callable[[str], str] = tokens_module.generate
-_patched_loggers: list[logging.Logger] = []
 _saved_level: int = logging.NOTSET
 
 
@@ -126,18 +125,29 @@ def _checking_init(self: TokenGuardError, *args: Any) -> None:
     DETECTOR.scan(" ".join(str(a) for a in args), f"message of {type(self).__name__}")
 
 
-def _attach_to_non_propagating_loggers() -> None:
-    for logger in list(logging.Logger.manager.loggerDict.values()):
-        quiet = isinstance(logger, logging.Logger) and not logger.propagate
-        if quiet and HANDLER not in logger.handlers:
-            logger.addHandler(HANDLER)
-            _patched_loggers.append(logger)
+_ORIGINAL_CALL_HANDLERS = logging.Logger.callHandlers
+
+
+def _call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
+    """Logger.callHandlers, plus the scan for records that never reach the root logger.
+
+    Loggers that do not propagate (uvicorn's, configured in the middle of a test)
+    are covered from the moment they exist, whoever configured them.
+    """
+    _ORIGINAL_CALL_HANDLERS(self, record)
+    logger: logging.Logger | None = self
+    while logger is not None:
+        if not logger.propagate and logger is not logging.root:
+            HANDLER.handle(record)
+            return
+        logger = logger.parent
 
 
 def pytest_configure(config: pytest.Config) -> None:
     global _saved_level
     tokens_module.generate = _recording_generate
     TokenGuardError.__init__ = _checking_init  # type: ignore[method-assign]
+    logging.Logger.callHandlers = _call_handlers  # type: ignore[method-assign]
     logging.getLogger().addHandler(HANDLER)
     package_logger = logging.getLogger("tokenguard")
     _saved_level = package_logger.level
@@ -148,16 +158,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     tokens_module.generate = _ORIGINAL_GENERATE
     if "__init__" in TokenGuardError.__dict__:
         del TokenGuardError.__init__
+    logging.Logger.callHandlers = _ORIGINAL_CALL_HANDLERS  # type: ignore[method-assign]
     logging.getLogger().removeHandler(HANDLER)
-    for logger in _patched_loggers:
-        logger.removeHandler(HANDLER)
     logging.getLogger("tokenguard").setLevel(_saved_level)
 
 
 @pytest.fixture(autouse=True)
 def _no_token_leaks() -> Iterator[None]:
     """Fails the running test if a token reached a log record or an exception message."""
-    _attach_to_non_propagating_loggers()
     DETECTOR.drain()  # anything seen between tests belongs to no test
     yield
     leaks = DETECTOR.drain()
