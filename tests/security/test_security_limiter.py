@@ -181,3 +181,19 @@ def test_over_http_a_brute_forcer_gets_429_and_storage_is_spared(
     assert limiter.is_blocked("127.0.0.1")
     warnings = [r for r in caplog.records if r.name == "tokenguard.limiter"]
     assert len(warnings) == 1 and '"127.0.0.1"' in warnings[0].getMessage()
+
+
+def test_a_limiter_registered_after_start_up_takes_effect() -> None:
+    guard, _ = make_guard(None)
+    token = guard.create_token("alice", "ci").token
+    assert guard.authenticate(token, remote="a").owner == "alice"      # warm in the cache
+    limiter = FailedAttemptLimiter(2, clock=FakeClock())
+    guard.plugins.register(limiter)
+    fail(guard, "a")
+    fail(guard, "a")
+    with pytest.raises(TooManyAttempts):
+        guard.authenticate(token, remote="a")
+    with pytest.raises(TooManyAttempts):
+        guard.authenticate_cached(token, remote="a")
+    guard.plugins.unregister(limiter)
+    assert guard.authenticate(token, remote="a").owner == "alice"
