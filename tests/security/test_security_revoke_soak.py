@@ -25,6 +25,8 @@ from tokenguard import TokenGuard
 WORKERS = 8
 BEFORE, AFTER = 0.35, 0.35
 CHILD_TTL = 1.0
+#: A look-up in flight when the revoke commits is cached from when it returns: allow for it.
+READ_IN_FLIGHT = 0.1
 SOAK_SCRIPT = Path(__file__).with_name("_soak.py")
 
 
@@ -114,7 +116,7 @@ def test_revoke_in_one_process_is_refused_in_others_within_the_bound(
         out, err = child.communicate(timeout=60)
         assert child.returncode == 0, err
         log.add([Attempt(*json.loads(line)) for line in out.splitlines() if line.startswith("[")])
-    check(log, returned, bound)
+    check(log, returned, bound + READ_IN_FLIGHT)
     admin.close()
 
 
