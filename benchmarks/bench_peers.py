@@ -90,8 +90,9 @@ def peers(report: Report, workdir: Path) -> None:
                         ("knox", "django-rest-knox 5.1, authenticate_credentials")):
         report.add(Row(section, f"{label}, {TOKENS:,} keys", us(median(samples[name])), "µs",
                        ratio(samples, name, "tokenguard"), "tokenguard, no cache"))
-    report.add(Row(section, f"django-rest-knox, a user with {HEAVY:,} tokens", us(median(samples["knox_heavy"])),
-                   "µs", ratio(samples, "knox_heavy", "tokenguard"), "tokenguard, no cache"))
+    report.add(Row(section, f"django-rest-knox, a user with {HEAVY:,} tokens",
+                   us(median(samples["knox_heavy"])), "µs", ratio(samples, "knox_heavy", "tokenguard"),
+                   "tokenguard, no cache"))
     report.add(Row(section, f"tokenguard verify, no cache, SQLite, {TOKENS:,} tokens",
                    us(median(samples["tokenguard"])), "µs"))
     report.add(Row(section, "tokenguard verify, warm cache", us(median(samples["tokenguard_cached"])), "µs",

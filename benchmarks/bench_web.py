@@ -103,8 +103,8 @@ def flask_rows(report: Report, guard: TokenGuard, token: str) -> None:
     section = "Flask"
     report.add(Row(section, "bare endpoint", 1 / median(samples["bare"]), "req/s"))
     r = ratio(samples, "bare", "tokenguard")
-    report.add(Row(section, "tokenguard @require_scope", 1 / median(samples["tokenguard"]), "req/s", r, "bare",
-                   "≥ 0.90", r >= 0.90))
+    report.add(Row(section, "tokenguard @require_scope", 1 / median(samples["tokenguard"]), "req/s", r,
+                   "bare", "≥ 0.90", r >= 0.90))
     r_peer = ratio(samples, "bare", "peer")
     report.add(Row(section, "Flask-HTTPAuth HTTPTokenAuth (dict of tokens)", 1 / median(samples["peer"]),
                    "req/s", r_peer, "bare", "tokenguard ahead", r > r_peer))

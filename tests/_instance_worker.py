@@ -6,7 +6,8 @@
         accepted and of the first refused attempt, and counters.
     python _instance_worker.py kill URL KEY TOKEN_ID REDIS_URL|- CHANNEL ACTION
         prints "ready", waits for "go" on stdin, then revokes (or rotates,
-        deletes, revokes the owner) and prints the monotonic instant it returned.
+        deletes, revokes the owner) and prints the monotonic instants it started
+        and returned.
 
 ``time.monotonic`` is one system-wide clock on Linux, so instants compare across
 processes.
@@ -69,6 +70,7 @@ def kill(url: str, key: str, token_id: str, redis_url: str, channel: str, action
     owner = guard.get_token(token_id).owner  # connected and warm before the clock starts
     print("ready", flush=True)
     assert sys.stdin.readline().strip() == "go"
+    started = time.monotonic()
     if action == "revoke":
         guard.revoke(token_id)
     elif action == "rotate":
@@ -77,7 +79,7 @@ def kill(url: str, key: str, token_id: str, redis_url: str, channel: str, action
         guard.delete(token_id)
     else:
         guard.revoke_owner(owner)
-    print(json.dumps({"returned": time.monotonic()}), flush=True)
+    print(json.dumps({"started": started, "returned": time.monotonic()}), flush=True)
     guard.close()
 
 
