@@ -29,6 +29,19 @@ test: $(STAMP) browser
 	$(BIN)/mypy src
 	$(BIN)/pytest -n 2 tests
 
+# make bench: install the peers compared against (and wrk), run benchmarks/, print one table,
+# write benchmarks/RESULTS.md and benchmarks/ratios.png.
+BENCH_PEERS := djangorestframework-api-key django-rest-knox djangorestframework django \
+	Flask-HTTPAuth matplotlib httptools uvloop
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet $(BENCH_PEERS)
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing wrk for the HTTP benchmark"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	cd benchmarks && ../$(BIN)/python run.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks
 
