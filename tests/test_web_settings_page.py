@@ -331,3 +331,40 @@ def test_store_failure_is_a_503_page(tmp_path: object) -> None:
     assert_page_headers(response)
     api = alice.client.get("/api/tokens")
     assert api.status_code == 503 and api.json["error"] == "temporarily_unavailable"
+
+
+def _nonce_of(page_html: str) -> str:
+    match = re.search(r'name="form_nonce" value="([^"]+)"', page_html)
+    assert match is not None
+    return match.group(1)
+
+
+def test_the_same_create_form_sent_twice_creates_one_token(alice: Browser, guard: TokenGuard) -> None:
+    nonce = _nonce_of(alice.page().get_data(as_text=True))
+    fields = {"name": "ci", "permission": "read", "form_nonce": nonce}
+    first = alice.form(PAGE, fields)
+    assert first.status_code == 200
+    secret = new_token_in(first)
+    again = alice.form(PAGE, fields)  # a reload of the secret page without JavaScript, a double click
+    assert again.status_code == 303 and secret not in again.get_data(as_text=True)
+    shown = alice.page().get_data(as_text=True)
+    assert "already created" in shown and secret not in shown
+    assert [t.name for t in guard.list_tokens("alice")] == ["ci"]
+    other = alice.form(PAGE, {**fields, "form_nonce": _nonce_of(shown)})  # a fresh rendering
+    assert other.status_code == 200 and len(guard.list_tokens("alice")) == 2
+
+
+def test_a_malformed_nonce_is_ignored_not_trusted(alice: Browser, guard: TokenGuard) -> None:
+    for nonce in ("short", "x" * 65, "../../etc"):
+        assert alice.form(PAGE, {"name": f"n{len(nonce)}", "form_nonce": nonce}).status_code == 200
+    assert len({t.id for t in guard.list_tokens("alice")}) == 3
+
+
+def test_the_same_rotate_form_sent_twice_rotates_once(alice: Browser, app: Flask, guard: TokenGuard) -> None:
+    new_token_in(create(alice, "ci"))
+    info = guard.list_tokens("alice")[0]
+    rotated = new_token_in(alice.form(f"{PAGE}/{info.id}/rotate", {"hint": info.hint}))
+    again = alice.form(f"{PAGE}/{info.id}/rotate", {"hint": info.hint})  # the stale form again
+    assert again.status_code == 303
+    assert "already rotated" in alice.page().get_data(as_text=True)
+    assert app.test_client().get("/notes", headers=bearer(rotated)).status_code == 200

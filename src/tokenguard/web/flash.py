@@ -14,11 +14,12 @@ from tokenguard.web.http import WebRequest
 FLASH_COOKIE = "tokenguard_flash"
 FLASH_MAX_AGE = 120
 MAX_MESSAGE = 300
+FLASH_KINDS = frozenset({"success", "info", "error"})
 
 
 @dataclass(frozen=True, slots=True)
 class Flash:
-    kind: str  # "success" or "error"
+    kind: str  # "success", "info" or "error"
     message: str
 
 
@@ -50,5 +51,5 @@ class FlashCookies:
             return None, clear
         if not hmac.compare_digest(data["o"].encode(), owner_tag(owner).encode()):
             return None, clear
-        kind = "error" if data["k"] == "error" else "success"
+        kind = data["k"] if data["k"] in FLASH_KINDS else "success"
         return Flash(kind, data["m"]), clear

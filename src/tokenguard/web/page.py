@@ -9,6 +9,10 @@ confirmation page; ``POST`` with ``confirm=yes`` deletes, 303 + flash) ·
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
+import secrets
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +35,9 @@ from tokenguard.web.options import WebOptions
 from tokenguard.web.render import Renderer
 
 Action = Callable[[WebRequest, str, forms.Form, str], WebResponse]
+#: the one-time value each rendering of the create form carries (see ``_create``).
+FORM_NONCE = "form_nonce"
+_NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 PROBLEMS = {
     401: ("Sign in required", "Sign in to manage your API tokens."),
     403: ("Not allowed", "You are not allowed to manage API tokens."),
@@ -50,6 +57,7 @@ class SettingsPage:
         self.gate = gate
         self.renderer = Renderer()
         self.flashes = FlashCookies(guard.derive_key("flash"))
+        self._nonce_key = guard.derive_key("form nonce")
 
     def handle(self, request: WebRequest) -> WebResponse:
         segments = [part for part in request.path.split("/") if part]
@@ -127,7 +135,7 @@ class SettingsPage:
             "rows": [pageview.token_row(t, self.guard, now) for t in tokens],
             "limit": pageview.limit_of(tokens, self.guard, now),
             "choices": pageview.form_choices(self.guard, now),
-            "form": form or pageview.CreateForm(),
+            "form": form or pageview.CreateForm(), "form_nonce": secrets.token_urlsafe(16),
             "issued": issued, "issued_action": issued_action,
             "export_line": f"export {self.options.env_var}={issued.token}" if issued else "",
             "env_var": self.options.env_var, "api_path": request.prefix + self.options.api_path,
@@ -144,18 +152,42 @@ class SettingsPage:
         return self._render(request, owner, flash=flash, headers=clear)
 
     def _create(self, request: WebRequest, owner: str, form: forms.Form, _id: str) -> WebResponse:
-        kept = {key: values[0][:200] for key, values in form.items() if values and key != "csrf_token"}
+        kept = {key: values[0][:200] for key, values in form.items()
+                if values and key not in ("csrf_token", FORM_NONCE)}
+        replay_id = None
         try:
             spec = forms.create_spec_from_form(form, self.guard)
+            replay_id = None if spec.token_id else self._id_for_nonce(owner, form)
             issued = self.guard.create_token(
-                owner, spec.name, scopes=spec.scopes, projects=spec.projects, token_id=spec.token_id,
-                expires_in=spec.expires_in, expires_at=spec.expires_at, actor=owner)
+                owner, spec.name, scopes=spec.scopes, projects=spec.projects,
+                token_id=spec.token_id or replay_id, expires_in=spec.expires_in,
+                expires_at=spec.expires_at, actor=owner)
         except (TokenNotFound, StoreUnavailable, Forbidden):
             raise
+        except TokenIdConflict:
+            if replay_id is None:
+                return self._render(request, owner, status=409,
+                                    form=self._form_error(TokenIdConflict(""), kept))
+            return self._redirect(request, owner, Flash(
+                "info", "That token was already created; its secret is shown only once."))
         except TokenGuardError as exc:
             return self._render(request, owner, status=exc.status_code,
                                 form=self._form_error(exc, kept))
         return self._render(request, owner, issued=issued, issued_action="created")
+
+    def _id_for_nonce(self, owner: str, form: forms.Form) -> str | None:
+        """The token id a rendering of the create form stands for, when the user chose none.
+
+        Each rendering carries a fresh nonce; the id derived from it makes a
+        form sent twice (a reload of the secret page without JavaScript, a
+        double click) collide instead of creating a second token, with no state
+        kept on the server.
+        """
+        nonce = forms.form_value(form, FORM_NONCE) if len(form.get(FORM_NONCE, [])) == 1 else None
+        if nonce is None or not _NONCE_PATTERN.fullmatch(nonce):
+            return None
+        mac = hmac.new(self._nonce_key, f"{owner}\0{nonce}".encode(), hashlib.sha256)
+        return mac.hexdigest()[:16]
 
     @staticmethod
     def _form_error(exc: TokenGuardError, kept: dict[str, str]) -> pageview.CreateForm:
@@ -186,6 +218,10 @@ class SettingsPage:
 
     def _rotate(self, request: WebRequest, owner: str, form: forms.Form, token_id: str) -> WebResponse:
         info = self.gate.owned(token_id, owner)
+        seen = forms.form_value(form, "hint") if len(form.get("hint", [])) == 1 else None
+        if seen is not None and seen != info.hint:  # the form was sent again after a rotation
+            return self._redirect(request, owner, Flash(
+                "info", f"“{info.name}” was already rotated; its new secret is shown only once."))
         try:
             if info.admin:
                 raise ValidationError("admin tokens are managed from the CLI only", field="id")
