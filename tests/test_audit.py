@@ -89,13 +89,14 @@ def test_a_newline_in_a_name_cannot_forge_a_line(guard: TokenGuard, audit: pytes
     # older database may hold one: the audit plugin must still encode it.
     info = TokenInfo(id="legacy", owner="alice\r\nx", name=f"evil\n{forged}\u2028{forged}",
                      scopes=frozenset({"read"}))
-    guard.hook.tokenguard_token_revoked(info=info, actor=f"mallory\n{forged}")
+    guard.hook.tokenguard_token_revoked(info=info, actor=f"mallory\n{forged}", remote=f"10.0.0.2\n{forged}")
     with pytest.raises(InvalidToken):
         guard.authenticate("garbage", remote=f"10.0.0.1\n{forged}")
     logged = events(audit)
     assert [e["event"] for e in logged] == ["token_revoked", "auth_failed"]
     assert logged[0]["name"] == f"evil\n{forged}\u2028{forged}"
     assert logged[0]["actor"] == f"mallory\n{forged}"
+    assert logged[0]["remote"] == f"10.0.0.2\n{forged}"
     assert logged[1]["remote"] == f"10.0.0.1\n{forged}"
 
 

@@ -327,3 +327,26 @@ def test_builtin_plugins_are_registered_like_any_other() -> None:
     guard = TokenGuard("memory://", secret_key=KEY, load_entry_points=False)
     assert guard.plugins.has_plugin("tokenguard.stores.builtin")
     assert guard.plugins.has_plugin("tokenguard.audit")
+
+
+def test_lifecycle_events_carry_the_client_address_given_to_the_guard() -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    class Recorder:
+        @hookimpl
+        def tokenguard_token_created(self, info: TokenInfo, remote: str | None) -> None:
+            seen.append(("created", remote))
+
+        @hookimpl
+        def tokenguard_token_revoked(self, info: TokenInfo, remote: str | None) -> None:
+            seen.append(("revoked", remote))
+
+        @hookimpl
+        def tokenguard_owner_revoked(self, owner: str, remote: str | None) -> None:
+            seen.append(("owner", remote))
+
+    guard = TokenGuard("memory://", secret_key="k" * 32, plugins=[Recorder()], load_entry_points=False)
+    issued = guard.create_token("alice", "ci", remote="203.0.113.7")
+    guard.revoke(issued.info.id, remote="203.0.113.8")
+    guard.revoke_owner("alice")
+    assert seen == [("created", "203.0.113.7"), ("revoked", "203.0.113.8"), ("owner", None)]

@@ -30,39 +30,41 @@ def _token_fields(info: TokenInfo) -> dict[str, Any]:
 
 
 @hookimpl
-def tokenguard_token_created(info: TokenInfo, actor: str | None) -> None:
-    emit("token_created", actor=actor, scopes=sorted(info.scopes), admin=info.admin,
+def tokenguard_token_created(info: TokenInfo, actor: str | None, remote: str | None) -> None:
+    emit("token_created", actor=actor, remote=remote, scopes=sorted(info.scopes), admin=info.admin,
          **_token_fields(info))
 
 
 @hookimpl
-def tokenguard_token_revoked(info: TokenInfo, actor: str | None) -> None:
-    emit("token_revoked", actor=actor, **_token_fields(info))
+def tokenguard_token_revoked(info: TokenInfo, actor: str | None, remote: str | None) -> None:
+    emit("token_revoked", actor=actor, remote=remote, **_token_fields(info))
 
 
 @hookimpl
-def tokenguard_token_reapproved(info: TokenInfo, actor: str | None) -> None:
-    emit("token_reapproved", actor=actor, **_token_fields(info))
+def tokenguard_token_reapproved(info: TokenInfo, actor: str | None, remote: str | None) -> None:
+    emit("token_reapproved", actor=actor, remote=remote, **_token_fields(info))
 
 
 @hookimpl
-def tokenguard_token_rotated(info: TokenInfo, actor: str | None) -> None:
-    emit("token_rotated", actor=actor, **_token_fields(info))
+def tokenguard_token_rotated(info: TokenInfo, actor: str | None, remote: str | None) -> None:
+    emit("token_rotated", actor=actor, remote=remote, **_token_fields(info))
 
 
 @hookimpl
-def tokenguard_token_updated(info: TokenInfo, actor: str | None) -> None:
-    emit("token_updated", actor=actor, **_token_fields(info))
+def tokenguard_token_updated(info: TokenInfo, actor: str | None, remote: str | None) -> None:
+    emit("token_updated", actor=actor, remote=remote, **_token_fields(info))
 
 
 @hookimpl
-def tokenguard_token_deleted(info: TokenInfo, actor: str | None) -> None:
-    emit("token_deleted", actor=actor, **_token_fields(info))
+def tokenguard_token_deleted(info: TokenInfo, actor: str | None, remote: str | None) -> None:
+    emit("token_deleted", actor=actor, remote=remote, **_token_fields(info))
 
 
 @hookimpl
-def tokenguard_owner_revoked(owner: str, token_ids: Sequence[str], actor: str | None) -> None:
-    emit("owner_revoked", owner=owner, token_ids=list(token_ids), actor=actor)
+def tokenguard_owner_revoked(
+    owner: str, token_ids: Sequence[str], actor: str | None, remote: str | None
+) -> None:
+    emit("owner_revoked", owner=owner, token_ids=list(token_ids), actor=actor, remote=remote)
 
 
 @hookimpl

@@ -259,6 +259,7 @@ class TokenGuard:
         admin: bool = False,
         parent: TokenInfo | None = None,
         actor: str | None = None,
+        remote: str | None = None,
     ) -> IssuedToken:
         """Issue a new token. ``parent``: the token minting it (its bounds apply)."""
         owner = validation.owner(owner)
@@ -294,7 +295,7 @@ class TokenGuard:
             except TokenLimitExceeded as exc:
                 self.hook.tokenguard_limit_reached(owner=owner, limit=exc.limit)
                 raise
-            self.hook.tokenguard_token_created(info=info, actor=actor)
+            self.hook.tokenguard_token_created(info=info, actor=actor, remote=remote)
             return IssuedToken(secret, self._present(info))
         raise TokenGuardError("could not allocate a token id")  # pragma: no cover
 
@@ -352,7 +353,7 @@ class TokenGuard:
 
     def update_token(
         self, token_id: str, *, name: str | None = None, projects: Iterable[str] | None = None,
-        actor: str | None = None,
+        actor: str | None = None, remote: str | None = None,
     ) -> TokenInfo:
         changes: TokenChanges = {}
         if name is not None:
@@ -363,7 +364,7 @@ class TokenGuard:
         if changes:
             record = self._apply(token_id, changes)
             self._invalidate(record)
-            self.hook.tokenguard_token_updated(info=record.info, actor=actor)
+            self.hook.tokenguard_token_updated(info=record.info, actor=actor, remote=remote)
         return self._present(record.info)
 
     def _apply(self, token_id: str, changes: TokenChanges) -> TokenRecord:
@@ -372,22 +373,22 @@ class TokenGuard:
             raise TokenNotFound(token_id)
         return record
 
-    def revoke(self, token_id: str, *, actor: str | None = None) -> TokenInfo:
+    def revoke(self, token_id: str, *, actor: str | None = None, remote: str | None = None) -> TokenInfo:
         """Revoke the token (idempotent) and every token it minted."""
         record = self._record(token_id)
         if record.info.revoked_at is None:
             record = self._apply(token_id, {"revoked_at": self.clock()})
             self._invalidate(record)
-            self.hook.tokenguard_token_revoked(info=record.info, actor=actor)
-        self._revoke_children(token_id, record.info.owner, actor)
+            self.hook.tokenguard_token_revoked(info=record.info, actor=actor, remote=remote)
+        self._revoke_children(token_id, record.info.owner, actor, remote)
         return self._present(record.info)
 
-    def _revoke_children(self, parent_id: str, owner: str, actor: str | None) -> None:
+    def _revoke_children(self, parent_id: str, owner: str, actor: str | None, remote: str | None) -> None:
         for child in self.store.list(owner):
             if child.info.parent_id == parent_id and child.info.revoked_at is None:
-                self.revoke(child.info.id, actor=actor)
+                self.revoke(child.info.id, actor=actor, remote=remote)
 
-    def reapprove(self, token_id: str, *, actor: str | None = None) -> TokenInfo:
+    def reapprove(self, token_id: str, *, actor: str | None = None, remote: str | None = None) -> TokenInfo:
         """Undo a revocation; refused once the token has expired or while its parent is not active.
 
         A token minted by another dies with it: re-approving the child alone
@@ -402,12 +403,12 @@ class TokenGuard:
                 self._live_parent(record.info.parent_id, now, "have its minted tokens re-approved")
             record = self._apply(token_id, {"revoked_at": None})
             self._invalidate(record)
-            self.hook.tokenguard_token_reapproved(info=record.info, actor=actor)
+            self.hook.tokenguard_token_reapproved(info=record.info, actor=actor, remote=remote)
         return self._present(record.info)
 
     def rotate(
         self, token_id: str, *, expires_in: timedelta | _Default | None = DEFAULT,
-        actor: str | None = None,
+        actor: str | None = None, remote: str | None = None,
     ) -> IssuedToken:
         """A new secret for an active token; the old one stops working at once.
 
@@ -424,36 +425,39 @@ class TokenGuard:
             changes["expires_at"] = validation.expiry(now, expires_in, None, self.max_lifetime)
         new = self._apply(token_id, changes)
         self._invalidate(record)
-        self.hook.tokenguard_token_rotated(info=new.info, actor=actor)
+        self.hook.tokenguard_token_rotated(info=new.info, actor=actor, remote=remote)
         return IssuedToken(secret, self._present(new.info))
 
-    def delete(self, token_id: str, *, actor: str | None = None) -> TokenInfo:
+    def delete(self, token_id: str, *, actor: str | None = None, remote: str | None = None) -> TokenInfo:
         """Delete the token; tokens it minted are revoked."""
         record = self._record(token_id)
-        self._revoke_children(token_id, record.info.owner, actor)
+        self._revoke_children(token_id, record.info.owner, actor, remote)
         deleted = self.store.delete(token_id)
         if deleted is None:
             raise TokenNotFound(token_id)
         self._invalidate(deleted)
-        self.hook.tokenguard_token_deleted(info=deleted.info, actor=actor)
+        self.hook.tokenguard_token_deleted(info=deleted.info, actor=actor, remote=remote)
         return self._present(deleted.info)
 
-    def revoke_owner(self, owner: str, *, actor: str | None = None) -> int:
+    def revoke_owner(self, owner: str, *, actor: str | None = None, remote: str | None = None) -> int:
         """Revoke every token of ``owner`` (a deactivated user); return how many."""
         owner = validation.owner(owner)
         ids = self.store.revoke_owner(owner, self.clock())
         for token_id in ids:
             self.hook.tokenguard_token_invalidated(token_id=token_id, digest=None)
-        self.hook.tokenguard_owner_revoked(owner=owner, token_ids=list(ids), actor=actor)
+        self.hook.tokenguard_owner_revoked(owner=owner, token_ids=list(ids), actor=actor,
+                                           remote=remote)
         return len(ids)
 
-    def revoke_by_value(self, token: object, *, actor: str | None = None) -> TokenInfo | None:
+    def revoke_by_value(
+        self, token: object, *, actor: str | None = None, remote: str | None = None,
+    ) -> TokenInfo | None:
         """RFC 7009: whoever holds a token can kill it. Unknown tokens are ignored."""
         try:
             found = self._lookup(token, None)
         except InvalidToken:
             return None
-        return self.revoke(found.info.id, actor=actor)
+        return self.revoke(found.info.id, actor=actor, remote=remote)
 
     def introspect(self, token: object) -> TokenInfo | None:
         """The info of a token in any state, without recording a use; ``None`` if unknown."""

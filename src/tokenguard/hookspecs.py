@@ -28,37 +28,39 @@ def tokenguard_check_create(
 
 
 @hookspec
-def tokenguard_token_created(info: TokenInfo, actor: str | None) -> None:
+def tokenguard_token_created(info: TokenInfo, actor: str | None, remote: str | None) -> None:
     """A token was created (``actor``: who asked, when known)."""
 
 
 @hookspec
-def tokenguard_token_revoked(info: TokenInfo, actor: str | None) -> None:
+def tokenguard_token_revoked(info: TokenInfo, actor: str | None, remote: str | None) -> None:
     """A token was revoked, by id, by value (RFC 7009) or with its owner or parent."""
 
 
 @hookspec
-def tokenguard_token_reapproved(info: TokenInfo, actor: str | None) -> None:
+def tokenguard_token_reapproved(info: TokenInfo, actor: str | None, remote: str | None) -> None:
     """A revoked token was re-approved."""
 
 
 @hookspec
-def tokenguard_token_rotated(info: TokenInfo, actor: str | None) -> None:
+def tokenguard_token_rotated(info: TokenInfo, actor: str | None, remote: str | None) -> None:
     """A token received a new secret; the old one no longer works."""
 
 
 @hookspec
-def tokenguard_token_updated(info: TokenInfo, actor: str | None) -> None:
+def tokenguard_token_updated(info: TokenInfo, actor: str | None, remote: str | None) -> None:
     """A token's name or projects changed."""
 
 
 @hookspec
-def tokenguard_token_deleted(info: TokenInfo, actor: str | None) -> None:
+def tokenguard_token_deleted(info: TokenInfo, actor: str | None, remote: str | None) -> None:
     """A token was deleted."""
 
 
 @hookspec
-def tokenguard_owner_revoked(owner: str, token_ids: Sequence[str], actor: str | None) -> None:
+def tokenguard_owner_revoked(
+    owner: str, token_ids: Sequence[str], actor: str | None, remote: str | None
+) -> None:
     """Every token of ``owner`` was revoked at once (user deactivated)."""
 
 

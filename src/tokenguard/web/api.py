@@ -122,7 +122,7 @@ class ManagementApi:
         issued = self.guard.create_token(
             caller.owner, spec.name, scopes=spec.scopes, projects=spec.projects,
             token_id=spec.token_id, expires_in=spec.expires_in, expires_at=spec.expires_at,
-            parent=caller.token, actor=caller.actor,
+            parent=caller.token, actor=caller.actor, remote=request.remote,
         )
         return self._issued(issued, request.base_url)
 
@@ -135,26 +135,30 @@ class ManagementApi:
         target = self.gate.owned(token_id, caller.owner)
         name, projects = forms.update_from_json(forms.read_json(request))
         self.gate.check_reach(caller, target, projects)
-        info = self.guard.update_token(token_id, name=name, projects=projects, actor=caller.actor)
+        info = self.guard.update_token(token_id, name=name, projects=projects, actor=caller.actor,
+                                       remote=request.remote)
         return WebResponse.json(self._info(info))
 
     def _revoke(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
         self.gate.owned(token_id, caller.owner)
-        return WebResponse.json(self._info(self.guard.revoke(token_id, actor=caller.actor)))
+        info = self.guard.revoke(token_id, actor=caller.actor, remote=request.remote)
+        return WebResponse.json(self._info(info))
 
     def _reapprove(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
         target = refuse_admin(self.gate.owned(token_id, caller.owner))
         self.gate.check_reach(caller, target)
-        return WebResponse.json(self._info(self.guard.reapprove(token_id, actor=caller.actor)))
+        info = self.guard.reapprove(token_id, actor=caller.actor, remote=request.remote)
+        return WebResponse.json(self._info(info))
 
     def _rotate(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
         target = refuse_admin(self.gate.owned(token_id, caller.owner))
         self.gate.check_reach(caller, target)
-        return self._issued(self.guard.rotate(token_id, actor=caller.actor), request.base_url)
+        issued = self.guard.rotate(token_id, actor=caller.actor, remote=request.remote)
+        return self._issued(issued, request.base_url)
 
     def _delete(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
         self.gate.owned(token_id, caller.owner)
-        self.guard.delete(token_id, actor=caller.actor)
+        self.guard.delete(token_id, actor=caller.actor, remote=request.remote)
         return WebResponse(204, list(NO_STORE_HEADERS))
 
     # -- RFC 7009 and RFC 7662 ----------------------------------------------------------
@@ -167,7 +171,8 @@ class ManagementApi:
 
     def _revoke_by_value(self, request: WebRequest) -> WebResponse:
         """RFC 7009 §2.2: 200 whether or not the token was known; holding it is the authority."""
-        self.guard.revoke_by_value(self._token_field(request), actor="revocation endpoint")
+        self.guard.revoke_by_value(self._token_field(request), actor="revocation endpoint",
+                                   remote=request.remote)
         return WebResponse(200, list(NO_STORE_HEADERS))
 
     def _introspect(self, request: WebRequest) -> WebResponse:

@@ -161,7 +161,7 @@ class SettingsPage:
             issued = self.guard.create_token(
                 owner, spec.name, scopes=spec.scopes, projects=spec.projects,
                 token_id=spec.token_id or replay_id, expires_in=spec.expires_in,
-                expires_at=spec.expires_at, actor=owner)
+                expires_at=spec.expires_at, actor=owner, remote=request.remote)
         except (TokenNotFound, StoreUnavailable, Forbidden):
             raise
         except TokenIdConflict:
@@ -207,11 +207,11 @@ class SettingsPage:
         verb = request.path.rstrip("/").rsplit("/", 1)[-1]
         try:
             if verb == "revoke":
-                self.guard.revoke(token_id, actor=owner)
+                self.guard.revoke(token_id, actor=owner, remote=request.remote)
                 return self._redirect(request, owner, Flash("success", f"Revoked “{info.name}”."))
             if info.admin:
                 raise ValidationError("admin tokens are managed from the CLI only", field="id")
-            self.guard.reapprove(token_id, actor=owner)
+            self.guard.reapprove(token_id, actor=owner, remote=request.remote)
         except ValidationError as exc:
             return self._redirect(request, owner, Flash("error", f"“{info.name}”: {exc}"))
         return self._redirect(request, owner, Flash("success", f"Re-approved “{info.name}”."))
@@ -225,7 +225,7 @@ class SettingsPage:
         try:
             if info.admin:
                 raise ValidationError("admin tokens are managed from the CLI only", field="id")
-            issued = self.guard.rotate(token_id, actor=owner)
+            issued = self.guard.rotate(token_id, actor=owner, remote=request.remote)
         except ValidationError as exc:
             return self._redirect(request, owner, Flash("error", f"“{info.name}”: {exc}"))
         return self._render(request, owner, issued=issued, issued_action="rotated")
@@ -238,5 +238,5 @@ class SettingsPage:
                        "csrf_token": self.gate.csrf.issue(owner), "row": pageview.token_row(
                            info, self.guard, self.guard.clock())}
             return self.renderer.page("confirm_delete.html", context)
-        self.guard.delete(token_id, actor=owner)
+        self.guard.delete(token_id, actor=owner, remote=request.remote)
         return self._redirect(request, owner, Flash("success", f"Deleted “{info.name}”."))
