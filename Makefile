@@ -22,7 +22,8 @@ browser:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 demo: $(STAMP)
-	$(BIN)/tokenguard demo --app $(APP) --port $(PORT)
+	@test -s $(VENV)/demo.key || $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(48))" > $(VENV)/demo.key
+	TOKENGUARD_SECRET_KEY=$${TOKENGUARD_SECRET_KEY:-$$(cat $(VENV)/demo.key)} $(BIN)/tokenguard demo --app $(APP) --port $(PORT)
 
 test: $(STAMP) browser
 	$(BIN)/ruff check src tests examples benchmarks
