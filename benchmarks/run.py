@@ -107,6 +107,7 @@ def chart(rows: list[dict[str, object]], path: Path) -> bool:
     axes.set_yticks(range(len(picked)), labels, fontsize=7)
     axes.invert_yaxis()
     axes.set_xscale("log")
+    axes.set_xlim(min(values) / 2, max(values) * 12)  # room for the labels
     axes.axvline(1.0, color="black", linewidth=0.8)
     for index, (value, row) in enumerate(zip(values, picked, strict=True)):
         axes.text(value, index, f" {value:.2f}x {row['ratio_to']}", va="center", fontsize=6)
