@@ -33,11 +33,11 @@ rules:
   or async, given a Starlette ``Request``) says who is signed in.
 
 The event loop is never blocked: guard calls that reach the store run in a
-worker thread. A token in the guard's verification cache needs no store and
-is answered inline (``TokenGuard.authenticate_cached``). The one other
-exception is an explicit fast path: when the guard's
-store is exactly the in-process :class:`~tokenguard.MemoryStore`, a look-up
-is a dict access and runs inline (``inline_memory_store=False`` turns it off,
+worker thread, and a token found in the guard's verification cache needs no
+store, so it is answered inline (``TokenGuard.authenticate_cached``). One
+explicit fast path goes further: when the guard's store is exactly the
+in-process :class:`~tokenguard.MemoryStore`, a look-up is a dict access and
+runs inline (``inline_memory_store=False`` turns it off,
 for apps whose plugins do I/O in their hooks).
 """
 
