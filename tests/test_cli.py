@@ -620,3 +620,16 @@ def test_db_upgrade_accepts_the_postgres_scheme_the_store_accepts(cli: CLI, post
     created = cli("token", "create", "after upgrade", "--owner", "alice",
                   env={"TOKENGUARD_DATABASE_URL": short, "TOKENGUARD_SECRET_KEY": KEY})
     assert created.code == 0 and created.out.startswith("tg_")
+
+
+def test_an_apps_own_scopes_come_from_tokenguard_scopes(cli: CLI, env: dict[str, str]) -> None:
+    custom = {**env, "TOKENGUARD_SCOPES": '{"viewer": [], "editor": ["viewer"], "owner": ["editor"]}'}
+    token = cli("token", "create", "ci", "--owner", "alice", "--scope", "editor", env=custom)
+    assert token.code == 0, token.err
+    listed = json.loads(cli("token", "list", "--json", env=custom).out)
+    assert listed[0]["scopes"] == ["editor"]
+    assert "unknown scope" in cli("token", "create", "x", "--owner", "a", "--scope", "write",
+                                  env=custom).error_line
+    for bad in ("not json", '["read"]', '{"read": "write"}'):
+        line = cli("token", "list", env={**env, "TOKENGUARD_SCOPES": bad}).error_line
+        assert "TOKENGUARD_SCOPES" in line

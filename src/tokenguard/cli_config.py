@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ ENV_DATABASE_URL = "TOKENGUARD_DATABASE_URL"
 ENV_SECRET_KEY = "TOKENGUARD_SECRET_KEY"
 ENV_PREFIX = "TOKENGUARD_PREFIX"
 ENV_MAX_TOKENS = "TOKENGUARD_MAX_TOKENS_PER_OWNER"
+ENV_SCOPES = "TOKENGUARD_SCOPES"
 DEFAULT_DATABASE_URL = "sqlite:///tokenguard.db"
 DEFAULT_MAX_TOKENS = 10
 KEY_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
@@ -120,6 +122,24 @@ def max_tokens(args: argparse.Namespace, console: Console) -> int | None:
     return int(text)
 
 
+def scopes(console: Console) -> dict[str, list[str]] | None:
+    """An app's own scope hierarchy from ``TOKENGUARD_SCOPES``, as JSON: ``{"read": [], …}``."""
+    raw = console.env.get(ENV_SCOPES)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise CLIError(f"{ENV_SCOPES} is not JSON; expected e.g. "
+                       '{"read": [], "write": ["read"]}') from None
+    if not isinstance(value, dict) or not all(
+        isinstance(implied, list) and all(isinstance(i, str) for i in implied)
+        for implied in value.values()
+    ):
+        raise CLIError(f"{ENV_SCOPES} must map each scope to the list of scopes it implies")
+    return value
+
+
 def build_guard(args: argparse.Namespace, console: Console) -> TokenGuard:
     """A guard on the configured store; the caller closes it."""
     return TokenGuard(
@@ -127,6 +147,7 @@ def build_guard(args: argparse.Namespace, console: Console) -> TokenGuard:
         secret_key=secret_keys(args, console),
         prefix=prefix(args, console),
         max_tokens_per_owner=max_tokens(args, console),
+        scopes=scopes(console),
     )
 
 
