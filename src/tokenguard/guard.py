@@ -115,6 +115,9 @@ class TokenGuard:
         if self.invalidation is not None:
             self.plugins.register(self.invalidation, name="tokenguard.invalidation")
         self.store: Store = self._make_store(store) if isinstance(store, str) else store
+        share_expansion = getattr(self.store, "expand_scopes_with", None)
+        if share_expansion is not None:  # the store's hot path presents records itself (_present)
+            share_expansion(self.scopes.expand)
 
     def _make_store(self, url: str) -> Store:
         made: Store | None = self.hook.tokenguard_make_store(url=url)
@@ -208,7 +211,11 @@ class TokenGuard:
             generation = cache.generation
             record = self.store.find(digest)
             if record is not None and hmac.compare_digest(record.digest, digest):
-                return cache.put(TokenRecord(self._present(record.info), record.digest), generation)
+                info = record.info
+                presented = self._present(info)
+                if presented is not info:
+                    record = TokenRecord(presented, record.digest)
+                return cache.put(record, generation)
             cache.put_unknown(digest, generation)
         self._fail("unknown", tokens.hint(canonical), remote)
         raise InvalidToken("unknown token")
@@ -224,7 +231,11 @@ class TokenGuard:
         self.hook.tokenguard_auth_failed(reason=reason, hint=hint, remote=remote)
 
     def _present(self, info: TokenInfo) -> TokenInfo:
-        return with_effective_scopes(info, self.scopes.expand(info.scopes))
+        """``info`` with the effective scopes of this guard's hierarchy (itself when it has them)."""
+        effective = self.scopes.expand(info.scopes)
+        if info.effective_scopes is effective:  # expand() is memoised: built by the store with it
+            return info
+        return with_effective_scopes(info, effective)
 
     def require(
         self, info: TokenInfo, *scopes: str, project: str | None = None,

@@ -57,10 +57,11 @@ class ThreadLocalReader:
             raise ValueError("the reader takes a statement with exactly one parameter")
         self._positional = dialect.positional
         self._param_name = names[0]
-        processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
-                      for column in statement.selected_columns]
-        #: (position, converter) of the columns the driver does not return as Python wants them.
-        self._conversions = [(index, proc) for index, proc in enumerate(processors) if proc is not None]
+        #: psycopg 3: a server-side prepared statement from the first call on.
+        self._prepare = dialect.name == "postgresql" and dialect.driver == "psycopg"
+        #: PostgreSQL: timestamps come back in UTC, as the store returns them (no conversion).
+        self._session_sql = ["SET TIME ZONE 'UTC'"] if dialect.name == "postgresql" else []
+        #: Turns the driver's row into a record: every conversion is its business.
         self._convert = convert
         #: Errors raised by the driver itself (not wrapped by SQLAlchemy).
         self.driver_error: type[Exception] = dialect.loaded_dbapi.Error
@@ -73,24 +74,40 @@ class ThreadLocalReader:
     def find(self, value: str) -> TokenRecord | None:
         """The converted row, or ``None``; raises driver or SQLAlchemy errors."""
         params: Any = (value,) if self._positional else {self._param_name: value}
-        for attempt in (1, 2):
-            kept = self._kept()
-            try:
-                kept.cursor.execute(self._sql, params)
-                row = kept.cursor.fetchone()
+        kept: _Kept | None = getattr(self._local, "kept", None)
+        if kept is not None and kept.generation == self._generation:
+            try:  # the hot path: one execute, one fetch, on the thread's connection
+                cursor = kept.cursor
+                if self._prepare:
+                    cursor.execute(self._sql, params, prepare=True)
+                else:
+                    cursor.execute(self._sql, params)
+                row = cursor.fetchone()
             except self.driver_error as exc:
-                dead = self._dialect.is_disconnect(cast(Any, exc), kept.connection, kept.cursor)
-                self._discard(kept)
-                if dead and attempt == 1:
-                    continue
-                raise
-            if row is None:
-                return None
-            values = list(row)
-            for index, convert in self._conversions:
-                values[index] = convert(values[index])
-            return self._convert(values)
-        raise AssertionError("unreachable")  # pragma: no cover
+                return self._after_failure(kept, exc, params)
+            return None if row is None else self._convert(row)
+        return self._find_on_new_connection(params)
+
+    def _after_failure(self, kept: _Kept, exc: Exception, params: Any) -> TokenRecord | None:
+        """A dead connection (the server restarted) is replaced once; any other error propagates."""
+        dead = self._dialect.is_disconnect(cast(Any, exc), kept.connection, kept.cursor)
+        self._discard(kept)
+        if not dead:
+            raise exc
+        return self._find_on_new_connection(params)
+
+    def _find_on_new_connection(self, params: Any) -> TokenRecord | None:
+        kept = self._kept()
+        try:
+            if self._prepare:
+                kept.cursor.execute(self._sql, params, prepare=True)
+            else:
+                kept.cursor.execute(self._sql, params)
+            row = kept.cursor.fetchone()
+        except self.driver_error:
+            self._discard(kept)
+            raise
+        return None if row is None else self._convert(row)
 
     def _kept(self) -> _Kept:
         kept: _Kept | None = getattr(self._local, "kept", None)
@@ -104,6 +121,8 @@ class ThreadLocalReader:
         try:
             self._dialect.set_isolation_level(connection, "AUTOCOMMIT")  # type: ignore[arg-type]
             kept = _Kept(connection, self._generation)
+            for statement in self._session_sql:
+                kept.cursor.execute(statement)
         except BaseException:
             _close_quietly(connection)
             raise

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Dialect, Select, bindparam, func, or_, select
 
 from tokenguard.models import TokenInfo
 from tokenguard.stores.base import TokenChanges, TokenRecord
@@ -76,3 +78,131 @@ def record_from_row(row: Sequence[Any]) -> TokenRecord:
         parent_id=parent_id,
     )
     return TokenRecord(info, digest)
+
+
+Expander = Callable[[frozenset[str]], frozenset[str]]
+#: Distinct scope and project texts remembered (they repeat: a handful of values per app).
+MAX_REMEMBERED_TEXTS = 4096
+#: Records of the most recently read rows kept, to be handed out again while their row is unchanged.
+MAX_RECENT_ROWS = 1024
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _unchanged(scopes: frozenset[str]) -> frozenset[str]:
+    return scopes
+
+
+class RecordBuilder:
+    """The hot path's rows into records, built once, in the form the guard presents.
+
+    The driver's raw row goes straight to one :class:`TokenInfo`: datetimes by the
+    cheapest correct conversion for the backend (none on PostgreSQL), NULL columns
+    left alone, scope and project texts parsed once per distinct text, and
+    ``effective_scopes`` computed with the guard's hierarchy (``expand_scopes_with``),
+    so the guard has nothing left to build.
+
+    A record is immutable and a function of its row alone: when a token's row comes
+    back exactly as it was last read (every column equal), the record built then is
+    handed out again. Any change (revoked, expiry, last use, rotation) is a
+    different row, hence a new record: nothing read from the database is skipped.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._when = _datetime_reader(dialect)
+        self._expand: Expander = _unchanged
+        self._scopes: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        self._projects: dict[str, frozenset[str]] = {"": _EMPTY}
+        #: digest -> (the row as read, its record); the oldest dropped beyond MAX_RECENT_ROWS.
+        self._recent: OrderedDict[str, tuple[Sequence[Any], TokenRecord]] = OrderedDict()
+        self._recent_lock = threading.Lock()
+
+    def expand_scopes_with(self, expand: Expander) -> None:
+        """Records carry ``effective_scopes = expand(scopes)`` from now on."""
+        self._expand = expand
+        self._scopes = {}  # pairs made with the previous expansion are not reused
+        with self._recent_lock:
+            self._recent = OrderedDict()
+
+    def __call__(self, row: Sequence[Any]) -> TokenRecord:
+        """The record of ``row`` (a tuple of :data:`RECORD_COLUMNS` as the driver returns them)."""
+        recent = self._recent
+        seen = recent.get(row[1])
+        if seen is not None and seen[0] == row:
+            return seen[1]
+        record = self.build(row)
+        with self._recent_lock:
+            if recent is self._recent:  # not made with an expansion replaced meanwhile
+                recent[row[1]] = (row, record)
+                recent.move_to_end(row[1])
+                if len(recent) > MAX_RECENT_ROWS:
+                    recent.popitem(last=False)
+        return record
+
+    def build(self, row: Sequence[Any]) -> TokenRecord:
+        """A new record from ``row``."""
+        (token_id, digest, owner, name, scopes, projects, admin,
+         created_at, expires_at, last_used_at, revoked_at, hint, parent_id) = row
+        held = self._scopes.get(scopes)
+        if held is None:
+            held = self._remember_scopes(scopes)
+        project_set = self._projects.get(projects)
+        if project_set is None:
+            project_set = self._remember_projects(projects)
+        when = self._when
+        info = TokenInfo(
+            token_id, owner, name, held[0], project_set, bool(admin), when(created_at),
+            None if expires_at is None else when(expires_at),
+            None if last_used_at is None else when(last_used_at),
+            None if revoked_at is None else when(revoked_at),
+            hint, parent_id, held[1],
+        )
+        return TokenRecord(info, digest)
+
+    def _remember_scopes(self, text: str) -> tuple[frozenset[str], frozenset[str]]:
+        remembered = self._scopes
+        scopes = frozenset(text.split()) or _EMPTY
+        held = (scopes, self._expand(scopes))
+        if len(remembered) < MAX_REMEMBERED_TEXTS:
+            remembered[text] = held
+        return held
+
+    def _remember_projects(self, text: str) -> frozenset[str]:
+        projects = frozenset(text.split()) or _EMPTY
+        if len(self._projects) < MAX_REMEMBERED_TEXTS:
+            self._projects[text] = projects
+        return projects
+
+
+def _datetime_reader(dialect: Dialect) -> Callable[[Any], datetime]:
+    """What turns a non-``NULL`` datetime column, as the driver returns it, into an aware UTC datetime."""
+    column_type = tokens_table.c.created_at.type
+    process = column_type.dialect_impl(dialect).result_processor(dialect, None)
+    general = cast(Callable[[Any], datetime], process) if process is not None else _aware_utc
+    if dialect.name == "sqlite":
+        return _sqlite_reader(general)
+    if dialect.name == "postgresql":
+        return _aware_utc
+    return general
+
+
+def _aware_utc(value: Any) -> datetime:
+    """PostgreSQL: aware already (and in UTC on the reader's connections)."""
+    when: datetime = value
+    if when.tzinfo is UTC:
+        return when
+    if when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
+
+
+def _sqlite_reader(general: Callable[[Any], datetime]) -> Callable[[Any], datetime]:
+    """SQLite keeps naive UTC as ISO text (``2026-01-02 03:04:05.000006``): one C call reads it."""
+    fromisoformat = datetime.fromisoformat
+
+    def read(value: Any) -> datetime:
+        try:
+            return fromisoformat(value + "+00:00")
+        except (TypeError, ValueError):  # not text, or not SQLAlchemy's format: the general way
+            return general(value)
+
+    return read

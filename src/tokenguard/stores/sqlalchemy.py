@@ -72,13 +72,22 @@ class SQLAlchemyStore:
         # One shared connection (in-memory SQLite): every operation takes turns.
         single = is_single_connection(self.engine.pool)
         self._serial: AbstractContextManager[Any] = threading.RLock() if single else nullcontext()
+        self._builder = sql_rows.RecordBuilder(self.engine.dialect)
         self._reader = None if single else ThreadLocalReader(
-            self.engine, sql_rows.FIND_BY_DIGEST, sql_rows.record_from_row)
+            self.engine, sql_rows.FIND_BY_DIGEST, self._builder)
         driver_error = self.engine.dialect.loaded_dbapi.Error
         self._failures: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeout, driver_error)
 
     def __repr__(self) -> str:
         return f"SQLAlchemyStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def expand_scopes_with(self, expand: sql_rows.Expander) -> None:
+        """``find`` returns records whose ``effective_scopes`` are ``expand(scopes)``.
+
+        The guard passes its hierarchy's (memoised) ``expand``: the records of the hot
+        path then need no second ``TokenInfo`` to be presented.
+        """
+        self._builder.expand_scopes_with(expand)
 
     # -- reads ------------------------------------------------------------------------
 
