@@ -201,20 +201,21 @@ class TokenGuard:
     def _lookup_store(self, canonical: str, first: str, remote: str | None) -> CachedToken:
         """The store look-up behind a cache miss: one query per key, unknown digests remembered."""
         cache = self.cache
-        digests = self._hasher.candidates(canonical) if self._hasher.key_count > 1 else [first]
+        digests = self._hasher.candidates(canonical) if self._hasher.key_count > 1 else (first,)
         for digest in digests:
-            entry = cache.get(digest) if digest != first else None
-            if entry is not None:
-                return entry
-            if cache.is_unknown(digest):
+            if digest != first:  # rotation: another key's digest may be cached
+                entry = cache.get(digest)
+                if entry is not None:
+                    return entry
+            if cache.negative_ttl and cache.is_unknown(digest):
                 continue
             generation = cache.generation
             record = self.store.find(digest)
             if record is not None and hmac.compare_digest(record.digest, digest):
                 info = record.info
-                presented = self._present(info)
-                if presented is not info:
-                    record = TokenRecord(presented, record.digest)
+                effective = self.scopes.expand(info.scopes)
+                if info.effective_scopes is not effective:  # _present(), inlined
+                    record = TokenRecord(with_effective_scopes(info, effective), record.digest)
                 return cache.put(record, generation)
             cache.put_unknown(digest, generation)
         self._fail("unknown", tokens.hint(canonical), remote)

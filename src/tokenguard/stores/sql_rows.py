@@ -123,7 +123,7 @@ class RecordBuilder:
         with self._recent_lock:
             self._recent = OrderedDict()
 
-    def __call__(self, row: Sequence[Any]) -> TokenRecord:
+    def record(self, row: Sequence[Any]) -> TokenRecord:
         """The record of ``row`` (a tuple of :data:`RECORD_COLUMNS` as the driver returns them)."""
         recent = self._recent
         seen = recent.get(row[1])

@@ -74,7 +74,7 @@ class SQLAlchemyStore:
         self._serial: AbstractContextManager[Any] = threading.RLock() if single else nullcontext()
         self._builder = sql_rows.RecordBuilder(self.engine.dialect)
         self._reader = None if single else ThreadLocalReader(
-            self.engine, sql_rows.FIND_BY_DIGEST, self._builder)
+            self.engine, sql_rows.FIND_BY_DIGEST, self._builder.record)
         driver_error = self.engine.dialect.loaded_dbapi.Error
         self._failures: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeout, driver_error)
 
