@@ -57,6 +57,10 @@ class ThreadLocalReader:
             raise ValueError("the reader takes a statement with exactly one parameter")
         self._positional = dialect.positional
         self._param_name = names[0]
+        named = f"%({self._param_name})s"
+        if not self._positional and dialect.paramstyle == "pyformat" and self._sql.count(named) == 1:
+            # psycopg, MySQLdb, PyMySQL: a tuple is cheaper to bind than a dict.
+            self._sql, self._positional = self._sql.replace(named, "%s"), True
         #: psycopg 3: a server-side prepared statement from the first call on.
         self._prepare = dialect.name == "postgresql" and dialect.driver == "psycopg"
         #: PostgreSQL: timestamps come back in UTC, as the store returns them (no conversion).
