@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from faults import TcpProxy, through
 from tokenguard import TokenGuard
-from tokenguard.errors import ExpiredToken, RevokedToken
+from tokenguard.errors import ExpiredToken, RevokedToken, StoreUnavailable
 from tokenguard.stores import sql_rows
 from tokenguard.stores.sqlalchemy import SQLAlchemyStore
 
@@ -130,3 +131,32 @@ def test_threads_verify_concurrently_while_a_token_is_revoked(url: str) -> None:
             guard.authenticate(doomed.token)
     finally:
         guard.close()
+
+
+SERVER_PORTS = {"postgresql": 5432, "mariadb": 3306}
+
+
+@pytest.mark.parametrize("backend", list(SERVER_PORTS))
+def test_the_kept_connection_is_replaced_after_a_server_restart_and_fails_closed_meanwhile(
+    backend: str, request: pytest.FixtureRequest,
+) -> None:
+    url = str(request.getfixturevalue(URL_FIXTURES[backend]))
+    port = SERVER_PORTS[backend]
+    with TcpProxy("127.0.0.1", port) as proxy:
+        guard = uncached(through(url, proxy, port))
+        try:
+            issued = guard.create_token("alice", "ci", scopes=["read"])
+            for _ in range(3):
+                assert guard.authenticate(issued.token).owner == "alice"
+            assert proxy.drop_connections() >= 1
+            assert guard.authenticate(issued.token).owner == "alice"  # reconnected, transparently
+            proxy.cut()
+            with pytest.raises(StoreUnavailable):
+                guard.authenticate(issued.token)
+            proxy.restore()
+            assert guard.authenticate(issued.token).owner == "alice"
+            guard.revoke(issued.info.id)
+            with pytest.raises(RevokedToken):
+                guard.authenticate(issued.token)
+        finally:
+            guard.close()

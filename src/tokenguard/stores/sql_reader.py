@@ -26,16 +26,24 @@ from tokenguard.stores.base import TokenRecord
 RowConverter = Callable[[Sequence[Any]], TokenRecord]
 
 
-class _Kept:
-    """One thread's connection and cursor, and the generation it belongs to."""
+Fetch = Callable[[str], "Sequence[Any] | None"]
 
-    __slots__ = ("__weakref__", "connection", "cursor", "finalizer", "generation")
+
+class _Kept:
+    """One thread's connection and cursor, the generation it belongs to, and how it runs the query."""
+
+    __slots__ = ("__weakref__", "connection", "cursor", "fetch", "finalizer", "generation")
 
     def __init__(self, connection: Any, generation: int) -> None:
         self.connection = connection
         self.cursor = connection.cursor()
         self.generation = generation
         self.finalizer = weakref.finalize(self, _close_quietly, connection)
+        self.fetch: Fetch = _not_ready  # replaced once the connection is ready
+
+
+def _not_ready(value: str) -> Sequence[Any] | None:
+    raise RuntimeError("the connection is not ready")  # pragma: no cover (never kept unready)
 
 
 def _close_quietly(connection: Any) -> None:
@@ -61,8 +69,10 @@ class ThreadLocalReader:
         if not self._positional and dialect.paramstyle == "pyformat" and self._sql.count(named) == 1:
             # psycopg, MySQLdb, PyMySQL: a tuple is cheaper to bind than a dict.
             self._sql, self._positional = self._sql.replace(named, "%s"), True
-        #: psycopg 3: a server-side prepared statement from the first call on.
-        self._prepare = dialect.name == "postgresql" and dialect.driver == "psycopg"
+        #: psycopg 3: the statement, prepared on each connection and run through libpq.
+        self._libpq_sql = (self._sql.replace("%s", "$1")
+                           if dialect.driver == "psycopg" and self._positional
+                           and self._sql.count("%") == 1 and "%s" in self._sql else None)
         #: PostgreSQL: timestamps come back in UTC, as the store returns them (no conversion).
         self._session_sql = ["SET TIME ZONE 'UTC'"] if dialect.name == "postgresql" else []
         #: Turns the driver's row into a record: every conversion is its business.
@@ -77,41 +87,48 @@ class ThreadLocalReader:
 
     def find(self, value: str) -> TokenRecord | None:
         """The converted row, or ``None``; raises driver or SQLAlchemy errors."""
-        params: Any = (value,) if self._positional else {self._param_name: value}
         kept: _Kept | None = getattr(self._local, "kept", None)
-        if kept is not None and kept.generation == self._generation:
-            try:  # the hot path: one execute, one fetch, on the thread's connection
-                cursor = kept.cursor
-                if self._prepare:
-                    cursor.execute(self._sql, params, prepare=True)
-                else:
-                    cursor.execute(self._sql, params)
-                row = cursor.fetchone()
-            except self.driver_error as exc:
-                return self._after_failure(kept, exc, params)
-            return None if row is None else self._convert(row)
-        return self._find_on_new_connection(params)
+        if kept is None or kept.generation != self._generation:
+            return self._find_on_new_connection(value)
+        try:  # the hot path: one query on the thread's connection
+            row = kept.fetch(value)
+        except self.driver_error as exc:
+            return self._after_failure(kept, exc, value)
+        return None if row is None else self._convert(row)
 
-    def _after_failure(self, kept: _Kept, exc: Exception, params: Any) -> TokenRecord | None:
+    def _after_failure(self, kept: _Kept, exc: Exception, value: str) -> TokenRecord | None:
         """A dead connection (the server restarted) is replaced once; any other error propagates."""
         dead = self._dialect.is_disconnect(cast(Any, exc), kept.connection, kept.cursor)
         self._discard(kept)
         if not dead:
             raise exc
-        return self._find_on_new_connection(params)
+        return self._find_on_new_connection(value)
 
-    def _find_on_new_connection(self, params: Any) -> TokenRecord | None:
+    def _find_on_new_connection(self, value: str) -> TokenRecord | None:
         kept = self._kept()
         try:
-            if self._prepare:
-                kept.cursor.execute(self._sql, params, prepare=True)
-            else:
-                kept.cursor.execute(self._sql, params)
-            row = kept.cursor.fetchone()
+            row = kept.fetch(value)
         except self.driver_error:
             self._discard(kept)
             raise
         return None if row is None else self._convert(row)
+
+    def _fetcher(self, kept: _Kept) -> Fetch:
+        """How ``kept`` runs the query: psycopg 3 under its cursor (libpq), else the DBAPI cursor."""
+        if self._libpq_sql is not None:
+            return PreparedLibpq(kept.connection, self._libpq_sql).fetch
+        execute, fetchone, sql = kept.cursor.execute, kept.cursor.fetchone, self._sql
+        if self._positional:
+            def fetch(value: str) -> Sequence[Any] | None:
+                execute(sql, (value,))
+                return fetchone()  # type: ignore[no-any-return]
+        else:
+            name = self._param_name
+
+            def fetch(value: str) -> Sequence[Any] | None:
+                execute(sql, {name: value})
+                return fetchone()  # type: ignore[no-any-return]
+        return fetch
 
     def _kept(self) -> _Kept:
         kept: _Kept | None = getattr(self._local, "kept", None)
@@ -127,6 +144,7 @@ class ThreadLocalReader:
             kept = _Kept(connection, self._generation)
             for statement in self._session_sql:
                 kept.cursor.execute(statement)
+            kept.fetch = self._fetcher(kept)
         except BaseException:
             _close_quietly(connection)
             raise
@@ -169,3 +187,37 @@ def _forget_all_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_all_after_fork)
+
+
+class PreparedLibpq:
+    """psycopg 3 under its cursor: the statement prepared once on the connection, run by libpq.
+
+    ``PQexecPrepared`` (the GIL released meanwhile) and psycopg's own row loaders,
+    without the cursor's per-call machinery; errors are psycopg's, as its cursor
+    would raise them (a lost connection leaves ``connection.broken`` true).
+    """
+
+    NAME = b"tokenguard_find_by_digest"
+
+    def __init__(self, connection: Any, sql: str) -> None:
+        from psycopg import errors, pq
+        from psycopg.adapt import Transformer
+
+        self._pgconn = connection.pgconn
+        self._encoding: str = connection.info.encoding
+        self._error_from_result = errors.error_from_result
+        self._tuples_ok = pq.ExecStatus.TUPLES_OK
+        prepared = self._pgconn.prepare(self.NAME, sql.encode(self._encoding), None)
+        if prepared.status != pq.ExecStatus.COMMAND_OK:
+            raise self._error_from_result(prepared, encoding=self._encoding)
+        self._transformer = Transformer(connection)
+
+    def fetch(self, value: str) -> tuple[Any, ...] | None:
+        result = self._pgconn.exec_prepared(self.NAME, [value.encode(self._encoding)])
+        if result.status != self._tuples_ok:
+            raise self._error_from_result(result, encoding=self._encoding)
+        if not result.ntuples:
+            return None
+        transformer = self._transformer
+        transformer.set_pgresult(result)
+        return transformer.load_row(0, tuple)
