@@ -8,6 +8,11 @@ engine's pool, so it never holds one of the pool's slots (the app's, when it
 shares its engine); it is closed when its thread ends, when the store closes,
 or after any error. A connection found dead (the server restarted) is
 replaced once, transparently.
+
+On psycopg 3 the statement is prepared on each kept connection and run through
+libpq (:class:`PreparedLibpq`), whose sessions are set to UTC so timestamps need
+no conversion. The row goes, as the driver returns it, to the converter
+(:class:`~tokenguard.stores.sql_rows.RecordBuilder`).
 """
 
 from __future__ import annotations
