@@ -201,23 +201,32 @@ class TokenGuard:
     def _lookup_store(self, canonical: str, first: str, remote: str | None) -> CachedToken:
         """The store look-up behind a cache miss: one query per key, unknown digests remembered."""
         cache = self.cache
-        digests = self._hasher.candidates(canonical) if self._hasher.key_count > 1 else (first,)
-        for digest in digests:
-            if digest != first:  # rotation: another key's digest may be cached
-                entry = cache.get(digest)
+        if self._hasher.key_count == 1:  # the common case, kept flat: one key, one digest
+            if not (cache.negative_ttl and cache.is_unknown(first)):
+                generation = cache.generation
+                record = self.store.find(first)
+                if record is not None and hmac.compare_digest(record.digest, first):
+                    info = record.info
+                    effective = self.scopes.expand(info.scopes)
+                    if info.effective_scopes is not effective:  # _present(), inlined
+                        record = TokenRecord(with_effective_scopes(info, effective), record.digest)
+                    return cache.put(record, generation)
+                cache.put_unknown(first, generation)
+        else:
+            for digest in self._hasher.candidates(canonical):
+                entry = cache.get(digest) if digest != first else None
                 if entry is not None:
                     return entry
-            if cache.negative_ttl and cache.is_unknown(digest):
-                continue
-            generation = cache.generation
-            record = self.store.find(digest)
-            if record is not None and hmac.compare_digest(record.digest, digest):
-                info = record.info
-                effective = self.scopes.expand(info.scopes)
-                if info.effective_scopes is not effective:  # _present(), inlined
-                    record = TokenRecord(with_effective_scopes(info, effective), record.digest)
-                return cache.put(record, generation)
-            cache.put_unknown(digest, generation)
+                if cache.is_unknown(digest):
+                    continue
+                generation = cache.generation
+                record = self.store.find(digest)
+                if record is not None and hmac.compare_digest(record.digest, digest):
+                    presented = self._present(record.info)
+                    if presented is not record.info:
+                        record = TokenRecord(presented, record.digest)
+                    return cache.put(record, generation)
+                cache.put_unknown(digest, generation)
         self._fail("unknown", tokens.hint(canonical), remote)
         raise InvalidToken("unknown token")
 
