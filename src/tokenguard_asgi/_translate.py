@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope
 
+from tokenguard.web.credentials import plain_bearer_bytes
 from tokenguard.web.http import HeaderGetter, WebResponse
 
 RawHeaders = Iterable[tuple[bytes, bytes]]
@@ -37,6 +38,33 @@ def _header_key(name: str) -> bytes:
 def has_any_header(raw_headers: RawHeaders, names: frozenset[bytes]) -> bool:
     """True when one of ``names`` (lowercase bytes) is present: cheap, no decoding."""
     return any(raw_name in names for raw_name, _ in raw_headers)
+
+
+#: ``plain_credentials``' answer when the headers need ``read_token``'s full checks.
+UNUSUAL = ""
+
+
+def plain_credentials(
+    raw_headers: RawHeaders, authorization: bytes, token_headers: frozenset[bytes]
+) -> str | None:
+    """One pass over the raw headers for the common case, without decoding anything else.
+
+    The token of a single plain ``Authorization: Bearer <token>`` (names are
+    lowercase bytes), ``None`` when no credential header is present, and
+    :data:`UNUSUAL` for anything else: a repeated header, a token header, another
+    scheme or spelling. ``read_token`` then decides, with every check it makes.
+    """
+    found: bytes | None = None
+    for name, value in raw_headers:
+        if name == authorization:
+            if found is not None:
+                return UNUSUAL
+            found = value
+        elif name in token_headers:
+            return UNUSUAL
+    if found is None:
+        return None
+    return plain_bearer_bytes(found) or UNUSUAL
 
 
 def to_starlette(response: WebResponse) -> Response:

@@ -15,13 +15,47 @@ from starlette.types import Scope
 from tokenguard.models import TokenInfo
 from tokenguard.web.http import WebResponse
 
+_sorted_sets: dict[frozenset[str], tuple[str, ...]] = {}
+_MAX_SORTED_SETS = 4096
+
+
+def _sorted(scopes: Iterable[str]) -> tuple[str, ...]:
+    """``sorted(scopes)``, remembered per set of scopes: few distinct sets exist."""
+    if type(scopes) is not frozenset:
+        return tuple(sorted(scopes))
+    found = _sorted_sets.get(scopes)
+    if found is None:
+        found = tuple(sorted(scopes))
+        if len(_sorted_sets) < _MAX_SORTED_SETS:
+            _sorted_sets[scopes] = found
+    return found
+
 
 class TokenCredentials(AuthCredentials):
-    """``AuthCredentials`` of a token: its effective scopes (implied ones included) and ``.token``."""
+    """``AuthCredentials`` of a token: its effective scopes (implied ones included) and ``.token``.
+
+    ``scopes`` is the sorted list Starlette expects, made on first use (``require_scope``
+    checks the set itself), one list per request: an endpoint may change it.
+    """
+
+    __slots__ = ("_effective", "_listed", "token")
 
     def __init__(self, token: TokenInfo, scopes: Iterable[str]) -> None:
-        super().__init__(sorted(scopes))
+        # AuthCredentials.__init__ only sets ``scopes``, which the property below replaces.
         self.token = token
+        self._effective = scopes
+        self._listed: list[str] | None = None
+
+    @property
+    def scopes(self) -> list[str]:
+        listed = self._listed
+        if listed is None:
+            listed = self._listed = list(_sorted(self._effective))
+        return listed
+
+    @scopes.setter
+    def scopes(self, value: Iterable[str]) -> None:
+        self._listed = list(value)
 
     def __repr__(self) -> str:
         return f"TokenCredentials(token_id={self.token.id!r}, scopes={self.scopes!r})"

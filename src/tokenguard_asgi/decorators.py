@@ -9,13 +9,19 @@ from typing import Any, TypeVar, overload
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
+from starlette.types import Scope
 from starlette.websockets import WebSocket
 
 from tokenguard.errors import TokenGuardError
 from tokenguard.models import TokenInfo
 from tokenguard_asgi._translate import remote_address, to_starlette
 from tokenguard_asgi.auth import TokenCredentials
-from tokenguard_asgi.middleware import WEBSOCKET_POLICY_VIOLATION, middleware_of
+from tokenguard_asgi.middleware import (
+    SCOPE_KEY,
+    WEBSOCKET_POLICY_VIOLATION,
+    TokenGuardMiddleware,
+    middleware_of,
+)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -49,11 +55,16 @@ def require_scope(*scopes: Any, project_from: str | None = None) -> Any:
 
 
 def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) -> _F:
+    wanted = frozenset(scopes)
+    check_fast = project_from is None  # a project needs the path parameters: the full check
+
     if inspect.iscoroutinefunction(function):
 
         @functools.wraps(function)
         async def async_endpoint(*args: Any, **kwargs: Any) -> Any:
             conn = _connection(args, kwargs, function)
+            if check_fast and _passes(conn.scope, wanted):
+                return await function(*args, **kwargs)
             refusal = _refusal(conn, scopes, project_from)
             if refusal is None:
                 return await function(*args, **kwargs)
@@ -67,6 +78,8 @@ def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) ->
     @functools.wraps(function)
     def sync_endpoint(*args: Any, **kwargs: Any) -> Any:
         conn = _connection(args, kwargs, function)
+        if check_fast and _passes(conn.scope, wanted):
+            return function(*args, **kwargs)
         refusal = _refusal(conn, scopes, project_from)
         return function(*args, **kwargs) if refusal is None else _render(conn, refusal)
 
@@ -77,10 +90,22 @@ def _connection(
     args: tuple[Any, ...], kwargs: dict[str, Any], function: Callable[..., Any]
 ) -> HTTPConnection:
     """The request (or websocket) among the endpoint's arguments: ``request`` or ``self, request``."""
-    for value in (*args, *kwargs.values()):
+    for value in args:
+        if isinstance(value, HTTPConnection):
+            return value
+    for value in kwargs.values():
         if isinstance(value, HTTPConnection):
             return value
     raise TypeError(f"{function.__qualname__} received no Request or WebSocket to check")
+
+
+def _passes(scope: Scope, wanted: frozenset[str]) -> bool:
+    """The common case, with nothing to refuse: a token holding ``wanted``, checked by one subset
+    test. ``False`` means "let ``_refusal`` decide", which refuses or lets an admin token pass."""
+    credentials = scope.get("auth")
+    middleware = scope.get(SCOPE_KEY)
+    return (isinstance(credentials, TokenCredentials) and isinstance(middleware, TokenGuardMiddleware)
+            and middleware.authenticator.holds(credentials.token, wanted))
 
 
 def _refusal(

@@ -44,6 +44,7 @@ for apps whose plugins do I/O in their hooks).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -59,8 +60,9 @@ from tokenguard.stores.memory import MemoryStore
 from tokenguard.web.app import TokenWeb
 from tokenguard.web.options import WebOptions
 from tokenguard_asgi._translate import (
-    has_any_header,
+    UNUSUAL,
     header_getter,
+    plain_credentials,
     remote_address,
     route_path,
     to_starlette,
@@ -76,6 +78,7 @@ WEBSOCKET_POLICY_VIOLATION = 1008
 WEBSOCKET_TRY_AGAIN_LATER = 1013
 
 _T = TypeVar("_T")
+_FASTAPI = "fastapi"
 
 
 class TokenGuardMiddleware:
@@ -116,54 +119,73 @@ class TokenGuardMiddleware:
         self._mount = WebMount(self.web, owner_loader)
         #: the explicit fast path: the in-process store answers with a dict look-up.
         self.runs_inline = inline_memory_store and type(self.guard.store) is MemoryStore
-        self._credential_headers = frozenset(
-            name.lower().encode("latin-1") for name in (authorization_header, *token_headers)
-        )
+        self._authorization = authorization_header.lower().encode("latin-1")
+        self._token_headers = frozenset(name.lower().encode("latin-1") for name in token_headers)
+        #: a path that starts with none of these is no mount point (one C call per request).
+        self._mounts = (api_path, settings_path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        kind = scope["type"]
+        if kind == "http":
+            scope[SCOPE_KEY] = self
+            if scope.get("root_path") or scope["path"].startswith(self._mounts):
+                parts = self.web.split(route_path(scope))
+                if parts is not None:
+                    await self._mount.serve(*parts, scope, receive, send)
+                    return
+        elif kind == "websocket":
+            scope[SCOPE_KEY] = self
+        else:
             await self.app(scope, receive, send)
             return
-        scope[SCOPE_KEY] = self
-        if scope["type"] == "http":
-            path = route_path(scope)
-            parts = self.web.split(path)
-            if parts is not None:
-                await self._mount.serve(*parts, scope, receive, send)
+        token = plain_credentials(scope["headers"], self._authorization, self._token_headers)
+        info: TokenInfo | None = None
+        if token is not None:
+            try:
+                if token == UNUSUAL or self.runs_inline:
+                    info = await self._identify(scope, token)
+                else:  # the common case: a warm token, answered from the cache, nothing awaited
+                    info = self.guard.authenticate_cached(token, remote=remote_address(scope))
+                    if info is None:
+                        info = await self._identify(scope, token)
+            except TokenGuardError as exc:
+                await self._refuse(exc, scope, receive, send)
                 return
-        try:
-            info = await self._identify(scope)
-        except TokenGuardError as exc:
-            await self._refuse(exc, scope, receive, send)
-            return
         if info is None:
             scope.setdefault("auth", AuthCredentials())
             scope.setdefault("user", UnauthenticatedUser())
         else:
-            scope["auth"] = TokenCredentials(info, self._scopes_of(info))
+            scope["auth"] = TokenCredentials(  # an admin token holds every configured scope
+                info, frozenset(self.guard.scopes.order) if info.admin else info.effective_scopes)
             scope["user"] = TokenUser(info)
-        await self._call_app(scope, receive, send)
+        if _FASTAPI in sys.modules:  # its handler renders TokenRejected: replaced on the way out
+            await self._call_app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        except TokenRejected as rejected:  # an app without Starlette's exception handling
+            await self._send_rejected(rejected, scope, receive, send)
 
-    async def _identify(self, scope: Scope) -> TokenInfo | None:
-        raw_headers = scope["headers"]
-        if not has_any_header(raw_headers, self._credential_headers):
-            return None
-        get_header, remote = header_getter(raw_headers), remote_address(scope)
-        if not self.runs_inline:  # a warm token needs no worker thread: the cache answers
-            answered, info = self.authenticator.identify_cached(get_header, remote)
-            if answered:
-                return info
-        return await self.call_guard(self.authenticator.identify, get_header, remote)
+    async def _identify(self, scope: Scope, token: str) -> TokenInfo | None:
+        """The request's token when the cache alone could not answer: ``None`` when anonymous."""
+        remote = remote_address(scope)
+        if token == UNUSUAL:  # read_token's full checks: duplicates, spelling, token headers
+            get_header = header_getter(scope["headers"])
+            if not self.runs_inline:  # a warm token needs no worker thread: the cache answers
+                answered, info = self.authenticator.identify_cached(get_header, remote)
+                if answered:
+                    return info
+            return await self.call_guard(self.authenticator.identify, get_header, remote)
+        return await self.call_guard(self._authenticate, token, remote)
+
+    def _authenticate(self, token: str, remote: str | None) -> TokenInfo:
+        return self.guard.authenticate(token, remote=remote)
 
     async def call_guard(self, function: Callable[..., _T], *args: Any) -> _T:
         """Run a guard call that may reach the store without blocking the event loop."""
         if self.runs_inline:
             return function(*args)
         return await run_in_threadpool(function, *args)
-
-    def _scopes_of(self, info: TokenInfo) -> frozenset[str]:
-        """Effective scopes; an admin token holds every configured scope."""
-        return frozenset(self.guard.scopes.order) if info.admin else info.effective_scopes
 
     async def _refuse(self, exc: TokenGuardError, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -176,7 +198,12 @@ class TokenGuardMiddleware:
         await to_starlette(self.authenticator.respond(exc))(scope, receive, send)
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the app; a refusal recorded by ``TokenRejected.refuse`` replaces its response."""
+        """Run the app; a refusal recorded by ``TokenRejected.refuse`` replaces its response.
+
+        Only while FastAPI is loaded: its dependencies (``current_token``) can only raise, and
+        its exception handler renders ``{"detail": …}``. Elsewhere ``send`` is not wrapped, and a
+        ``TokenRejected`` that reaches the middleware is answered there.
+        """
         replaced = False
 
         async def refusing_send(message: Message) -> None:
@@ -190,10 +217,16 @@ class TokenGuardMiddleware:
         try:
             await self.app(scope, receive, refusing_send)
         except TokenRejected as rejected:  # an app without Starlette's exception handling
-            if replaced or scope["type"] != "http":
+            if replaced:
                 raise
-            scope.pop(REFUSAL_KEY, None)
-            await to_starlette(rejected.response)(scope, receive, send)
+            await self._send_rejected(rejected, scope, receive, send)
+
+    @staticmethod
+    async def _send_rejected(rejected: TokenRejected, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise rejected
+        scope.pop(REFUSAL_KEY, None)
+        await to_starlette(rejected.response)(scope, receive, send)
 
 
 def middleware_of(conn: HTTPConnection) -> TokenGuardMiddleware:
