@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, cast, overload
 
-from flask import current_app, g, request
+from flask import Flask, current_app, g, request
+from flask.globals import _cv_app
 from werkzeug.local import LocalProxy
 
 from tokenguard.errors import AuthenticationError, InsufficientScope, StoreUnavailable
 from tokenguard.models import TokenInfo
-from tokenguard_flask.extension import G_KEY, header_getter, state, to_flask
+from tokenguard_flask.extension import G_KEY, _state_of, header_getter, state, to_flask
 
 F = TypeVar("F", bound=Callable[..., Any])
 ProjectFrom = str | Callable[..., "str | None"]
@@ -65,18 +67,35 @@ def _project(project_from: ProjectFrom | None, kwargs: dict[str, Any]) -> str | 
 
 
 def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None) -> F:
+    wanted = frozenset(scopes)
+    plain_sync = not inspect.iscoroutinefunction(view)
+
     @functools.wraps(view)
     def protected(*args: Any, **kwargs: Any) -> Any:
-        authenticator = state().web.authenticator
-        project = _project(project_from, kwargs)
-        try:
-            found = g.get(G_KEY, _UNSET)  # verified by the extension's before_request
-            info = (authenticator.identify(header_getter(request.environ), request.remote_addr)
-                    if found is _UNSET else found)
-            info = authenticator.authorize(info, scopes, project, request.remote_addr)
-        except (AuthenticationError, InsufficientScope, StoreUnavailable) as exc:
-            return to_flask(authenticator.respond(exc))
-        setattr(g, G_KEY, info)
-        return current_app.ensure_sync(view)(*args, **kwargs)
+        app_context = _cv_app.get()  # the context itself: no proxy look-up per attribute
+        app = app_context.app
+        if project_from is None:  # the common case: the token before_request verified holds wanted
+            found = getattr(app_context.g, G_KEY, None)
+            if found is not None and _state_of(app).web.authenticator.holds(found, wanted):
+                if plain_sync and type(app).ensure_sync is Flask.ensure_sync:
+                    return view(*args, **kwargs)
+                return app.ensure_sync(view)(*args, **kwargs)
+        return _checked_view(view, scopes, project_from, args, kwargs)
 
     return cast(F, protected)
+
+
+def _checked_view(view: Callable[..., Any], scopes: tuple[str, ...], project_from: ProjectFrom | None,
+                  args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Every check, in order: identify (unless before_request did), project, scopes."""
+    authenticator = state().web.authenticator
+    project = _project(project_from, kwargs)
+    try:
+        found = g.get(G_KEY, _UNSET)  # verified by the extension's before_request
+        info = (authenticator.identify(header_getter(request.environ), request.remote_addr)
+                if found is _UNSET else found)
+        info = authenticator.authorize(info, scopes, project, request.remote_addr)
+    except (AuthenticationError, InsufficientScope, StoreUnavailable) as exc:
+        return to_flask(authenticator.respond(exc))
+    setattr(g, G_KEY, info)
+    return current_app.ensure_sync(view)(*args, **kwargs)

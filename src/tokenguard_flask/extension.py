@@ -9,11 +9,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
+from flask.globals import _cv_app, _cv_request
 
 from tokenguard.errors import AuthenticationError, StoreUnavailable, ValidationError
 from tokenguard.guard import TokenGuard
+from tokenguard.models import TokenInfo
 from tokenguard.web.app import TokenWeb
+from tokenguard.web.credentials import plain_bearer
 from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse
 from tokenguard.web.options import WebOptions
 
@@ -60,10 +63,19 @@ class TokenGuardState:
     guard: TokenGuard
     web: TokenWeb
     extension: FlaskTokenGuard
+    #: the WSGI environ keys of the credential headers (``HTTP_AUTHORIZATION``, …).
+    authorization_key: str = "HTTP_AUTHORIZATION"
+    token_keys: tuple[str, ...] = ("HTTP_API_TOKEN",)
+    #: a path that starts with none of these is no mount point (empty: ask ``web.handles``).
+    mounts: tuple[str, ...] = ()
 
 
 def state() -> TokenGuardState:
-    found = current_app.extensions.get(EXTENSION_KEY)
+    return _state_of(current_app)
+
+
+def _state_of(app: Flask) -> TokenGuardState:
+    found = app.extensions.get(EXTENSION_KEY)
     if not isinstance(found, TokenGuardState):
         raise RuntimeError("FlaskTokenGuard is not initialised on this app (call init_app)")
     return found
@@ -105,7 +117,10 @@ class FlaskTokenGuard:
         guard = guard or self._guard or build_guard(app.config)
         options = web_options(app.config)
         web = TokenWeb(guard, options, can_manage=lambda owner: self._allowed(owner))
-        app.extensions[EXTENSION_KEY] = TokenGuardState(guard, web, self)
+        app.extensions[EXTENSION_KEY] = TokenGuardState(
+            guard, web, self, _environ_key(options.authorization_header),
+            tuple(_environ_key(name) for name in options.token_headers),
+            (options.api_path, options.settings_path))
         app.before_request(identify_request)
         for name, mount in (("api", options.api_path), ("settings", options.settings_path)):
             view = self._view(name)
@@ -229,15 +244,38 @@ def identify_request() -> Response | None:
     view runs, whether or not it is protected. The two mount points check their
     own callers.
     """
-    web = state().web
-    if web.handles(request.path):
+    app_context = _cv_app.get()  # the contexts themselves: no proxy look-up per attribute
+    found = _state_of(app_context.app)
+    web = found.web
+    flask_request = _cv_request.get().request
+    path = flask_request.path
+    if (path.startswith(found.mounts) or not found.mounts) and web.handles(path):
         return None
+    environ = flask_request.environ
     try:
-        info = web.authenticator.identify(header_getter(request.environ), request.remote_addr)
+        info = _identify(found, environ, environ.get("REMOTE_ADDR"))
     except (AuthenticationError, StoreUnavailable) as exc:
         return to_flask(web.authenticator.respond(exc))
-    setattr(g, G_KEY, info)
+    setattr(app_context.g, G_KEY, info)
     return None
+
+
+def _identify(found: TokenGuardState, environ: dict[str, Any], remote: str | None) -> TokenInfo | None:
+    """The request's token, ``None`` when it carries none; raises what ``identify`` raises.
+
+    The common case (one plain ``Authorization: Bearer <token>``, no token header) is
+    read straight from the environ; anything else goes through ``read_token``'s checks.
+    """
+    for key in found.token_keys:
+        if key in environ:
+            return found.web.authenticator.identify(header_getter(environ), remote)
+    value = environ.get(found.authorization_key)
+    if value is None:
+        return None
+    token = plain_bearer(value)
+    if token is None:
+        return found.web.authenticator.identify(header_getter(environ), remote)
+    return found.guard.authenticate(token, remote=remote)
 
 
 class _VerbatimResponse(Response):
