@@ -62,7 +62,8 @@ def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) ->
 
         @functools.wraps(function)
         async def async_endpoint(*args: Any, **kwargs: Any) -> Any:
-            conn = _connection(args, kwargs, function)
+            conn = args[0] if args and isinstance(args[0], HTTPConnection) else _connection(
+                args, kwargs, function)
             if check_fast and _passes(conn.scope, wanted):
                 return await function(*args, **kwargs)
             refusal = _refusal(conn, scopes, project_from)
@@ -77,7 +78,8 @@ def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) ->
 
     @functools.wraps(function)
     def sync_endpoint(*args: Any, **kwargs: Any) -> Any:
-        conn = _connection(args, kwargs, function)
+        conn = args[0] if args and isinstance(args[0], HTTPConnection) else _connection(
+            args, kwargs, function)
         if check_fast and _passes(conn.scope, wanted):
             return function(*args, **kwargs)
         refusal = _refusal(conn, scopes, project_from)
@@ -103,9 +105,11 @@ def _passes(scope: Scope, wanted: frozenset[str]) -> bool:
     """The common case, with nothing to refuse: a token holding ``wanted``, checked by one subset
     test. ``False`` means "let ``_refusal`` decide", which refuses or lets an admin token pass."""
     credentials = scope.get("auth")
+    if type(credentials) is not TokenCredentials:  # a subclass, or anonymous: _refusal decides
+        return False
     middleware = scope.get(SCOPE_KEY)
-    return (isinstance(credentials, TokenCredentials) and isinstance(middleware, TokenGuardMiddleware)
-            and middleware.authenticator.holds(credentials.token, wanted))
+    return type(middleware) is TokenGuardMiddleware and middleware.authenticator.holds(
+        credentials.token, wanted)
 
 
 def _refusal(

@@ -145,7 +145,9 @@ class TokenGuardMiddleware:
                 if token == UNUSUAL or self.runs_inline:
                     info = await self._identify(scope, token)
                 else:  # the common case: a warm token, answered from the cache, nothing awaited
-                    info = self.guard.authenticate_cached(token, remote=remote_address(scope))
+                    client = scope.get("client")  # remote_address(scope), inlined
+                    info = self.guard.authenticate_cached(
+                        token, remote=str(client[0]) if client else None)
                     if info is None:
                         info = await self._identify(scope, token)
             except TokenGuardError as exc:
