@@ -90,8 +90,11 @@ class TokenRejected(HTTPException):
     ``WWW-Authenticate`` header, so any app's exception handling answers it
     sensibly. Raised through :meth:`refuse`, it also leaves the RFC 6750
     response in the scope, and :class:`TokenGuardMiddleware` sends that one in
-    place of whatever the framework rendered (FastAPI's ``{"detail": …}``), so
-    the answer is exactly the Flask adapter's, even from a mounted sub-app.
+    place of whatever FastAPI rendered (its ``{"detail": …}``), so the answer is
+    exactly the Flask adapter's, even from a mounted sub-app. The middleware
+    watches the response for this only while FastAPI is loaded; elsewhere a
+    ``TokenRejected`` that reaches it is answered there, and one a framework
+    handles itself keeps that framework's rendering (the same status and challenge).
     """
 
     def __init__(self, response: WebResponse) -> None:
