@@ -21,7 +21,10 @@ _UNSET = object()
 
 
 def _current() -> TokenInfo | None:
-    token: TokenInfo | None = g.get(G_KEY)
+    app_context = _cv_app.get(None)
+    if app_context is None:  # outside a request: g's own error
+        return cast("TokenInfo | None", g.get(G_KEY))
+    token: TokenInfo | None = getattr(app_context.g, G_KEY, None)
     return token
 
 
