@@ -35,11 +35,6 @@ def _header_key(name: str) -> bytes:
     return name.lower().encode("latin-1")
 
 
-def has_any_header(raw_headers: RawHeaders, names: frozenset[bytes]) -> bool:
-    """True when one of ``names`` (lowercase bytes) is present: cheap, no decoding."""
-    return any(raw_name in names for raw_name, _ in raw_headers)
-
-
 #: ``plain_credentials``' answer when the headers need ``read_token``'s full checks.
 UNUSUAL = ""
 
