@@ -92,6 +92,23 @@ def rollback_sqlite(connection: Connection) -> None:
 
 
 @contextmanager
+def sqlite_immediate(connection: Connection) -> Iterator[Connection]:
+    """An explicit SQLite transaction that holds the write lock from its start.
+
+    pysqlite would begin a deferred transaction, which takes the lock only at
+    the first write: two writers could then both read before either writes.
+    """
+    connection.execution_options(isolation_level="AUTOCOMMIT")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        rollback_sqlite(connection)
+        raise
+    connection.exec_driver_sql("COMMIT")
+
+
+@contextmanager
 def sqlite_busy_timeout(connection: Connection, seconds: float | None) -> Iterator[None]:
     """SQLite waits at most ``seconds`` for a lock on this connection meanwhile (``None``: unchanged)."""
     if seconds is None:

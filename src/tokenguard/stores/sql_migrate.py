@@ -22,7 +22,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
 
 from tokenguard.errors import StoreUnavailable
-from tokenguard.stores.sql_engine import describe, make_engine, rollback_sqlite
+from tokenguard.stores.sql_engine import describe, make_engine, sqlite_immediate
 from tokenguard.stores.sql_schema import VERSION_TABLE
 
 SCRIPT_LOCATION = "tokenguard.stores:migrations"
@@ -95,14 +95,8 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as connection:
         dialect = engine.dialect.name
         if dialect == "sqlite":
-            connection.execution_options(isolation_level="AUTOCOMMIT")
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
+            with sqlite_immediate(connection):
                 yield connection
-            except BaseException:
-                rollback_sqlite(connection)
-                raise
-            connection.exec_driver_sql("COMMIT")
         elif dialect == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
             yield connection

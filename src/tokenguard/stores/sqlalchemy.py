@@ -32,8 +32,8 @@ from tokenguard.stores.sql_engine import (
     is_single_connection,
     is_transient,
     make_engine,
-    rollback_sqlite,
     sqlite_busy_timeout,
+    sqlite_immediate,
 )
 from tokenguard.stores.sql_migrate import upgrade, upgrade_with
 from tokenguard.stores.sql_reader import ThreadLocalReader
@@ -260,16 +260,8 @@ class SQLAlchemyStore:
     def _transaction(self, busy_timeout: float | None = None) -> Iterator[Connection]:
         with self.engine.connect() as connection:
             if self._dialect == "sqlite":
-                # pysqlite would start a deferred transaction; take the write lock up front.
-                connection.execution_options(isolation_level="AUTOCOMMIT")
-                with sqlite_busy_timeout(connection, busy_timeout):
-                    connection.exec_driver_sql("BEGIN IMMEDIATE")
-                    try:
-                        yield connection
-                    except BaseException:
-                        rollback_sqlite(connection)
-                        raise
-                    connection.exec_driver_sql("COMMIT")
+                with sqlite_busy_timeout(connection, busy_timeout), sqlite_immediate(connection):
+                    yield connection
                 return
             if self._dialect in ("mysql", "mariadb"):
                 # Each statement sees the latest commits (no stale snapshot, no gap locks).
