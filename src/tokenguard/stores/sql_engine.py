@@ -97,8 +97,8 @@ def sqlite_immediate(connection: Connection) -> Iterator[Connection]:
 
     pysqlite would begin a deferred transaction, which takes the lock only at
     the first write: two writers could then both read before either writes.
+    The connection must already be in autocommit mode (set before any statement).
     """
-    connection.execution_options(isolation_level="AUTOCOMMIT")
     connection.exec_driver_sql("BEGIN IMMEDIATE")
     try:
         yield connection

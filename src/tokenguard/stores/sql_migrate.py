@@ -95,6 +95,7 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as connection:
         dialect = engine.dialect.name
         if dialect == "sqlite":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
             with sqlite_immediate(connection):
                 yield connection
         elif dialect == "postgresql":

@@ -260,6 +260,8 @@ class SQLAlchemyStore:
     def _transaction(self, busy_timeout: float | None = None) -> Iterator[Connection]:
         with self.engine.connect() as connection:
             if self._dialect == "sqlite":
+                # Autocommit first: the busy-timeout PRAGMA must not open a transaction.
+                connection.execution_options(isolation_level="AUTOCOMMIT")
                 with sqlite_busy_timeout(connection, busy_timeout), sqlite_immediate(connection):
                     yield connection
                 return
