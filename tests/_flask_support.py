@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, request, session
@@ -22,17 +21,6 @@ _META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 _NEW_TOKEN = re.compile(r'id="new-token" class="secret-value">([^<]+)<')
 
 
-class Clock:
-    """An injectable UTC clock the tests move by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def make_guard(store: str = "memory://", **kwargs: Any) -> TokenGuard:

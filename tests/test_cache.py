@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from _testclock import ManualClock as Clock
 from tokenguard import (
     ExpiredToken,
     InsufficientScope,
@@ -30,15 +31,6 @@ KEY = "cache-test-key-0123456789abcdefghijklmnop"
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class Monotonic:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from _testclock import ManualClock as Clock
 from tokenguard import (
     DEFAULT,
     ExpiredToken,
@@ -30,17 +31,6 @@ KEY = "guard-test-key-0123456789abcdefghijklmnop"
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class CountingStore(MemoryStore):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from _testclock import ManualClock as Clock
 from tokenguard import (
     ExpiredToken,
     InsufficientScope,
@@ -87,12 +88,6 @@ class Recorder:
         self.events.append(("invalidated", {"token_id": token_id, "digest": digest}))
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -102,7 +97,7 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture

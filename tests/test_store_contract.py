@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from _testclock import ManualClock as Clock
 from tokenguard import TokenGuard
 from tokenguard.errors import (
     ExpiredToken,
@@ -38,17 +39,6 @@ URL_FIXTURES = {"sqlite": "sqlite_url", "postgresql": "postgres_url", "mariadb":
 LIMIT = 5
 
 
-class Clock:
-    """An injectable clock: tests move time instead of sleeping."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def digest_of(text: str) -> str:

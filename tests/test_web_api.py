@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from _flask_support import API, ORIGIN, Browser, Clock, bearer, make_app, make_guard
+from _flask_support import API, ORIGIN, Browser, bearer, make_app, make_guard
+from _testclock import ManualClock as Clock
 from tokenguard import TokenGuard
 
 CHALLENGE = 'Bearer realm="api"'

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
-from _flask_support import ORIGIN, PAGE, Browser, Clock, bearer, make_app, make_guard, new_token_in
+from _flask_support import ORIGIN, PAGE, Browser, bearer, make_app, make_guard, new_token_in
+from _testclock import ManualClock as Clock
 from tokenguard import TokenGuard
 
 CSP = ("default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; "
