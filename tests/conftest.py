@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -88,3 +89,24 @@ def redis_url() -> str:
 @pytest.fixture
 def sqlite_url(tmp_path: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path}/tokens.db"
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright; skipped without it, a failure when services are required."""
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} is not installed (make browser installs Debian's chromium)"
+        if REQUIRE_SERVICES:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

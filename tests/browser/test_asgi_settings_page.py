@@ -9,25 +9,20 @@ from __future__ import annotations
 
 import importlib.util
 import secrets
-import shutil
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
+from _live import serve_asgi
 from tokenguard import TokenGuard
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
@@ -40,72 +35,51 @@ def load_example(name: str) -> ModuleType:
     return module
 
 
-def wait_for_chromium(timeout: float = 120) -> None:
-    """Chromium may still be installing when the suite starts: wait for it, bounded."""
-    deadline = time.monotonic() + timeout
-    while not (Path(CHROMIUM).is_file() and shutil.which(CHROMIUM)):
-        if time.monotonic() > deadline:
-            pytest.fail(f"{CHROMIUM} is not installed (make browser installs Debian's chromium)")
-        time.sleep(2)
-
-
 @pytest.fixture(params=["starlette", "fastapi"])
 def server(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[str]:
     guard = TokenGuard(sqlite_url, secret_key=secrets.token_bytes(32), load_entry_points=False)
     app = load_example(request.param).create_app(guard)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="none")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uvicorn_server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.01)
-    port = uvicorn_server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}"
+        with serve_asgi(app) as url:
+            yield url
     finally:
-        uvicorn_server.should_exit = True
-        thread.join(timeout=10)
         guard.close()
 
 
-def test_create_see_once_use_and_revoke_in_the_browser(server: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_create_see_once_use_and_revoke_in_the_browser(server: str, browser: Any) -> None:
+    from playwright.sync_api import expect
 
-    wait_for_chromium()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.on("dialog", lambda dialog: dialog.accept())
-            page.goto(f"{server}/settings/tokens")
-            page.get_by_role("button", name="Sign in as alice").click()
-            expect(page).to_have_url(f"{server}/settings/tokens")
-            expect(page.get_by_text("You have no API tokens yet.")).to_be_visible()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.goto(f"{server}/settings/tokens")
+        page.get_by_role("button", name="Sign in as alice").click()
+        expect(page).to_have_url(f"{server}/settings/tokens")
+        expect(page.get_by_text("You have no API tokens yet.")).to_be_visible()
 
-            page.get_by_label("Name").fill("laptop script")
-            page.get_by_role("button", name="Create token").click()
-            secret = page.locator("#new-token").inner_text().strip()
-            assert secret.startswith("tg_") and len(secret) == 41
-            expect(page.locator("#export-line")).to_contain_text(f"NOTES_API_TOKEN={secret}")
+        page.get_by_label("Name").fill("laptop script")
+        page.get_by_role("button", name="Create token").click()
+        secret = page.locator("#new-token").inner_text().strip()
+        assert secret.startswith("tg_") and len(secret) == 41
+        expect(page.locator("#export-line")).to_contain_text(f"NOTES_API_TOKEN={secret}")
 
-            page.reload()
-            expect(page.locator("#new-token")).to_have_count(0)
-            assert secret not in page.content()
-            row = page.locator("tr", has_text="laptop script")
-            expect(row.locator(".badge.status")).to_have_text("active")
+        page.reload()
+        expect(page.locator("#new-token")).to_have_count(0)
+        assert secret not in page.content()
+        row = page.locator("tr", has_text="laptop script")
+        expect(row.locator(".badge.status")).to_have_text("active")
 
-            bearer = {"Authorization": f"Bearer {secret}"}
-            listed = httpx.get(f"{server}/api/notes", headers=bearer, timeout=5)
-            assert (listed.status_code, listed.json()["owner"]) == (200, "alice")
+        bearer = {"Authorization": f"Bearer {secret}"}
+        listed = httpx.get(f"{server}/api/notes", headers=bearer, timeout=5)
+        assert (listed.status_code, listed.json()["owner"]) == (200, "alice")
 
-            row.get_by_role("button", name="Revoke").click()
-            status = page.locator("tr", has_text="laptop script").locator(".badge.status")
-            expect(status).to_have_text("revoked")
+        row.get_by_role("button", name="Revoke").click()
+        status = page.locator("tr", has_text="laptop script").locator(".badge.status")
+        expect(status).to_have_text("revoked")
 
-            refused = httpx.get(f"{server}/api/notes", headers=bearer, timeout=5)
-            assert refused.status_code == 401
-            assert 'error="invalid_token"' in refused.headers["www-authenticate"]
-        finally:
-            browser.close()
+        refused = httpx.get(f"{server}/api/notes", headers=bearer, timeout=5)
+        assert refused.status_code == 401
+        assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+    finally:
+        context.close()

@@ -13,13 +13,13 @@ import re
 import secrets
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
+from _live import serve_asgi
 from tokenguard import TokenGuard
 
 ADAPTERS = ("flask", "asgi")
@@ -109,35 +109,12 @@ def serve_flask(app: Any) -> Iterator[str]:
 
 
 @contextmanager
-def serve_asgi(app: Any) -> Iterator[str]:
-    import uvicorn
-
-    # log_config=None: uvicorn's loggers propagate, so the leak check reads them too.
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, log_level="warning",
-                            lifespan="off", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-@contextmanager
 def serve(adapter: str, guard: TokenGuard, **options: Any) -> Iterator[str]:
     if adapter == "flask":
         with serve_flask(flask_app(guard, **options)) as url:
             yield url
     else:
-        with serve_asgi(asgi_app(guard, **options)) as url:
+        with serve_asgi(asgi_app(guard, **options), lifespan="off") as url:
             yield url
 
 
