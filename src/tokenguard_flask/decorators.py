@@ -8,11 +8,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast, overload
 
 from flask import Flask, current_app, g, request
-from flask.globals import _cv_app
 from werkzeug.local import LocalProxy
 
 from tokenguard.errors import AuthenticationError, InsufficientScope, StoreUnavailable
 from tokenguard.models import TokenInfo
+from tokenguard_flask._contexts import app_context_var
 from tokenguard_flask.extension import G_KEY, _state_of, header_getter, state, to_flask
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -21,7 +21,7 @@ _UNSET = object()
 
 
 def _current() -> TokenInfo | None:
-    app_context = _cv_app.get(None)
+    app_context = app_context_var.get(None)
     if app_context is None:  # outside a request: g's own error
         return cast("TokenInfo | None", g.get(G_KEY))
     token: TokenInfo | None = getattr(app_context.g, G_KEY, None)
@@ -75,7 +75,7 @@ def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None)
 
     @functools.wraps(view)
     def protected(*args: Any, **kwargs: Any) -> Any:
-        app_context = _cv_app.get()  # the context itself: no proxy look-up per attribute
+        app_context = app_context_var.get()  # the context itself: no proxy look-up per attribute
         app = app_context.app
         if project_from is None:  # the common case: the token before_request verified holds wanted
             found = getattr(app_context.g, G_KEY, None)

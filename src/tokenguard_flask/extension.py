@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
-from flask.globals import _cv_app, _cv_request
 
 from tokenguard.errors import AuthenticationError, StoreUnavailable, ValidationError
 from tokenguard.guard import TokenGuard
@@ -19,6 +18,7 @@ from tokenguard.web.app import TokenWeb
 from tokenguard.web.credentials import plain_bearer
 from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse
 from tokenguard.web.options import WebOptions
+from tokenguard_flask._contexts import app_context_var, request_context_var
 
 OwnerLoader = Callable[[], object]
 CanManage = Callable[[str], bool]
@@ -244,10 +244,10 @@ def identify_request() -> Response | None:
     view runs, whether or not it is protected. The two mount points check their
     own callers.
     """
-    app_context = _cv_app.get()  # the contexts themselves: no proxy look-up per attribute
+    app_context = app_context_var.get()  # the contexts themselves: no proxy look-up per attribute
     found = _state_of(app_context.app)
     web = found.web
-    flask_request = _cv_request.get().request
+    flask_request = request_context_var.get().request
     path = flask_request.path
     if (path.startswith(found.mounts) or not found.mounts) and web.handles(path):
         return None
