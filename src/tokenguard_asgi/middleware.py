@@ -122,17 +122,15 @@ class TokenGuardMiddleware:
         self._authorization = authorization_header.lower().encode("latin-1")
         self._token_headers = frozenset(name.lower().encode("latin-1") for name in token_headers)
         #: a path that starts with none of these is no mount point (one C call per request).
-        self._mounts = (api_path, settings_path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             scope[SCOPE_KEY] = self
-            if scope.get("root_path") or scope["path"].startswith(self._mounts):
-                parts = self.web.split(route_path(scope))
-                if parts is not None:
-                    await self._mount.serve(*parts, scope, receive, send)
-                    return
+            parts = self.web.split(route_path(scope))
+            if parts is not None:
+                await self._mount.serve(*parts, scope, receive, send)
+                return
         elif kind == "websocket":
             scope[SCOPE_KEY] = self
         else:

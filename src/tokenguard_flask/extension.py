@@ -66,8 +66,6 @@ class TokenGuardState:
     #: the WSGI environ keys of the credential headers (``HTTP_AUTHORIZATION``, …).
     authorization_key: str = "HTTP_AUTHORIZATION"
     token_keys: tuple[str, ...] = ("HTTP_API_TOKEN",)
-    #: a path that starts with none of these is no mount point (empty: ask ``web.handles``).
-    mounts: tuple[str, ...] = ()
 
 
 def state() -> TokenGuardState:
@@ -119,8 +117,7 @@ class FlaskTokenGuard:
         web = TokenWeb(guard, options, can_manage=lambda owner: self._allowed(owner))
         app.extensions[EXTENSION_KEY] = TokenGuardState(
             guard, web, self, _environ_key(options.authorization_header),
-            tuple(_environ_key(name) for name in options.token_headers),
-            (options.api_path, options.settings_path))
+            tuple(_environ_key(name) for name in options.token_headers))
         app.before_request(identify_request)
         for name, mount in (("api", options.api_path), ("settings", options.settings_path)):
             view = self._view(name)
@@ -249,7 +246,7 @@ def identify_request() -> Response | None:
     web = found.web
     flask_request = request_context_var.get().request
     path = flask_request.path
-    if (path.startswith(found.mounts) or not found.mounts) and web.handles(path):
+    if web.handles(path):
         return None
     environ = flask_request.environ
     try:

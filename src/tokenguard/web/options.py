@@ -66,8 +66,15 @@ class WebOptions:
             raise ValidationError("csrf_max_age must be at least 60 seconds", field="csrf_max_age")
 
     def mount_for(self, path: str) -> str | None:
-        """``api_path`` or ``settings_path`` when ``path`` is that mount point or below it."""
-        for mount in (self.api_path, self.settings_path):
+        """``api_path`` or ``settings_path`` when ``path`` is that mount point or below it.
+
+        Every request of the host app asks this: a path that starts with neither
+        mount point is answered by one ``startswith``.
+        """
+        mounts = (self.api_path, self.settings_path)
+        if not path.startswith(mounts):
+            return None
+        for mount in mounts:
             if path == mount or path.startswith(mount + "/"):
                 return mount
         return None
