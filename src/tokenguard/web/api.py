@@ -17,7 +17,7 @@ from tokenguard.models import IssuedToken, TokenInfo
 from tokenguard.web import forms, openapi, shapes
 from tokenguard.web.auth import MissingCredentials
 from tokenguard.web.csrf import CSRF_HEADER
-from tokenguard.web.gate import Caller, Forbidden, Gate
+from tokenguard.web.gate import Caller, Forbidden, Gate, refuse_admin
 from tokenguard.web.http import NO_STORE_HEADERS, WebRequest, WebResponse
 from tokenguard.web.options import WebOptions
 
@@ -186,9 +186,3 @@ class ManagementApi:
             info = None
         return WebResponse.json(shapes.introspection_json(info, self.guard.scopes, self.guard.clock()))
 
-
-def refuse_admin(info: TokenInfo) -> TokenInfo:
-    """Admin tokens are re-enabled and re-issued only from the CLI or the core API."""
-    if info.admin:
-        raise ValidationError("admin tokens are managed from the CLI only", field="id")
-    return info

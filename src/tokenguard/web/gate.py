@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tokenguard import validation
-from tokenguard.errors import InsufficientScope, TokenGuardError, TokenNotFound
+from tokenguard.errors import InsufficientScope, TokenGuardError, TokenNotFound, ValidationError
 from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
 from tokenguard.web.auth import MissingCredentials, RequestAuthenticator
@@ -114,3 +114,10 @@ class Gate:
                                                              validation.projects(projects)]
         if target.admin or not all(self.guard.reaches(holder, target.scopes, p) for p in reach):
             raise Forbidden("this token may not manage a token that reaches further than itself")
+
+
+def refuse_admin(info: TokenInfo) -> TokenInfo:
+    """Admin tokens are re-enabled and re-issued only from the CLI or the core API, never the web."""
+    if info.admin:
+        raise ValidationError("admin tokens are managed from the CLI only", field="id")
+    return info

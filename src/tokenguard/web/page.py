@@ -29,7 +29,7 @@ from tokenguard.guard import TokenGuard
 from tokenguard.models import IssuedToken
 from tokenguard.web import forms, pageview
 from tokenguard.web.flash import Flash, FlashCookies
-from tokenguard.web.gate import Forbidden, Gate
+from tokenguard.web.gate import Forbidden, Gate, refuse_admin
 from tokenguard.web.http import WebRequest, WebResponse
 from tokenguard.web.options import WebOptions
 from tokenguard.web.render import Renderer
@@ -209,8 +209,7 @@ class SettingsPage:
             if verb == "revoke":
                 self.guard.revoke(token_id, actor=owner, remote=request.remote)
                 return self._redirect(request, owner, Flash("success", f"Revoked “{info.name}”."))
-            if info.admin:
-                raise ValidationError("admin tokens are managed from the CLI only", field="id")
+            refuse_admin(info)
             self.guard.reapprove(token_id, actor=owner, remote=request.remote)
         except ValidationError as exc:
             return self._redirect(request, owner, Flash("error", f"“{info.name}”: {exc}"))
@@ -223,8 +222,7 @@ class SettingsPage:
             return self._redirect(request, owner, Flash(
                 "info", f"“{info.name}” was already rotated; its new secret is shown only once."))
         try:
-            if info.admin:
-                raise ValidationError("admin tokens are managed from the CLI only", field="id")
+            refuse_admin(info)
             issued = self.guard.rotate(token_id, actor=owner, remote=request.remote)
         except ValidationError as exc:
             return self._redirect(request, owner, Flash("error", f"“{info.name}”: {exc}"))
