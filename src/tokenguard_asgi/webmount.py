@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from tokenguard.web.app import TokenWeb
-from tokenguard.web.http import WebRequest, WebResponse
+from tokenguard.web.http import WebRequest, WebResponse, signed_in_owner
 from tokenguard_asgi._translate import (
     header_getter,
     origin_of,
@@ -66,9 +66,7 @@ class WebMount:
         owner: Any = self.owner_loader(signed_in)
         if inspect.isawaitable(owner):  # an async loader: awaited back on the event loop
             owner = anyio.from_thread.run(_awaited, owner)
-        if owner is None or owner == "":
-            return None
-        return str(owner)  # user ids are often ints
+        return signed_in_owner(owner)
 
 
 async def _awaited(awaitable: Awaitable[Any]) -> Any:

@@ -16,7 +16,7 @@ from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
 from tokenguard.web.app import TokenWeb
 from tokenguard.web.credentials import plain_bearer
-from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse
+from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse, signed_in_owner
 from tokenguard.web.options import WebOptions
 from tokenguard_flask._contexts import app_context_var, request_context_var
 
@@ -133,9 +133,7 @@ class FlaskTokenGuard:
     def current_owner(self) -> str | None:
         """The signed-in user per ``owner_loader``, or flask-login's ``current_user``."""
         value = self._owner_loader() if self._owner_loader is not None else _flask_login_owner()
-        if value is None or value == "":
-            return None
-        return str(value)
+        return signed_in_owner(value)
 
     def _view(self, name: str) -> Callable[..., Response]:
         def serve(rest: str = "") -> Response:

@@ -88,3 +88,13 @@ class WebResponse:
             if key.lower() == lowered:
                 return value
         return None
+
+
+def signed_in_owner(value: object) -> str | None:
+    """What an app's ``owner_loader`` returned, as an owner id: ``None`` or ``""`` is nobody.
+
+    Apps often return a user's numeric id: it becomes its decimal string.
+    """
+    if value is None or value == "":
+        return None
+    return str(value)
