@@ -346,6 +346,8 @@ def test_per_owner_limit(cli: CLI, env: dict[str, str]) -> None:
     assert cli("token", "create", "t3", "--owner", "alice", "--max-tokens-per-owner", "none").code == 0
     bad = cli("token", "list", "--max-tokens-per-owner", "-3")
     assert bad.code == 2 and "per-owner limit" in bad.error_line
+    superscript = cli("token", "list", "--max-tokens-per-owner", "\u00b3")  # isdigit(), yet not int()
+    assert superscript.code == 2 and "per-owner limit" in superscript.error_line
 
 
 def test_secret_key_file_with_rotation(cli: CLI, env: dict[str, str], tmp_path: Path) -> None:
@@ -405,7 +407,8 @@ def test_bad_arguments_are_usage_errors(cli: CLI, argv: tuple[str, ...], message
 
 @pytest.mark.parametrize("argv", [
     (), ("token",), ("token", "create"), ("token", "create", "x"), ("nonsense",), ("token", "frobnicate"),
-    ("demo", "--app", "django"), ("demo", "--port", "0"), ("token", "create", "\u202e", "--owner", "a"),
+    ("demo", "--app", "django"), ("demo", "--port", "0"), ("demo", "--port", "\u00b2"),
+    ("token", "create", "\u202e", "--owner", "a"),
 ])
 def test_usage_errors_are_one_line(cli: CLI, argv: tuple[str, ...]) -> None:
     result = cli(*argv)

@@ -128,7 +128,7 @@ def _add_token_commands(groups: argparse._SubParsersAction[_Parser], common: _Pa
 
 
 def _port(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected 1-65535")
     return int(text)
 

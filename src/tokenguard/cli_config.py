@@ -117,7 +117,7 @@ def max_tokens(args: argparse.Namespace, console: Console) -> int | None:
     text = raw.strip().lower()
     if text in _UNLIMITED:
         return None
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise CLIError(f"invalid per-owner limit {raw[:20]!r}: expected a positive number or 'none'")
     return int(text)
 

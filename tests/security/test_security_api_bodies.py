@@ -18,7 +18,7 @@ import httpx
 import pytest
 from _security_helpers import SECRET
 from _servers import ADAPTERS, API, PAGE, serve, signed_in
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tokenguard import TokenGuard, TokenNotFound
@@ -213,6 +213,7 @@ page_forms = st.fixed_dictionaries({}, optional={
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(page_forms)
+@example({"name": "ci", "permission": "read", "expires": "\u00b3"})  # a digit to isdigit(), not to int()
 def test_any_settings_form_gets_a_page_or_a_4xx_never_500(api: Api, fields: dict[str, str]) -> None:
     page = api.client.get(PAGE)
     csrf = CSRF_META.search(page.text)

@@ -213,7 +213,7 @@ def create_spec_from_form(form: Form, guard: TokenGuard) -> CreateSpec:
         expires_at = parse_expiry(form_value(form, "expires_on") or "", "expires_on")
         if expires_at is None or len(form_value(form, "expires_on") or "") != 10:
             raise ValidationError("choose a date", field="expires_on")
-    elif choice.isdigit() and len(choice) <= 5:
+    elif choice.isascii() and choice.isdigit() and len(choice) <= 5:  # not "³": int() refuses it
         expires_in = _days(int(choice), "expires")
     else:
         raise ValidationError("choose an expiry", field="expires")
