@@ -131,3 +131,11 @@ def test_has_scope_on_info_uses_the_hierarchy() -> None:
     info = guard.create_token("bob", "mgmt", scopes=["management"]).info
     assert all(info.has_scope(s) for s in ("read", "write", "management"))
     assert not info.has_scope("other")
+
+
+def test_a_scope_the_hierarchy_does_not_configure_grants_nothing() -> None:
+    """A token stored under an older configuration: its unknown names are not effective."""
+    scopes = ScopeHierarchy()
+    assert scopes.expand(frozenset({"write", "legacy"})) == {"read", "write"}
+    assert scopes.expand(frozenset({"legacy"})) == frozenset()
+    assert not scopes.grants(frozenset({"legacy"}), "legacy")

@@ -16,6 +16,8 @@ SCOPE_PATTERN = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
 #: Unknown names are repeated in errors only if this short: a token (40+ characters) never is.
 _ECHOABLE = re.compile(r"[A-Za-z0-9_.:-]{1,32}")
 
+_NOTHING: frozenset[str] = frozenset()
+
 
 class ScopeHierarchy:
     """A validated hierarchy, with the closure of every scope computed once."""
@@ -75,12 +77,17 @@ class ScopeHierarchy:
         return frozenset(result)
 
     def expand(self, scopes: frozenset[str]) -> frozenset[str]:
-        """``scopes`` with everything they imply. Memoised: few distinct sets exist."""
+        """``scopes`` with everything they imply. Memoised: few distinct sets exist.
+
+        A name this hierarchy does not configure (a token from an older configuration)
+        grants nothing, so it is left out: effective scopes are always configured ones,
+        and "holds every wanted scope" is one subset test.
+        """
         cached = self._cache.get(scopes)
         if cached is None:
             expanded: set[str] = set()
             for scope in scopes:
-                expanded |= self._closure.get(scope, frozenset((scope,)))
+                expanded |= self._closure.get(scope, _NOTHING)
             cached = frozenset(expanded)
             if len(self._cache) < 4096:
                 self._cache[scopes] = cached
