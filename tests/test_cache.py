@@ -102,10 +102,14 @@ def test_the_cache_is_keyed_by_digest_never_by_the_token(guard: TokenGuard) -> N
     token = guard.create_token("alice", "ci").token
     guard.authenticate(token)
     keys = list(guard.cache._entries)
-    body = token.partition("_")[2]
-    assert keys == [guard._hasher.digest(token)]
+    body = token.partition("_")[2].encode()
+    assert keys == [guard.cache.probe(token)] and len(keys[0]) == 16
     assert all(body not in key and body[:8] not in key for key in keys)
-    assert body not in repr(guard.cache) and body not in repr(guard.cache.stats())
+    changed = token[:-1] + ("x" if token[-1] != "x" else "y")
+    assert guard.cache.probe(token) != guard.cache.probe(changed)
+    other = make_guard(CountingStore())
+    assert other.cache.probe(token) != guard.cache.probe(token)  # keyed: a new key per cache
+    assert body.decode() not in repr(guard.cache) and body.decode() not in repr(guard.cache.stats())
 
 
 def test_expiry_is_checked_at_every_use_even_on_a_hit(
@@ -140,7 +144,7 @@ def test_concurrent_hits_write_last_use_once(store: CountingStore) -> None:
     guard = make_guard(store)
     token = guard.create_token("alice", "ci").token
     guard.authenticate(token)
-    entry = guard.cache.get(guard._hasher.digest(token))
+    entry = guard.cache.get(guard.cache.probe(token))
     assert entry is not None
     entry.touch_due = 0.0  # due now, for every thread at once
     barrier = threading.Barrier(8)
@@ -200,7 +204,7 @@ def test_a_rotated_token_works_at_once_and_the_old_secret_never_again(
     for _ in range(3):
         with pytest.raises(InvalidToken):
             guard.authenticate(issued.token)
-    assert [d for d in guard.cache._entries] == [guard._hasher.digest(new.token)]
+    assert list(guard.cache._entries) == [guard.cache.probe(new.token)]
 
 
 def test_revoking_a_parent_drops_its_cached_children(guard: TokenGuard) -> None:
@@ -373,7 +377,7 @@ def test_the_cache_never_grows_past_its_size_under_threads(store: CountingStore)
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    assert len(guard.cache) <= 16 and len(guard.cache._digest_of) <= 16
+    assert len(guard.cache) <= 16 and len(guard.cache._key_of) <= 16
     for issued in made[0::4]:
         with pytest.raises(RevokedToken):
             guard.authenticate(issued.token)
@@ -615,3 +619,56 @@ def test_authenticate_cached_calls_before_hooks_once_and_only_when_it_answers(
     guard.authenticate(token, remote="thread")
     assert guard.authenticate_cached(token, remote="warm") is not None
     assert seen == ["thread", "warm"]
+
+
+def test_authenticate_cached_refuses_a_remembered_unknown_token_with_its_hooks(
+    guard: TokenGuard, store: CountingStore
+) -> None:
+    from tokenguard import hookimpl
+
+    failures: list[tuple[str, str | None]] = []
+
+    class Watcher:
+        @hookimpl
+        def tokenguard_auth_failed(self, reason: str, hint: str | None, remote: str | None) -> None:
+            failures.append((reason, remote))
+
+    guard.plugins.register(Watcher())
+    unknown = tokens.generate("tg")
+    assert guard.authenticate_cached(unknown) is None  # not yet known to be unknown: ask the store
+    with pytest.raises(InvalidToken, match="unknown"):
+        guard.authenticate(unknown, remote="thread")
+    for _ in range(3):  # remembered: refused from memory, in the event loop
+        with pytest.raises(InvalidToken, match="unknown"):
+            guard.authenticate_cached(unknown, remote="loop")
+    assert store.calls["find"] == 1
+    assert failures == [("unknown", "thread")] + [("unknown", "loop")] * 3
+
+
+def test_an_rfc8959_token_is_one_cache_entry_with_the_plain_one(
+    guard: TokenGuard, store: CountingStore
+) -> None:
+    issued = guard.create_token("alice", "ci")
+    assert guard.authenticate("secret-token:" + issued.token).id == issued.info.id
+    info = guard.authenticate_cached("secret-token:" + issued.token)
+    assert info is not None and guard.authenticate_cached(issued.token) is info
+    assert len(guard.cache) == 1 and store.calls["find"] == 1
+
+
+def test_authenticate_cached_takes_the_raw_bytes_of_a_canonical_token_only(
+    guard: TokenGuard, store: CountingStore
+) -> None:
+    issued = guard.create_token("alice", "ci")
+    raw = issued.token.encode("ascii")
+    assert guard.authenticate_cached(raw) is None  # cold
+    guard.authenticate(issued.token)
+    info = guard.authenticate_cached(raw)
+    assert info is not None and info.id == issued.info.id
+    for other in (b"secret-token:" + raw, raw + b" ", raw.upper(), raw[:-1], b"", "é".encode() + raw[2:]):
+        assert guard.authenticate_cached(other) is None  # not canonical: the caller's full checks
+    unknown = tokens.generate("tg")
+    with pytest.raises(InvalidToken):
+        guard.authenticate(unknown)
+    with pytest.raises(InvalidToken, match="unknown"):
+        guard.authenticate_cached(unknown.encode("ascii"))  # remembered, refused from memory
+    assert store.calls["find"] == 2

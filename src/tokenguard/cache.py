@@ -1,8 +1,14 @@
-"""The verification cache: verified tokens by HMAC digest, bounded in size and in age.
+"""The verification cache: verified tokens by keyed digest, bounded in size and in age.
 
 Every protected request verifies a token; without a cache each one is a store
-query. This cache keeps what a look-up found, keyed by the token's digest (never
-by the clear token), so a warm request costs the offline checks and one HMAC.
+query. This cache keeps what a look-up found, keyed by a digest of the token
+(never by the clear token): a keyed BLAKE2s-128 under a random key made when the
+cache is, which never leaves the process (:meth:`VerificationCache.probe`). A
+warm request costs the length, prefix and alphabet checks and that one keyed
+hash, about a third of an HMAC-SHA256; the checksum and the HMAC run only on a
+miss, before the store is asked. A digest found here is the digest of a token
+that passed every check when it was cached: a forgery would have to hit a
+128-bit MAC under a key the attacker never sees.
 
 Guarantees:
 
@@ -17,8 +23,9 @@ Guarantees:
   look-up that raced with an invalidation is not cached (generation check).
 - **Other processes**: the Redis plugin (:mod:`tokenguard.redis_invalidation`)
   relays invalidations to :func:`live_caches` of every process.
-- **Negative cache**: a well-formed but unknown digest is remembered for
-  ``negative_ttl`` seconds, so a client repeating a dead token costs no query.
+- **Negative cache**: a well-formed but unknown token is remembered (by its
+  digest) for ``negative_ttl`` seconds, so a client repeating a dead token costs
+  no query, and no checksum or HMAC either.
 
 Expiry and revocation are still checked by the guard at every use, from the
 cached record: a cache hit never extends a token's life.
@@ -27,8 +34,10 @@ cached record: a cache hit never extends a token's life.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import operator
+import secrets
 import threading
 import time
 import weakref
@@ -47,6 +56,8 @@ DEFAULT_TTL = 5.0
 DEFAULT_SIZE = 10_000
 #: Unknown digests are kept for at most this long (or the TTL, if shorter).
 DEFAULT_NEGATIVE_TTL = 2.0
+#: Bytes of the keyed BLAKE2s digest the cache is keyed by (a 128-bit MAC).
+PROBE_BYTES = 16
 #: Seconds between two ``last_used_at`` writes for one token.
 TOUCH_SECONDS = 60.0
 
@@ -107,18 +118,34 @@ class CachedToken:
 
     ``expires_at`` and ``touch_due`` are POSIX timestamps (``inf`` / ``-inf``
     when unset), so the hot path compares floats instead of datetimes.
+    ``fresh_until`` is the earlier of the two (``-inf`` once revoked): before
+    it, the token is alive and no ``last_used_at`` write is due, which the hot
+    path decides with one comparison.
     """
 
-    __slots__ = ("deadline", "expires_at", "info", "record", "touch_due")
+    __slots__ = ("_touch_due", "deadline", "expires_at", "fresh_until", "info", "key", "record")
 
-    def __init__(self, record: TokenRecord, deadline: float) -> None:
+    def __init__(self, record: TokenRecord, deadline: float, key: bytes | None = None) -> None:
         info = record.info
+        #: the cache's probe digest of the token, ``None`` when the entry is not kept.
+        self.key = key
         self.record = record
         self.info: TokenInfo = info
         self.deadline = deadline
         self.expires_at = _NEVER if info.expires_at is None else info.expires_at.timestamp()
         last = info.last_used_at
-        self.touch_due = _NOT_YET if last is None else last.timestamp() + TOUCH_SECONDS
+        # the touch_due setter, inlined: without a cache this runs on every request
+        self._touch_due = touch_due = _NOT_YET if last is None else last.timestamp() + TOUCH_SECONDS
+        self.fresh_until = -math.inf if info.revoked_at is not None else min(self.expires_at, touch_due)
+
+    @property
+    def touch_due(self) -> float:
+        return self._touch_due
+
+    @touch_due.setter
+    def touch_due(self, value: float) -> None:
+        self._touch_due = value
+        self.fresh_until = -math.inf if self.info.revoked_at is not None else min(self.expires_at, value)
 
     def replace_info(self, info: TokenInfo) -> None:
         """After a touch: the same token with its new ``last_used_at``."""
@@ -140,7 +167,7 @@ class CacheStats:
 
 
 class VerificationCache:
-    """A thread-safe LRU of verified tokens by digest, plus a short-lived negative cache.
+    """A thread-safe LRU of verified tokens by probe digest, plus a short-lived negative cache.
 
     ``ttl=0`` disables it: :meth:`put` hands back an entry without keeping it,
     so the guard runs one code path either way.
@@ -161,9 +188,11 @@ class VerificationCache:
         self.negative_ttl = min(seconds(negative_ttl, "negative_ttl"), self.ttl)
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, CachedToken] = OrderedDict()
-        self._digest_of: dict[str, str] = {}  # token id -> digest of its cached entry
-        self._unknown: OrderedDict[str, float] = OrderedDict()  # digest -> deadline
+        #: keyed BLAKE2s, keyed once: each probe copies this state (one C call) and hashes 41 bytes.
+        self.prober = hashlib.blake2s(key=secrets.token_bytes(32), digest_size=PROBE_BYTES)
+        self._entries: OrderedDict[bytes, CachedToken] = OrderedDict()
+        self._key_of: dict[str, bytes] = {}  # token id -> probe digest of its cached entry
+        self._unknown: OrderedDict[bytes, float] = OrderedDict()  # probe digest -> deadline
         #: Bumped by every invalidation; a look-up that started before one is not kept.
         self.generation = 0
         self._misses = self._unknown_hits = self._evictions = self._invalidations = 0
@@ -179,88 +208,93 @@ class VerificationCache:
 
     # -- the hot path ---------------------------------------------------------------------
 
-    def get(self, digest: str) -> CachedToken | None:
-        """The fresh entry for ``digest``, or ``None`` (absent, or older than the TTL)."""
-        entry = self._entries.get(digest)
+    def probe(self, canonical: str) -> bytes:
+        """The key this cache files ``canonical`` under: its keyed BLAKE2s digest.
+
+        The guard inlines this on its hot path; it is here for everything else.
+        """
+        hashed = self.prober.copy()
+        hashed.update(canonical.encode("ascii"))
+        return hashed.digest()
+
+    def get(self, key: bytes) -> CachedToken | None:
+        """The fresh entry filed under ``key``, or ``None`` (absent, or older than the TTL)."""
+        entry = self._entries.get(key)
         if entry is None:
             return None
         if entry.deadline <= self._clock():
-            self._discard(digest, entry)
+            self._discard(key, entry)
             return None
         try:  # noqa: SIM105 (faster than suppress) one C call, atomic: no lock needed
-            self._entries.move_to_end(digest)
+            self._entries.move_to_end(key)
         except KeyError:  # invalidated meanwhile: this request began before that
             pass
         return entry
 
-    def is_unknown(self, digest: str) -> bool:
-        """True when a recent look-up found no token with this digest."""
-        deadline = self._unknown.get(digest)
+    def is_unknown(self, key: bytes) -> bool:
+        """True when a recent look-up found no token filed under ``key``."""
+        deadline = self._unknown.get(key)
         if deadline is None:
             return False
         if deadline <= self._clock():
             with self._lock:
-                self._unknown.pop(digest, None)
+                self._unknown.pop(key, None)
             return False
         self._unknown_hits += 1
         return True
 
     # -- filling --------------------------------------------------------------------------
 
-    def put(self, record: TokenRecord, generation: int) -> CachedToken:
-        """An entry for ``record``, kept unless an invalidation happened since ``generation``."""
+    def put(self, record: TokenRecord, generation: int, key: bytes | None) -> CachedToken:
+        """An entry for ``record`` filed under ``key`` (its :meth:`probe`), kept unless an
+        invalidation happened since ``generation``. ``key=None``: not kept (the cache is off)."""
         entry = CachedToken(record, self._clock() + self.ttl)
-        if not self.max_size:  # disabled: an entry for this request alone, no lock to take
+        if not self.max_size or key is None:  # an entry for this request alone, no lock to take
             self._misses += 1  # a statistic: a rare lost count under threads is harmless
             return entry
-        digest, token_id = record.digest, record.info.id
+        token_id = record.info.id
         with self._lock:
             self._misses += 1
             if generation != self.generation or not self.max_size:
                 return entry
-            previous = self._digest_of.get(token_id)
-            if previous is not None and previous != digest:
+            entry.key = key
+            previous = self._key_of.get(token_id)
+            if previous is not None and previous != key:  # rotated: the old secret's entry goes
                 self._entries.pop(previous, None)
-            self._entries[digest] = entry
-            self._entries.move_to_end(digest)
-            self._digest_of[token_id] = digest
-            self._unknown.pop(digest, None)
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            self._key_of[token_id] = key
+            self._unknown.pop(key, None)
             while len(self._entries) > self.max_size:
-                old_digest, old = self._entries.popitem(last=False)
-                if self._digest_of.get(old.info.id) == old_digest:
-                    del self._digest_of[old.info.id]
+                old_key, old = self._entries.popitem(last=False)
+                if self._key_of.get(old.info.id) == old_key:
+                    del self._key_of[old.info.id]
                 self._evictions += 1
         return entry
 
-    def put_unknown(self, digest: str, generation: int) -> None:
-        """Remember that no token has ``digest`` (for ``negative_ttl`` seconds)."""
-        if self.negative_ttl <= 0:
+    def put_unknown(self, key: bytes | None, generation: int) -> None:
+        """Remember that no token is filed under ``key`` (for ``negative_ttl`` seconds)."""
+        if self.negative_ttl <= 0 or key is None:
             return
         deadline = self._clock() + self.negative_ttl
         with self._lock:
             if generation != self.generation or not self.max_size:
                 return
-            self._unknown[digest] = deadline
-            self._unknown.move_to_end(digest)
+            self._unknown[key] = deadline
+            self._unknown.move_to_end(key)
             while len(self._unknown) > self.max_size:
                 self._unknown.popitem(last=False)
 
     # -- invalidation ---------------------------------------------------------------------
 
-    def invalidate(self, token_id: str | None = None, digest: str | None = None) -> None:
-        """Drop what is cached for this token id and/or digest, at once."""
+    def invalidate(self, token_id: str) -> None:
+        """Drop what is cached for this token, at once."""
         with self._lock:
             self.generation += 1
             self._invalidations += 1
-            if token_id is not None:
-                cached = self._digest_of.pop(token_id, None)
-                if cached is not None:
-                    self._entries.pop(cached, None)
-            if digest is not None:
-                entry = self._entries.pop(digest, None)
-                if entry is not None and self._digest_of.get(entry.info.id) == digest:
-                    del self._digest_of[entry.info.id]
-                self._unknown.pop(digest, None)
+            cached = self._key_of.pop(token_id, None)
+            if cached is not None:
+                self._entries.pop(cached, None)
 
     def invalidate_many(self, token_ids: Sequence[str]) -> None:
         for token_id in token_ids:
@@ -271,10 +305,10 @@ class VerificationCache:
         with self._lock:
             self.generation += 1
             self._invalidations += 1
-            for digest, entry in list(self._entries.items()):
+            for key, entry in list(self._entries.items()):
                 if entry.info.owner == owner:
-                    del self._entries[digest]
-                    self._digest_of.pop(entry.info.id, None)
+                    del self._entries[key]
+                    self._key_of.pop(entry.info.id, None)
 
     def clear(self) -> None:
         """Forget everything (used when invalidation messages may have been missed)."""
@@ -282,7 +316,7 @@ class VerificationCache:
             self.generation += 1
             self._invalidations += 1
             self._entries.clear()
-            self._digest_of.clear()
+            self._key_of.clear()
             self._unknown.clear()
 
     def claim_touch(self, entry: CachedToken, now: float) -> bool:
@@ -293,12 +327,12 @@ class VerificationCache:
             entry.touch_due = now + TOUCH_SECONDS
             return True
 
-    def _discard(self, digest: str, entry: CachedToken) -> None:
+    def _discard(self, key: bytes, entry: CachedToken) -> None:
         with self._lock:
-            if self._entries.get(digest) is entry:
-                del self._entries[digest]
-                if self._digest_of.get(entry.info.id) == digest:
-                    del self._digest_of[entry.info.id]
+            if self._entries.get(key) is entry:
+                del self._entries[key]
+                if self._key_of.get(entry.info.id) == key:
+                    del self._key_of[entry.info.id]
 
     def stats(self) -> CacheStats:
         return CacheStats(
@@ -312,7 +346,7 @@ class VerificationCache:
 
     @hookimpl
     def tokenguard_token_invalidated(self, token_id: str, digest: str | None) -> None:
-        self.invalidate(token_id=token_id, digest=digest)
+        self.invalidate(token_id)  # entries are filed by probe and by id, not by stored digest
 
     @hookimpl
     def tokenguard_owner_revoked(self, owner: str, token_ids: Sequence[str], actor: str | None) -> None:

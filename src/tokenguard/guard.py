@@ -76,6 +76,8 @@ class TokenGuard(Verification):
         invalidation: str | object | None = None,
     ) -> None:
         self.prefix = tokens.validate_prefix(prefix)
+        self._plain_token = tokens.plain_pattern(prefix).fullmatch
+        self._plain_token_bytes = tokens.plain_bytes_pattern(prefix).fullmatch
         self._hasher = tokens.Hasher(secret_key)
         if max_tokens_per_owner is not None and (
             not isinstance(max_tokens_per_owner, int) or max_tokens_per_owner < 1
@@ -97,7 +99,7 @@ class TokenGuard(Verification):
         impls = getattr(self._before_authenticate, "_hookimpls", None)
         self._before_authenticate_impls: object = (
             impls if isinstance(impls, list) else _LiveImpls(self._before_authenticate))
-        #: Verified tokens by digest; ``cache_ttl`` also bounds how long another
+        #: Verified tokens by keyed digest; ``cache_ttl`` also bounds how long another
         #: process's revoke may go unnoticed here without ``invalidation``.
         self.cache = VerificationCache(cache_ttl, cache_size)
         self.plugins.register(self.cache, name="tokenguard.cache")

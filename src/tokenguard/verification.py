@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import logging
+import re
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +46,8 @@ class Verification:
     store: Store
     hook: Any
     _hasher: tokens.Hasher
+    _plain_token: Callable[[str], re.Match[str] | None]
+    _plain_token_bytes: Callable[[bytes], re.Match[bytes] | None]
     _before_authenticate: Any
     _before_authenticate_impls: object
 
@@ -51,21 +55,22 @@ class Verification:
     def authenticate(self, token: object, *, remote: str | None = None) -> TokenInfo:
         """The token's info, or ``InvalidToken`` / ``ExpiredToken`` / ``RevokedToken``.
 
-        Malformed tokens are refused before any hashing or storage access.
-        ``StoreUnavailable`` propagates: callers fail closed. Expiry and
-        revocation are checked at every use, cache hit or not.
+        Malformed tokens are refused before any hashing or storage access; a bad
+        checksum before the HMAC and any storage access. ``StoreUnavailable``
+        propagates: callers fail closed. Expiry and revocation are checked at
+        every use, cache hit or not.
         """
+        if type(token) is str and self.cache.max_size:  # the hot path: a warm token, from memory
+            found = self.authenticate_cached(token, remote=remote)
+            if found is not None:
+                return found
         if self._before_authenticate_impls:  # an empty hook call costs more than a cache hit
             self._before_authenticate(remote=remote)
-        try:  # _lookup(), inlined: this is the hot path
-            canonical = tokens.parse(token, self.prefix)
-        except InvalidToken as exc:
-            self._fail(str(exc), None, remote)
-            raise
-        digest = self._hasher.digest(canonical)
-        entry = self.cache.get(digest) or self._lookup_store(canonical, digest, remote)
+        entry = self._lookup(token, remote)
         now = time.time() if self.clock is utcnow else self.clock().timestamp()
-        info = self._alive(entry, now, remote)
+        if now < entry.fresh_until:  # alive, and no last-use write due
+            return entry.info
+        info = self._alive(entry, now, remote)  # raises: revoked or expired
         if now >= entry.touch_due and self.cache.claim_touch(entry, now):
             used_at = self.clock()
             self._touch(info.id, used_at)
@@ -77,23 +82,57 @@ class Verification:
         """``authenticate`` when memory alone can answer; ``None`` when the store is needed.
 
         For event loops: a warm token is verified inline, with no storage access.
-        ``None`` (a cache miss, a ``last_used_at`` write that is due, or a token to
-        refuse with the usual hooks) means: call ``authenticate`` in a worker thread.
+        ``None`` (a cache miss, a ``last_used_at`` write that is due, or a malformed
+        token, which ``authenticate`` refuses with its hooks) means: call
+        ``authenticate`` in a worker thread.
+
+        ``token`` may also be the raw ASCII bytes an ASGI server hands over: only the
+        canonical form is looked up then (anything else answers ``None``, for the
+        caller's full checks), and nothing is decoded.
         """
-        try:
-            canonical = tokens.parse(token, self.prefix)
-        except InvalidToken:
-            return None  # authenticate() refuses it, with its hooks in their order
-        entry = self.cache.get(self._hasher.digest(canonical))
+        cache = self.cache
+        if type(token) is bytes:
+            if not (cache.max_size and self._plain_token_bytes(token)):
+                return None
+            data = token
+        elif type(token) is str and cache.max_size:
+            if not self._plain_token(token):  # a secret-token: scheme, or a token to refuse
+                try:
+                    token = tokens.shape(token, self.prefix)
+                except InvalidToken:
+                    return None  # authenticate() refuses it, with its hooks in their order
+            data = token.encode("ascii")
+        else:
+            return None
+        probe = cache.prober.copy()  # cache.probe(), inlined
+        probe.update(data)
+        key = probe.digest()
+        entries = cache._entries  # cache.get(), inlined for a fresh entry
+        entry = entries.get(key)
+        if entry is not None and entry.deadline > cache._clock():
+            try:  # noqa: SIM105 (faster than suppress) least recently used goes first
+                entries.move_to_end(key)
+            except KeyError:  # invalidated meanwhile: this request began before that
+                pass
+        else:
+            entry = cache.get(key)  # absent, or too old: cache.get() drops it
         if entry is None:
-            return None
+            if not cache.is_unknown(key):
+                return None
+            if self._before_authenticate_impls:
+                self._before_authenticate(remote=remote)
+            self._fail("unknown", tokens.hint(data.decode("ascii")), remote)
+            raise InvalidToken("unknown token")
         now = time.time() if self.clock is utcnow else self.clock().timestamp()
-        dead = entry.info.revoked_at is not None or now >= entry.expires_at
-        if now >= entry.touch_due and not dead:
-            return None
-        if self._before_authenticate_impls:  # once per answered attempt, before the answer
+        if now < entry.fresh_until:  # alive, and no last-use write due: the common case
+            if self._before_authenticate_impls:  # once per answered attempt, before the answer
+                self._before_authenticate(remote=remote)
+            return entry.info
+        if entry.info.revoked_at is None and now < entry.expires_at:
+            return None  # alive, but a last_used_at write is due: authenticate() makes it
+        if self._before_authenticate_impls:
             self._before_authenticate(remote=remote)
-        return self._alive(entry, now, remote)
+        return self._alive(entry, now, remote)  # raises
 
     def _alive(self, entry: CachedToken, now: float, remote: str | None) -> TokenInfo:
         """The entry's info, unless it is revoked or expired at ``now``: checked at every use."""
@@ -106,47 +145,58 @@ class Verification:
             raise ExpiredToken("token has expired")
         return info
 
-    def _lookup(self, token: object, remote: str | None) -> CachedToken:
+    def _canonical(self, token: object, remote: str | None) -> str:
+        """The token without an RFC 8959 scheme, once length, prefix and alphabet pass."""
+        if type(token) is str and self._plain_token(token):  # the usual spelling: one C call
+            return token
         try:
-            canonical = tokens.parse(token, self.prefix)
+            return tokens.shape(token, self.prefix)
         except InvalidToken as exc:
             self._fail(str(exc), None, remote)
             raise
-        digest = self._hasher.digest(canonical)
-        entry = self.cache.get(digest)
-        if entry is not None:
-            return entry
-        return self._lookup_store(canonical, digest, remote)
 
-    def _lookup_store(self, canonical: str, first: str, remote: str | None) -> CachedToken:
-        """The store look-up behind a cache miss: one query per key, unknown digests remembered."""
+    def _lookup(self, token: object, remote: str | None) -> CachedToken:
+        canonical = self._canonical(token, remote)
         cache = self.cache
+        key = cache.probe(canonical) if cache.max_size else None
+        entry = cache.get(key) if key is not None else None
+        return entry if entry is not None else self._lookup_store(canonical, key, remote)
+
+    def _lookup_store(self, canonical: str, key: bytes | None, remote: str | None) -> CachedToken:
+        """Behind a cache miss: the checksum, then one HMAC and one query per secret key.
+
+        ``key`` is the cache's probe digest of ``canonical`` (``None`` with the cache
+        off); an unknown token is remembered under it, and refused again without a
+        checksum, an HMAC or a query while the memory lasts.
+        """
+        cache = self.cache
+        if key is not None and cache.negative_ttl and cache.is_unknown(key):
+            self._fail("unknown", tokens.hint(canonical), remote)
+            raise InvalidToken("unknown token")
+        try:
+            tokens.verify_checksum(canonical)
+        except InvalidToken as exc:
+            self._fail(str(exc), None, remote)
+            raise
+        generation = cache.generation
         if self._hasher.key_count == 1:  # the common case, kept flat: one key, one digest
-            if not (cache.negative_ttl and cache.is_unknown(first)):
-                generation = cache.generation
-                record = self.store.find(first)
-                if record is not None and hmac.compare_digest(record.digest, first):
-                    info = record.info
-                    effective = self.scopes.expand(info.scopes)
-                    if info.effective_scopes is not effective:  # _present(), inlined
-                        record = TokenRecord(with_effective_scopes(info, effective), record.digest)
-                    return cache.put(record, generation)
-                cache.put_unknown(first, generation)
+            digest = self._hasher.digest(canonical)
+            record = self.store.find(digest)
+            if record is not None and hmac.compare_digest(record.digest, digest):
+                info = record.info
+                effective = self.scopes.expand(info.scopes)
+                if info.effective_scopes is not effective:  # _present(), inlined
+                    record = TokenRecord(with_effective_scopes(info, effective), record.digest)
+                return cache.put(record, generation, key)
         else:
             for digest in self._hasher.candidates(canonical):
-                entry = cache.get(digest) if digest != first else None
-                if entry is not None:
-                    return entry
-                if cache.is_unknown(digest):
-                    continue
-                generation = cache.generation
                 record = self.store.find(digest)
                 if record is not None and hmac.compare_digest(record.digest, digest):
                     presented = self._present(record.info)
                     if presented is not record.info:
                         record = TokenRecord(presented, record.digest)
-                    return cache.put(record, generation)
-                cache.put_unknown(digest, generation)
+                    return cache.put(record, generation, key)
+        cache.put_unknown(key, generation)
         self._fail("unknown", tokens.hint(canonical), remote)
         raise InvalidToken("unknown token")
 

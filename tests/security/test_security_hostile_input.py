@@ -294,7 +294,8 @@ def test_token_in_the_query_string_is_never_read() -> None:
 def test_authentication_errors_never_carry_the_token() -> None:
     """Item 14 at the source: the messages of every refusal, for tokens near a real one."""
     w = world()
-    for presented in (w.token[:-1] + "x", w.token + "x", "secret-token:" + w.token[:-2]):
+    changed = w.token[:-1] + ("x" if w.token[-1] != "x" else "y")
+    for presented in (changed, w.token + "x", "secret-token:" + w.token[:-2]):
         with pytest.raises(AuthenticationError) as caught:
             w.guard.authenticate(presented)
         assert w.token[3:-2] not in str(caught.value)
@@ -338,3 +339,56 @@ def test_malformed_tokens_are_never_hashed(value: object) -> None:
     assert hasher.calls == 0
     assert guard.authenticate(w.token).owner == "alice"
     assert hasher.calls >= 1
+
+
+class CountingProber:
+    """Stands in for the cache's keyed BLAKE2s state and counts every probe made from it."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def copy(self) -> object:
+        self.calls += 1
+        return self.inner.copy()  # type: ignore[attr-defined]
+
+
+@FAST
+@given(st.one_of(
+    st.text(max_size=60), st.text(max_size=60).map(lambda s: "tg_" + s),
+    st.tuples(st.sampled_from(MUTATIONS), st.integers(0, 200), st.characters(codec="utf-8")),
+))
+@example("tg_" + "a" * 38)  # the right shape, a wrong checksum: probed, never HMAC'd
+@example("tg_" + "a" * 37 + "\u00e9")  # one non-ASCII letter: not even probed
+def test_with_the_cache_on_a_bad_shape_is_never_hashed_and_a_bad_checksum_never_reaches_hmac(
+    value: object,
+) -> None:
+    """Items 2, 3 and 24 with the verification cache on (the default).
+
+    The cache is probed with a keyed BLAKE2s of the token once its length, prefix and
+    alphabet pass; the checksum is checked on a miss, before the HMAC and the store.
+    """
+    w = world()
+    w.store.reset()
+    guard = TokenGuard(w.store, secret_key=SECRET, load_entry_points=False)
+    hasher = CountingHasher(guard._hasher)
+    guard._hasher = hasher  # type: ignore[assignment]
+    prober = CountingProber(guard.cache.prober)
+    guard.cache.prober = prober  # type: ignore[assignment]
+    presented = _mutate(w.token, *value) if isinstance(value, tuple) else value
+    assume(presented != w.token and not offline_ok(presented))
+    try:
+        tokens.shape(presented, "tg")
+        shaped = True
+    except InvalidToken:
+        shaped = False
+    for attempt in range(2):  # the second time too: nothing about it was remembered
+        assert guard.authenticate_cached(presented) is None
+        with pytest.raises(InvalidToken):
+            guard.authenticate(presented)
+        assert hasher.calls == 0 and w.store.calls["find"] == 0
+        # authenticate_cached probes once; authenticate once for the cache and once more to
+        # file the miss (a store look-up would follow, were the checksum right)
+        assert prober.calls == (3 * (attempt + 1) if shaped else 0)
+    assert guard.authenticate(w.token).owner == "alice"
+    assert hasher.calls == 1 and w.store.calls["find"] == 1 and len(guard.cache) == 1
