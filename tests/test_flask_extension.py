@@ -197,6 +197,32 @@ def test_current_token_lives_in_g(app: Flask, guard: TokenGuard) -> None:
     assert seen["g"].owner == "alice" and seen["proxy"] == "r"
 
 
+def test_current_token_behaves_as_the_token_or_none(app: Flask, guard: TokenGuard) -> None:
+    issued = guard.create_token("alice", "r")
+    seen: dict[str, Any] = {}
+
+    @app.get("/look")
+    def look() -> str:
+        seen["bool"] = bool(current_token)
+        seen["eq"] = current_token == g.tokenguard_token
+        seen["repr"] = repr(current_token)
+        try:
+            seen["owner"] = current_token.owner
+        except AttributeError as exc:  # no token: None has no owner, as with any proxy of None
+            seen["owner"] = f"AttributeError: {exc}"
+        return ""
+
+    client = app.test_client()
+    client.get("/look", headers=bearer(issued.token))
+    assert seen["bool"] is True and seen["eq"] is True and seen["owner"] == "alice"
+    assert seen["repr"].startswith("TokenInfo(") and issued.token not in seen["repr"]
+    client.get("/look")
+    assert seen["bool"] is False and seen["eq"] is True and seen["repr"] == "None"
+    assert seen["owner"].startswith("AttributeError") and "owner" in seen["owner"]
+    with pytest.raises(RuntimeError):  # outside a request: Flask's own error
+        current_token.owner  # noqa: B018
+
+
 def test_unknown_scope_is_a_programming_error_not_a_401(guard: TokenGuard) -> None:
     app = make_app(guard)
     app.config["PROPAGATE_EXCEPTIONS"] = True

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope
 
-from tokenguard.web.credentials import plain_bearer_bytes
+from tokenguard.web.credentials import PLAIN_BEARER_BYTES
 from tokenguard.web.http import HeaderGetter, WebResponse
 
 RawHeaders = Iterable[tuple[bytes, bytes]]
@@ -41,13 +41,14 @@ UNUSUAL = ""
 
 def plain_credentials(
     raw_headers: RawHeaders, authorization: bytes, token_headers: frozenset[bytes]
-) -> str | None:
-    """One pass over the raw headers for the common case, without decoding anything else.
+) -> bytes | str | None:
+    """One pass over the raw headers for the common case, without decoding anything.
 
-    The token of a single plain ``Authorization: Bearer <token>`` (names are
-    lowercase bytes), ``None`` when no credential header is present, and
-    :data:`UNUSUAL` for anything else: a repeated header, a token header, another
-    scheme or spelling. ``read_token`` then decides, with every check it makes.
+    The raw bytes after ``Bearer `` of a single ``Authorization`` header (names are
+    lowercase bytes; ``TokenGuard.authenticate_cached`` takes them as they are and
+    looks up only a canonical token), ``None`` when no credential header is present,
+    and :data:`UNUSUAL` for anything else: a repeated header, a token header,
+    another scheme or spelling. ``read_token`` then decides, with every check it makes.
     """
     found: bytes | None = None
     for name, value in raw_headers:
@@ -59,7 +60,9 @@ def plain_credentials(
             return UNUSUAL
     if found is None:
         return None
-    return plain_bearer_bytes(found) or UNUSUAL
+    if not found.startswith(PLAIN_BEARER_BYTES):
+        return UNUSUAL
+    return found[len(PLAIN_BEARER_BYTES):]
 
 
 def to_starlette(response: WebResponse) -> Response:

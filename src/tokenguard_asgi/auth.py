@@ -43,7 +43,7 @@ class TokenCredentials(AuthCredentials):
     def __init__(self, token: TokenInfo, scopes: Iterable[str]) -> None:
         # AuthCredentials.__init__ only sets ``scopes``, which the property below replaces.
         self.token = token
-        self._effective = scopes
+        self._effective = scopes if type(scopes) is frozenset else frozenset(scopes)
         self._listed: list[str] | None = None
 
     @property
@@ -63,6 +63,8 @@ class TokenCredentials(AuthCredentials):
 
 class TokenUser(BaseUser):
     """The owner of the token that authenticated the request."""
+
+    __slots__ = ("token",)  # no per-request ``__dict__`` (BaseUser's own is made only when used)
 
     def __init__(self, token: TokenInfo) -> None:
         self.token = token

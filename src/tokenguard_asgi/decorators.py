@@ -7,9 +7,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
-from starlette.types import Scope
 from starlette.websockets import WebSocket
 
 from tokenguard.errors import TokenGuardError
@@ -17,9 +16,7 @@ from tokenguard.models import TokenInfo
 from tokenguard_asgi._translate import remote_address, to_starlette
 from tokenguard_asgi.auth import TokenCredentials
 from tokenguard_asgi.middleware import (
-    SCOPE_KEY,
     WEBSOCKET_POLICY_VIOLATION,
-    TokenGuardMiddleware,
     middleware_of,
 )
 
@@ -62,9 +59,11 @@ def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) ->
 
         @functools.wraps(function)
         async def async_endpoint(*args: Any, **kwargs: Any) -> Any:
-            conn = args[0] if args and isinstance(args[0], HTTPConnection) else _connection(
-                args, kwargs, function)
-            if check_fast and _passes(conn.scope, wanted):
+            conn = args[0] if args and type(args[0]) is Request else _connection(args, kwargs, function)
+            # Effective scopes are configured ones (ScopeHierarchy.expand): one subset test decides;
+            # anything else (anonymous, an unknown scope, a project) takes _refusal's full way.
+            credentials = conn.scope.get("auth")
+            if check_fast and type(credentials) is TokenCredentials and wanted <= credentials._effective:
                 return await function(*args, **kwargs)
             refusal = _refusal(conn, scopes, project_from)
             if refusal is None:
@@ -78,9 +77,9 @@ def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) ->
 
     @functools.wraps(function)
     def sync_endpoint(*args: Any, **kwargs: Any) -> Any:
-        conn = args[0] if args and isinstance(args[0], HTTPConnection) else _connection(
-            args, kwargs, function)
-        if check_fast and _passes(conn.scope, wanted):
+        conn = args[0] if args and type(args[0]) is Request else _connection(args, kwargs, function)
+        credentials = conn.scope.get("auth")
+        if check_fast and type(credentials) is TokenCredentials and wanted <= credentials._effective:
             return function(*args, **kwargs)
         refusal = _refusal(conn, scopes, project_from)
         return function(*args, **kwargs) if refusal is None else _render(conn, refusal)
@@ -99,17 +98,6 @@ def _connection(
         if isinstance(value, HTTPConnection):
             return value
     raise TypeError(f"{function.__qualname__} received no Request or WebSocket to check")
-
-
-def _passes(scope: Scope, wanted: frozenset[str]) -> bool:
-    """The common case, with nothing to refuse: a token holding ``wanted``, checked by one subset
-    test. ``False`` means "let ``_refusal`` decide", which refuses or lets an admin token pass."""
-    credentials = scope.get("auth")
-    if type(credentials) is not TokenCredentials:  # a subclass, or anonymous: _refusal decides
-        return False
-    middleware = scope.get(SCOPE_KEY)
-    return type(middleware) is TokenGuardMiddleware and middleware.authenticator.holds(
-        credentials.token, wanted)
 
 
 def _refusal(

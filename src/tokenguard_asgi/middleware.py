@@ -60,10 +60,8 @@ from tokenguard.stores.memory import MemoryStore
 from tokenguard.web.app import TokenWeb
 from tokenguard.web.options import WebOptions
 from tokenguard_asgi._translate import (
-    UNUSUAL,
     header_getter,
     plain_credentials,
-    remote_address,
     route_path,
     to_starlette,
 )
@@ -122,42 +120,42 @@ class TokenGuardMiddleware:
         self._authorization = authorization_header.lower().encode("latin-1")
         self._token_headers = frozenset(name.lower().encode("latin-1") for name in token_headers)
         #: a path that starts with none of these is no mount point (one C call per request).
+        self._mounts = (api_path, settings_path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             scope[SCOPE_KEY] = self
-            parts = self.web.split(route_path(scope))
-            if parts is not None:
-                await self._mount.serve(*parts, scope, receive, send)
-                return
+            path = route_path(scope) if scope.get("root_path") else scope["path"]
+            if path.startswith(self._mounts):  # one C call for every other path of the app
+                parts = self.web.split(path)
+                if parts is not None:
+                    await self._mount.serve(*parts, scope, receive, send)
+                    return
         elif kind == "websocket":
             scope[SCOPE_KEY] = self
         else:
             await self.app(scope, receive, send)
             return
-        token = plain_credentials(scope["headers"], self._authorization, self._token_headers)
-        info: TokenInfo | None = None
-        if token is not None:
-            try:
-                if token == UNUSUAL or self.runs_inline:
-                    info = await self._identify(scope, token)
-                else:  # the common case: a warm token, answered from the cache, nothing awaited
-                    client = scope.get("client")  # remote_address(scope), inlined
-                    info = self.guard.authenticate_cached(
-                        token, remote=str(client[0]) if client else None)
-                    if info is None:
-                        info = await self._identify(scope, token)
+        credential = plain_credentials(scope["headers"], self._authorization, self._token_headers)
+        if credential is None:
+            _anonymous(scope)
+        else:
+            client = scope.get("client")  # remote_address(scope), inlined
+            remote = str(client[0]) if client else None
+            try:  # a warm token: answered from the cache, nothing awaited
+                info = self.guard.authenticate_cached(credential, remote=remote) if credential else None
+                if info is None:  # cold, or unusual: read_token's full checks, then the store
+                    info = await self._identify(scope, remote, cache_tried=bool(credential))
             except TokenGuardError as exc:
                 await self._refuse(exc, scope, receive, send)
                 return
-        if info is None:
-            scope.setdefault("auth", AuthCredentials())
-            scope.setdefault("user", UnauthenticatedUser())
-        else:
-            scope["auth"] = TokenCredentials(  # an admin token holds every configured scope
-                info, frozenset(self.guard.scopes.order) if info.admin else info.effective_scopes)
-            scope["user"] = TokenUser(info)
+            if info is None:  # an unusual header that read_token found empty of credentials
+                _anonymous(scope)
+            else:
+                scope["auth"] = TokenCredentials(  # an admin token holds every configured scope
+                    info, self._configured if info.admin else info.effective_scopes)
+                scope["user"] = TokenUser(info)
         if _FASTAPI in sys.modules:  # its handler renders TokenRejected: replaced on the way out
             await self._call_app(scope, receive, send)
             return
@@ -166,20 +164,23 @@ class TokenGuardMiddleware:
         except TokenRejected as rejected:  # an app without Starlette's exception handling
             await self._send_rejected(rejected, scope, receive, send)
 
-    async def _identify(self, scope: Scope, token: str) -> TokenInfo | None:
-        """The request's token when the cache alone could not answer: ``None`` when anonymous."""
-        remote = remote_address(scope)
-        if token == UNUSUAL:  # read_token's full checks: duplicates, spelling, token headers
-            get_header = header_getter(scope["headers"])
-            if not self.runs_inline:  # a warm token needs no worker thread: the cache answers
-                answered, info = self.authenticator.identify_cached(get_header, remote)
-                if answered:
-                    return info
-            return await self.call_guard(self.authenticator.identify, get_header, remote)
-        return await self.call_guard(self._authenticate, token, remote)
+    @property
+    def _configured(self) -> frozenset[str]:
+        return frozenset(self.guard.scopes.order)
 
-    def _authenticate(self, token: str, remote: str | None) -> TokenInfo:
-        return self.guard.authenticate(token, remote=remote)
+    async def _identify(self, scope: Scope, remote: str | None, *, cache_tried: bool) -> TokenInfo | None:
+        """The request's token when the cache alone could not answer: ``None`` when anonymous.
+
+        ``read_token``'s full checks (duplicates, spelling, token headers); the cache,
+        unless the value after ``Bearer `` was just offered to it (an unusual header
+        may spell a warm token); then the store, in a worker thread.
+        """
+        get_header = header_getter(scope["headers"])
+        if not cache_tried:
+            answered, info = self.authenticator.identify_cached(get_header, remote)
+            if answered:
+                return info
+        return await self.call_guard(self.authenticator.identify, get_header, remote)
 
     async def call_guard(self, function: Callable[..., _T], *args: Any) -> _T:
         """Run a guard call that may reach the store without blocking the event loop."""
@@ -227,6 +228,14 @@ class TokenGuardMiddleware:
             raise rejected
         scope.pop(REFUSAL_KEY, None)
         await to_starlette(rejected.response)(scope, receive, send)
+
+
+def _anonymous(scope: Scope) -> None:
+    """No credentials: Starlette's defaults, unless an outer middleware (a session) set its own."""
+    if "auth" not in scope:
+        scope["auth"] = AuthCredentials()  # one per request: an endpoint may change its scopes
+    if "user" not in scope:
+        scope["user"] = UnauthenticatedUser()
 
 
 def middleware_of(conn: HTTPConnection) -> TokenGuardMiddleware:

@@ -13,7 +13,7 @@ from werkzeug.local import LocalProxy
 from tokenguard.errors import AuthenticationError, InsufficientScope, StoreUnavailable
 from tokenguard.models import TokenInfo
 from tokenguard_flask._contexts import app_context_var
-from tokenguard_flask.extension import G_KEY, _state_of, header_getter, state, to_flask
+from tokenguard_flask.extension import G_KEY, header_getter, state, to_flask
 
 F = TypeVar("F", bound=Callable[..., Any])
 ProjectFrom = str | Callable[..., "str | None"]
@@ -28,8 +28,39 @@ def _current() -> TokenInfo | None:
     return token
 
 
+class _CurrentToken(LocalProxy):  # type: ignore[type-arg]
+    """werkzeug's ``LocalProxy``, with ``TokenInfo``'s public attributes as properties.
+
+    ``current_token.owner`` is then one property read: a name the proxy's class does
+    not have reaches ``__getattr__`` only after Python's own look-up failed, and that
+    failure (an ``AttributeError`` made and dropped) costs more than the read itself.
+    Every other operation is the proxy's own.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_current(), name)
+
+
+def _forwarded(name: str) -> property:
+    def read(proxy: _CurrentToken) -> Any:
+        app_context = app_context_var.get(None)  # _current(), inlined
+        if app_context is None:
+            return getattr(_current(), name)  # outside a request: g's own error
+        return getattr(getattr(app_context.g, G_KEY, None), name)
+
+    read.__name__ = name
+    return property(read)
+
+
+for _name in dir(TokenInfo):
+    if not _name.startswith("_"):
+        setattr(_CurrentToken, _name, _forwarded(_name))
+
+
 #: The verified token of the current request, ``None`` when it carries none.
-current_token: TokenInfo = cast(TokenInfo, LocalProxy(_current))
+current_token: TokenInfo = cast(TokenInfo, _CurrentToken(_current))
 
 
 @overload
@@ -75,11 +106,13 @@ def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None)
 
     @functools.wraps(view)
     def protected(*args: Any, **kwargs: Any) -> Any:
-        app_context = app_context_var.get()  # the context itself: no proxy look-up per attribute
-        app = app_context.app
         if project_from is None:  # the common case: the token before_request verified holds wanted
+            app_context = app_context_var.get()  # the context itself: no proxy look-up per attribute
             found = getattr(app_context.g, G_KEY, None)
-            if found is not None and _state_of(app).web.authenticator.holds(found, wanted):
+            # Effective scopes are configured ones (ScopeHierarchy.expand): one subset test
+            # decides; anything else (an admin token, an unknown scope) goes the full way.
+            if found is not None and wanted <= found.effective_scopes:
+                app = app_context.app
                 if plain_sync and type(app).ensure_sync is Flask.ensure_sync:
                     return view(*args, **kwargs)
                 return app.ensure_sync(view)(*args, **kwargs)

@@ -13,9 +13,8 @@ from flask import Flask, Response, current_app, request
 
 from tokenguard.errors import AuthenticationError, StoreUnavailable, ValidationError
 from tokenguard.guard import TokenGuard
-from tokenguard.models import TokenInfo
 from tokenguard.web.app import TokenWeb
-from tokenguard.web.credentials import plain_bearer
+from tokenguard.web.credentials import PLAIN_BEARER
 from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse, signed_in_owner
 from tokenguard.web.options import WebOptions
 from tokenguard_flask._contexts import app_context_var, request_context_var
@@ -24,6 +23,7 @@ OwnerLoader = Callable[[], object]
 CanManage = Callable[[str], bool]
 F = TypeVar("F", bound=Callable[..., Any])
 EXTENSION_KEY = "tokenguard"
+_PLAIN_START = len(PLAIN_BEARER)
 #: where the current request's token (or ``None``) is kept: ``g.tokenguard_token``.
 G_KEY = "tokenguard_token"
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -115,10 +115,10 @@ class FlaskTokenGuard:
         guard = guard or self._guard or build_guard(app.config)
         options = web_options(app.config)
         web = TokenWeb(guard, options, can_manage=lambda owner: self._allowed(owner))
-        app.extensions[EXTENSION_KEY] = TokenGuardState(
+        found = app.extensions[EXTENSION_KEY] = TokenGuardState(
             guard, web, self, _environ_key(options.authorization_header),
             tuple(_environ_key(name) for name in options.token_headers))
-        app.before_request(identify_request)
+        app.before_request(request_identifier(found))
         for name, mount in (("api", options.api_path), ("settings", options.settings_path)):
             view = self._view(name)
             app.add_url_rule(mount, f"tokenguard_{name}", view, methods=METHODS, strict_slashes=False)
@@ -231,46 +231,41 @@ def header_getter(environ: dict[str, Any]) -> HeaderGetter:
     return get_header
 
 
-def identify_request() -> Response | None:
-    """``before_request``: verify a token presented to any view, as RFC 6750 §3.1 asks.
+def request_identifier(found: TokenGuardState) -> Callable[[], Response | None]:
+    """The ``before_request`` of one app: verify a token presented to any view (RFC 6750 §3.1).
 
     A request without credentials passes unchanged (``current_token`` is ``None``);
     bad credentials are answered 400/401 (503 when the store is down) before the
     view runs, whether or not it is protected. The two mount points check their
-    own callers.
+    own callers. Bound to the app's state, so a request costs no look-up of it.
     """
-    app_context = app_context_var.get()  # the contexts themselves: no proxy look-up per attribute
-    found = _state_of(app_context.app)
-    web = found.web
-    flask_request = request_context_var.get().request
-    path = flask_request.path
-    if web.handles(path):
+    web, guard, authenticator = found.web, found.guard, found.web.authenticator
+    mounts = (web.options.api_path, web.options.settings_path)
+    authorization_key, token_keys = found.authorization_key, found.token_keys
+
+    def identify_request() -> Response | None:
+        flask_request = request_context_var.get().request  # the context itself: no proxy
+        path = flask_request.path
+        if path.startswith(mounts) and web.handles(path):  # one C call for every other path
+            return None
+        environ = flask_request.environ
+        value = environ.get(authorization_key)
+        token_header = not environ.keys().isdisjoint(token_keys)
+        remote = environ.get("REMOTE_ADDR")
+        info = None
+        try:
+            if value is not None and not token_header and value.startswith(PLAIN_BEARER):
+                info = guard.authenticate_cached(value[_PLAIN_START:], remote=remote)  # warm
+            if info is None and (value is not None or token_header):
+                # another scheme or spelling, a token header, or a token the cache cannot
+                # answer alone: read_token's full checks, then the store
+                info = authenticator.identify(header_getter(environ), remote)
+        except (AuthenticationError, StoreUnavailable) as exc:
+            return to_flask(authenticator.respond(exc))
+        setattr(app_context_var.get().g, G_KEY, info)
         return None
-    environ = flask_request.environ
-    try:
-        info = _identify(found, environ, environ.get("REMOTE_ADDR"))
-    except (AuthenticationError, StoreUnavailable) as exc:
-        return to_flask(web.authenticator.respond(exc))
-    setattr(app_context.g, G_KEY, info)
-    return None
 
-
-def _identify(found: TokenGuardState, environ: dict[str, Any], remote: str | None) -> TokenInfo | None:
-    """The request's token, ``None`` when it carries none; raises what ``identify`` raises.
-
-    The common case (one plain ``Authorization: Bearer <token>``, no token header) is
-    read straight from the environ; anything else goes through ``read_token``'s checks.
-    """
-    for key in found.token_keys:
-        if key in environ:
-            return found.web.authenticator.identify(header_getter(environ), remote)
-    value = environ.get(found.authorization_key)
-    if value is None:
-        return None
-    token = plain_bearer(value)
-    if token is None:
-        return found.web.authenticator.identify(header_getter(environ), remote)
-    return found.guard.authenticate(token, remote=remote)
+    return identify_request
 
 
 class _VerbatimResponse(Response):

@@ -20,13 +20,11 @@ class MissingCredentials(AuthenticationError):
 class RequestAuthenticator:
     """Reads and verifies header credentials, checks scopes, and renders failures."""
 
-    __slots__ = ("_configured", "_hierarchy", "guard", "options")
+    __slots__ = ("guard", "options")
 
     def __init__(self, guard: TokenGuard, options: WebOptions) -> None:
         self.guard = guard
         self.options = options
-        self._hierarchy = guard.scopes
-        self._configured = frozenset(guard.scopes.order)
 
     def identify(self, get_header: HeaderGetter, remote: str | None = None) -> TokenInfo | None:
         """The token's info, ``None`` for an anonymous request, or an error to render.
@@ -60,19 +58,6 @@ class RequestAuthenticator:
             raise MissingCredentials("authentication required")
         self.guard.require(info, *scopes, project=project, remote=remote)
         return info
-
-    def holds(self, info: TokenInfo, wanted: frozenset[str]) -> bool:
-        """True when ``authorize(info, wanted)`` passes with no project, decided by one subset test.
-
-        The adapters' fast path: ``wanted`` is built once per endpoint, and the
-        token's effective scopes (implied ones included) were expanded when it
-        was read. ``False`` is no refusal, only "ask ``authorize``", which then
-        refuses, raises for an unknown scope, or lets an admin token pass.
-        """
-        if self.guard.scopes is not self._hierarchy:  # re-read if the guard's scopes were replaced
-            self._hierarchy = self.guard.scopes
-            self._configured = frozenset(self._hierarchy.order)
-        return wanted <= info.effective_scopes and wanted <= self._configured
 
     def protect(
         self, get_header: HeaderGetter, scopes: Iterable[str], project: str | None = None,

@@ -12,9 +12,11 @@ MAX_HEADER_LENGTH = 8192
 # b64token (RFC 6750 §2.1), plus ":" for the RFC 8959 "secret-token:" form.
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/:]+=*")
 _BEARER = re.compile(r"Bearer +(\S+)", re.IGNORECASE | re.ASCII)
-#: ``Bearer `` as written by nearly every client: what the adapters' fast path looks for.
+#: ``Bearer `` as written by nearly every client: the adapters hand what follows it to
+#: ``TokenGuard.authenticate_cached``, which answers only for a canonical token it holds;
+#: anything else goes through ``read_token``.
 PLAIN_BEARER = "Bearer "
-_PLAIN_START = len(PLAIN_BEARER)
+PLAIN_BEARER_BYTES = PLAIN_BEARER.encode("ascii")
 
 
 def read_token(
@@ -56,25 +58,3 @@ def _checked(token: str) -> str:
         raise MalformedCredentials("malformed token")
     return token
 
-
-def plain_bearer(value: str) -> str | None:
-    """The token of ``Bearer <token>`` written plainly, else ``None``: let ``read_token`` decide.
-
-    Plainly means one space after ``Bearer`` and a token of ASCII letters, digits
-    and ``_`` only: a subset of what ``read_token`` accepts, and for it the same
-    answer, when the value is the request's only credential header. Anything else
-    (other spacing, other characters, an empty or too long token, several values
-    joined by a WSGI server with ``", "``) returns ``None``.
-    """
-    if not value.startswith(PLAIN_BEARER) or len(value) > MAX_HEADER_LENGTH:
-        return None
-    token = value[_PLAIN_START:]
-    return token if token.isascii() and token.replace("_", "a").isalnum() else None
-
-
-def plain_bearer_bytes(value: bytes) -> str | None:
-    """``plain_bearer`` for a raw ASGI header value (bytes, ASCII alone counts as letters)."""
-    if not value.startswith(b"Bearer ") or len(value) > MAX_HEADER_LENGTH:
-        return None
-    token = value[_PLAIN_START:]
-    return token.decode("ascii") if token.replace(b"_", b"a").isalnum() else None
