@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import KEY, QUICK, Report, Row, header, interleaved, median, ratio
+from common import KEY, QUICK, Report, Row, header, interleaved, median, ratio, round_ratios, spread
 
 from tokenguard import TokenGuard
 
@@ -104,10 +104,11 @@ def flask_rows(report: Report, guard: TokenGuard, token: str) -> None:
     report.add(Row(section, "bare endpoint", 1 / median(samples["bare"]), "req/s"))
     r = ratio(samples, "bare", "tokenguard")
     report.add(Row(section, "tokenguard @require_scope", 1 / median(samples["tokenguard"]), "req/s", r,
-                   "bare", "≥ 0.90", r >= 0.90))
+                   "bare", "≥ 0.90", r >= 0.90, spread(round_ratios(samples, "bare", "tokenguard"))))
     r_peer = ratio(samples, "bare", "peer")
     report.add(Row(section, "Flask-HTTPAuth HTTPTokenAuth (dict of tokens)", 1 / median(samples["peer"]),
-                   "req/s", r_peer, "bare", "tokenguard ahead", r > r_peer))
+                   "req/s", r_peer, "bare", "tokenguard ahead", r > r_peer,
+                   spread(round_ratios(samples, "bare", "peer"))))
 
 
 # -- Starlette --------------------------------------------------------------------------------
@@ -202,10 +203,12 @@ def starlette_rows(report: Report, guard: TokenGuard, token: str) -> None:
     report.add(Row(section, "bare endpoint", BATCH / median(samples["bare"]), "req/s"))
     r = ratio(samples, "bare", "tokenguard")
     report.add(Row(section, "TokenGuardMiddleware + @require_scope", BATCH / median(samples["tokenguard"]),
-                   "req/s", r, "bare", "≥ 0.85", r >= 0.85))
+                   "req/s", r, "bare", "≥ 0.85", r >= 0.85,
+                   spread(round_ratios(samples, "bare", "tokenguard"))))
     r_peer = ratio(samples, "bare", "peer")
     report.add(Row(section, "AuthenticationMiddleware + @requires (dict)", BATCH / median(samples["peer"]),
-                   "req/s", r_peer, "bare", "tokenguard ahead", r > r_peer))
+                   "req/s", r_peer, "bare", "tokenguard ahead", r > r_peer,
+                   spread(round_ratios(samples, "bare", "peer"))))
 
 
 def main() -> None:

@@ -51,7 +51,8 @@ class Report:
         self.rows.append(row)
         flag = "" if row.holds is None else ("  ok" if row.holds else "  MISSED")
         ratio = "" if row.ratio is None else f"  x{row.ratio:.2f} of {row.ratio_to}"
-        print(f"  {row.section:>10} | {row.name:<52} {row.value:>12,.2f} {row.unit:<6}{ratio}{flag}",
+        note = f"  ({row.note})" if row.note else ""
+        print(f"  {row.section:>10} | {row.name:<52} {row.value:>12,.2f} {row.unit:<6}{ratio}{flag}{note}",
               flush=True)
         return row
 
@@ -104,7 +105,20 @@ def median(values: list[float]) -> float:
 
 def ratio(samples: dict[str, list[float]], of: str, to: str) -> float:
     """The median over rounds of ``of / to``: both measured in the same round."""
-    return statistics.median(a / b for a, b in zip(samples[of], samples[to], strict=True))
+    return statistics.median(round_ratios(samples, of, to))
+
+
+def spread(ratios: list[float]) -> str:
+    """The middle half of per-round ratios, for a row's note: how much the machine's noise moved them."""
+    if len(ratios) < 4:
+        return f"rounds {min(ratios):.2f}-{max(ratios):.2f}"
+    low, _, high = statistics.quantiles(ratios, n=4)
+    return f"middle half of rounds {low:.2f}-{high:.2f}"
+
+
+def round_ratios(samples: dict[str, list[float]], of: str, to: str) -> list[float]:
+    """``of / to`` in each round: what :func:`ratio` takes the median of."""
+    return [a / b for a, b in zip(samples[of], samples[to], strict=True)]
 
 
 def us(seconds: float) -> float:
