@@ -29,12 +29,19 @@ def read_token(
     An ``Authorization`` header with another scheme (Basic, …) is not ours and
     counts as no token. Duplicated headers, two methods at once, a bare
     ``Bearer``, or characters outside the token alphabet are malformed (400).
+    A ``Bearer`` credential beside any other ``Authorization`` credential is
+    duplicated too, in either order: as separate header lines (ASGI) or as the
+    one comma-joined value a WSGI server makes of them.
     """
+    values = list(get_header(authorization_header))
     found: list[str] = []
-    for value in get_header(authorization_header):
-        scheme = value.strip().split(" ", 1)[0]
-        if scheme.lower() != "bearer":
+    for value in values:
+        if not _is_bearer(value):
+            if "," in value and any(_is_bearer(part) for part in value.split(",")[1:]):
+                raise MalformedCredentials("more than one Authorization credential")
             continue
+        if len(values) > 1:
+            raise MalformedCredentials("more than one Authorization credential")
         found.append(_from_authorization(value))
     for name in token_headers:
         for value in get_header(name):
@@ -42,6 +49,10 @@ def read_token(
     if len(found) > 1:
         raise MalformedCredentials("more than one token presented")
     return found[0] if found else None
+
+
+def _is_bearer(value: str) -> bool:
+    return value.strip().split(" ", 1)[0].lower() == "bearer"
 
 
 def _from_authorization(value: str) -> str:
