@@ -251,3 +251,18 @@ def test_a_secret_pasted_where_an_id_goes_is_never_echoed(api: Api) -> None:
         api.guard.get_token(secret)
     assert secret[3:] not in str(caught.value)
     assert api.guard.authenticate(secret).owner == "alice"
+
+
+@pytest.mark.parametrize("body", [b'{"name": "\\ud800"}', b'{"name": "ok", "projects": "\\udfff"}',
+                                  b'{"name": "ok", "scopes": ["read", "\\udc00"]}', b'{"\\ud800": "x"}'])
+def test_a_settings_form_sent_as_json_with_a_lone_surrogate_is_a_400_not_a_500(api: Api, body: bytes) -> None:
+    """The page shows a refused form again with its values: a lone surrogate could not be encoded."""
+    page = api.client.get(PAGE)
+    csrf = CSRF_META.search(page.text)
+    assert csrf is not None
+    before = api.count()
+    response = api.client.post(PAGE, content=body, headers={
+        "Origin": api.headers["Origin"], "X-CSRF-Token": csrf.group(1), "Content-Type": "application/json"})
+    assert response.status_code == 400, response.text[:300]
+    assert response.headers["Content-Type"].startswith("text/html") and "<form" in response.text
+    assert api.count() == before

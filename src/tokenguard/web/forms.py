@@ -67,7 +67,21 @@ def read_json(request: WebRequest) -> dict[str, Any]:
         raise ValidationError("the body is not valid JSON", field="body") from None
     if not isinstance(data, dict):
         raise ValidationError("the body must be a JSON object", field="body")
+    for key, value in data.items():  # "\ud800" is valid JSON, yet no text: it cannot be shown or stored
+        if not _encodable(key):
+            raise ValidationError("a field name is not valid Unicode", field="body")
+        if not _encodable(value):
+            raise ValidationError(f"{key} is not valid Unicode", field=key)
     return data
+
+
+def _encodable(value: object) -> bool:
+    """False when a string in ``value`` holds a lone surrogate, which UTF-8 cannot encode."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_form(request: WebRequest) -> Form:
