@@ -256,7 +256,10 @@ def test_valid_token_in_either_header(world: World) -> None:
     [("Authorization", "Bearer tg_a"), ("Authorization", "Bearer tg_a")],
     [("Authorization", "Bearer tg_a"), ("Api-Token", "tg_a")],
     [("Api-Token", "tg_a"), ("Api-Token", "tg_b")],
-], ids=["bare-bearer", "two-words", "bad-characters", "two-authorization", "both-headers", "two-api-token"])
+    [("Authorization", "Basic YTpi"), ("Authorization", "Bearer tg_a")],
+    [("Authorization", "Bearer tg_a"), ("Authorization", "Basic YTpi")],
+], ids=["bare-bearer", "two-words", "bad-characters", "two-authorization", "both-headers", "two-api-token",
+        "basic-then-bearer", "bearer-then-basic"])
 def test_malformed_or_duplicated_credentials(world: World, headers: list[tuple[str, str]]) -> None:
     answer = world.both("GET", "/notes", headers)
     assert (answer.status, answer.headers["www-authenticate"]) == (400, MALFORMED)
@@ -351,6 +354,21 @@ def test_management_api_errors(world: World) -> None:
     too_large = world.both("POST", "/api/tokens", [("Content-Type", "application/json")],
                            b"{" + b" " * (70 * 1024) + b"}")
     assert (too_large.status, too_large.body["error"]) == (413, "request_too_large")
+
+
+@pytest.mark.parametrize("token_id", ["introspect", "revoke"])
+def test_a_token_whose_id_names_an_api_route_stays_reachable(world: World, token_id: str) -> None:
+    """POST /introspect and /revoke are no token's; GET, PATCH and DELETE of the id are."""
+    world.guard.create_token("alice", "named like a route", scopes=["read"], token_id=token_id)
+    manager = bearer(world.token("management"))
+    path = f"/api/tokens/{token_id}"
+    assert world.both("GET", path, manager).body["id"] == token_id
+    renamed = world.both("PATCH", path, [*manager, ("Content-Type", "application/json")], b'{"name": "n"}')
+    assert renamed.body["name"] == "n"
+    flask, asgi = world.adapters
+    assert flask.send("DELETE", path, manager, b"").status == 204  # one guard: the other finds it gone
+    assert asgi.send("DELETE", path, manager, b"").status == 404
+    assert world.both("GET", path, manager).status == 404
 
 
 def test_revocation_and_introspection_by_value(world: World) -> None:

@@ -228,6 +228,16 @@ def test_delete_asks_for_confirmation_without_javascript(alice: Browser, guard: 
     assert "Deleted “doomed”." in alice.page().get_data(as_text=True)
 
 
+def test_a_token_whose_id_is_static_is_managed_like_any_other(alice: Browser, guard: TokenGuard) -> None:
+    """``static/`` holds the page's assets; a name that is no asset is a token id."""
+    guard.create_token("alice", "named static", token_id="static")
+    confirm = alice.client.get(f"{PAGE}/static/delete")
+    assert confirm.status_code == 200 and "Delete “named static”?" in confirm.get_data(as_text=True)
+    assert alice.form(f"{PAGE}/static/delete", {"confirm": "yes"}).status_code == 303
+    assert guard.list_tokens("alice") == []
+    assert alice.client.get(f"{PAGE}/static/tokenguard.css").status_code == 200
+
+
 def test_forms_need_csrf_and_our_origin(alice: Browser, guard: TokenGuard) -> None:
     no_csrf = alice.form(PAGE, {"name": "x"}, csrf=False)
     assert no_csrf.status_code == 403

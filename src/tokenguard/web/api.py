@@ -66,10 +66,12 @@ class ManagementApi:
         if segments == ["openapi.json"]:
             return self._only(method, "GET") or WebResponse.json(
                 openapi.document(self.guard, self.options, request.prefix), 200)
+        # POST /revoke and /introspect are no token's: a token has no POST of its own. Other
+        # methods fall through, so a token whose id is "revoke" or "introspect" stays reachable.
         if segments == ["revoke"] and method == "POST":
             return self._revoke_by_value(request)
-        if segments == ["introspect"]:
-            return self._only(method, "POST") or self._introspect(request)
+        if segments == ["introspect"] and method == "POST":
+            return self._introspect(request)
         handlers = self._handlers(segments)
         if handlers is None:
             return json_error(404, "not_found", "no such resource")

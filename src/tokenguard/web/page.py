@@ -63,7 +63,9 @@ class SettingsPage:
         segments = [part for part in request.path.split("/") if part]
         method = "GET" if request.method.upper() == "HEAD" else request.method.upper()
         if len(segments) == 2 and segments[0] == "static" and method == "GET":
-            return self.renderer.asset(segments[1]) or self.problem(request, 404)
+            asset = self.renderer.asset(segments[1])
+            if asset is not None:  # else a token whose id is "static", if any: /static/delete
+                return asset
         if len(request.body) > self.options.max_body_size:
             return self.problem(request, 413)
         route = self._route(segments, method)
