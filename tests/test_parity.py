@@ -29,7 +29,7 @@ from starlette.testclient import TestClient
 
 import tokenguard_asgi
 import tokenguard_flask
-from tokenguard import MemoryStore, StoreUnavailable, TokenGuard, TokenRecord
+from tokenguard import MemoryStore, StoreUnavailable, TokenGuard, TokenRecord, ValidationError
 
 COMPARED_HEADERS = (
     "www-authenticate", "content-type", "cache-control", "pragma", "x-content-type-options",
@@ -454,3 +454,33 @@ def test_cases_cover_every_status_of_the_contract(world: World) -> None:
 def test_empty_bodies_carry_no_content_type(world: World) -> None:
     form = [("Content-Type", "application/x-www-form-urlencoded")]
     world.both("POST", "/api/tokens/revoke", form, b"token=tg_unknown")
+
+
+def test_a_scope_the_guard_does_not_configure_is_the_apps_error_on_both_adapters() -> None:
+    """``require_scope("wrte")``: a 500 and a clear exception, never a token blamed with 401 or 403."""
+    guard = TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False)
+    token = guard.create_token("alice", "m", scopes=["management"]).token
+    flask_app = Flask("typo")
+    flask_app.testing = True  # the exception reaches the test; below, production's 500
+    tokenguard_flask.FlaskTokenGuard(flask_app, guard)
+
+    @flask_app.get("/typo")
+    @tokenguard_flask.require_scope("wrte")
+    def flask_typo() -> Any:
+        return {"ok": True}
+
+    @tokenguard_asgi.require_scope("wrte")
+    async def asgi_typo(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    asgi_app = Starlette(routes=[Route("/typo", asgi_typo)],
+                         middleware=[Middleware(tokenguard_asgi.TokenGuardMiddleware, guard=guard)])
+    headers = {"Authorization": f"Bearer {token}"}
+    with pytest.raises(ValidationError, match=r"unknown scope 'wrte'.*read, write, management"):
+        flask_app.test_client().get("/typo", headers=headers)
+    with pytest.raises(ValidationError, match="unknown scope 'wrte'"):
+        TestClient(asgi_app).get("/typo", headers=headers)
+    flask_app.testing = False
+    assert flask_app.test_client().get("/typo", headers=headers).status_code == 500
+    quiet = TestClient(asgi_app, raise_server_exceptions=False)
+    assert quiet.get("/typo", headers=headers).status_code == 500

@@ -227,7 +227,9 @@ class Verification:
         wanted = frozenset(scopes)
         for scope in wanted:
             if scope not in self.scopes:
-                raise ValidationError(f"unknown scope {scope!r} required", field="scopes")
+                raise ValidationError(
+                    f"unknown scope {scope!r} required: the guard configures "
+                    f"{', '.join(self.scopes.order)}", field="scopes")
         if info.admin:
             return
         if not self.scopes.covers(info.scopes, wanted) or not info.allows_project(project):

@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 
 from tokenguard.errors import TokenGuardError
 from tokenguard.models import TokenInfo
+from tokenguard.web.auth import REFUSALS
 from tokenguard_asgi._translate import remote_address, to_starlette
 from tokenguard_asgi.auth import TokenCredentials
 from tokenguard_asgi.middleware import (
@@ -108,7 +109,7 @@ def _refusal(
     project = _project(conn, project_from)
     try:
         authenticator.authorize(_token_of(conn), scopes, project, remote_address(conn.scope))
-    except TokenGuardError as exc:
+    except REFUSALS as exc:
         return exc
     return None
 

@@ -21,8 +21,8 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from starlette.requests import HTTPConnection
 
-from tokenguard.errors import TokenGuardError
 from tokenguard.models import TokenInfo
+from tokenguard.web.auth import REFUSALS
 from tokenguard_asgi._translate import remote_address
 from tokenguard_asgi.auth import TokenCredentials, TokenRejected
 from tokenguard_asgi.middleware import middleware_of
@@ -52,7 +52,7 @@ async def current_token(
     try:
         return authenticator.authorize(token, security_scopes.scopes, None,
                                        remote_address(connection.scope))
-    except TokenGuardError as exc:
+    except REFUSALS as exc:
         raise TokenRejected.refuse(connection.scope, authenticator.respond(exc)) from None
 
 

@@ -10,8 +10,8 @@ from typing import Any, TypeVar, cast, overload
 from flask import Flask, current_app, g, request
 from werkzeug.local import LocalProxy
 
-from tokenguard.errors import AuthenticationError, InsufficientScope, StoreUnavailable
 from tokenguard.models import TokenInfo
+from tokenguard.web.auth import REFUSALS
 from tokenguard_flask._contexts import app_context_var
 from tokenguard_flask.extension import G_KEY, header_getter, state, to_flask
 
@@ -131,7 +131,7 @@ def _checked_view(view: Callable[..., Any], scopes: tuple[str, ...], project_fro
         info = (authenticator.identify(header_getter(request.environ), request.remote_addr)
                 if found is _UNSET else found)
         info = authenticator.authorize(info, scopes, project, request.remote_addr)
-    except (AuthenticationError, InsufficientScope, StoreUnavailable) as exc:
+    except REFUSALS as exc:
         return to_flask(authenticator.respond(exc))
     setattr(g, G_KEY, info)
     return current_app.ensure_sync(view)(*args, **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tokenguard.errors import AuthenticationError, TokenGuardError
+from tokenguard.errors import AuthenticationError, InsufficientScope, StoreUnavailable, TokenGuardError
 from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
 from tokenguard.web import challenges
@@ -15,6 +15,12 @@ from tokenguard.web.options import WebOptions
 
 class MissingCredentials(AuthenticationError):
     """No token was presented to a protected endpoint (401 without an error code)."""
+
+
+#: What ``identify`` and ``authorize`` raise about the request: answered 400, 401, 403 or 503.
+#: Anything else (``require_scope("wrte")``, a scope the guard does not configure) is the
+#: app's own mistake: it propagates, a 500 on every adapter, rather than blaming the token.
+REFUSALS = (AuthenticationError, InsufficientScope, StoreUnavailable)
 
 
 class RequestAuthenticator:
