@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tokenguard import InsufficientScope, ScopeHierarchy, TokenGuard, ValidationError
+from tokenguard import InsufficientScope, MemoryStore, ScopeHierarchy, TokenGuard, TokenInfo, ValidationError
 
 KEY = "s" * 32
 
@@ -139,3 +141,20 @@ def test_a_scope_the_hierarchy_does_not_configure_grants_nothing() -> None:
     assert scopes.expand(frozenset({"write", "legacy"})) == {"read", "write"}
     assert scopes.expand(frozenset({"legacy"})) == frozenset()
     assert not scopes.grants(frozenset({"legacy"}), "legacy")
+
+
+@pytest.mark.parametrize("url", ["memory", "sqlite"])
+def test_a_token_whose_only_scope_left_the_configuration_holds_nothing(url: str, tmp_path: Path) -> None:
+    """Not its raw scope back: an empty effective set stays empty, on every store."""
+    store: MemoryStore | str = MemoryStore() if url == "memory" else f"sqlite:///{tmp_path}/s.db"
+    before = TokenGuard(store, secret_key="k" * 40, load_entry_points=False,
+                        scopes={"read": [], "deploy": []})
+    only = before.create_token("alice", "deploy only", scopes=["deploy"]).token
+    both = before.create_token("alice", "deploy and read", scopes=["deploy", "read"]).token
+    after = TokenGuard(before.store, secret_key="k" * 40, load_entry_points=False,
+                       scopes={"read": [], "write": ["read"]})
+    for token, effective in ((only, frozenset()), (both, frozenset({"read"}))):
+        for _ in range(2):  # cold, then from the verification cache
+            info = after.authenticate(token)
+            assert info.effective_scopes == effective and not info.has_scope("deploy")
+    assert TokenInfo("x", "o", "n", frozenset({"read"})).effective_scopes == {"read"}  # not given: scopes

@@ -9,6 +9,15 @@ from typing import Literal
 Status = Literal["active", "revoked", "expired"]
 
 
+class _NotGiven(frozenset[str]):
+    """The default of ``effective_scopes``: distinct from an empty set, which ``expand`` may return."""
+
+    __slots__ = ()
+
+
+_NOT_GIVEN: frozenset[str] = _NotGiven()
+
+
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
     """Everything known about a token except its secret and its digest."""
@@ -27,10 +36,12 @@ class TokenInfo:
     #: id of the token that minted this one through the API, if any.
     parent_id: str | None = None
     #: ``scopes`` plus every scope they imply under the guard's hierarchy.
-    effective_scopes: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    #: Not given, it is ``scopes``; given, it is kept, empty included (scopes the hierarchy
+    #: no longer configures grant nothing).
+    effective_scopes: frozenset[str] = field(default=_NOT_GIVEN, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.effective_scopes:
+        if self.effective_scopes is _NOT_GIVEN:
             object.__setattr__(self, "effective_scopes", self.scopes)
 
     @property
