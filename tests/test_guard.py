@@ -504,6 +504,42 @@ def test_children_are_revoked_when_the_parent_is_deleted(guard: TokenGuard) -> N
         guard.authenticate(child.token)
 
 
+@pytest.mark.parametrize("new_owner", ["alice", "bob"])
+def test_a_deleted_parents_children_stay_dead_when_its_id_is_taken_again(
+    guard: TokenGuard, clock: Clock, new_owner: str,
+) -> None:
+    """Ids are free once deleted: a newer token under the same id did not mint the child."""
+    parent = guard.authenticate(make(guard, scopes=["write"], token_id="p").token)
+    child = guard.create_token("alice", "child", scopes=["read"], parent=parent)
+    guard.delete("p")
+    clock.advance(seconds=1)
+    guard.create_token(new_owner, "took the id", scopes=["write"], token_id="p")
+    with pytest.raises(ValidationError, match="deleted token cannot have its minted tokens"):
+        guard.reapprove(child.info.id)
+    with pytest.raises(RevokedToken):
+        guard.authenticate(child.token)
+
+
+@pytest.mark.parametrize("kill", ["revoke", "delete"])
+def test_a_child_minted_while_its_parent_is_killed_dies_too(kill: str) -> None:
+    """The parent is live when minting checks it, dead by the time the child is stored."""
+    store = CountingStore()
+    guard = TokenGuard(store, secret_key=KEY, max_tokens_per_owner=None, load_entry_points=False)
+    parent = guard.authenticate(make(guard, scopes=["write"], token_id="p").token)
+    real_insert = store.insert
+
+    def insert_after_the_kill(record: TokenRecord, *, limit: int | None, now: datetime) -> None:
+        if record.info.parent_id == "p":  # what a revoke in another thread does meanwhile
+            getattr(guard, kill)("p")
+        real_insert(record, limit=limit, now=now)
+
+    store.insert = insert_after_the_kill  # type: ignore[method-assign]
+    with pytest.raises(ValidationError, match="token cannot mint tokens"):
+        guard.create_token("alice", "persistence", scopes=["read"], parent=parent)
+    (child,) = [t for t in guard.list_tokens("alice") if t.name == "persistence"]
+    assert child.status == "revoked"
+
+
 def test_a_revoked_or_expired_parent_cannot_mint(guard: TokenGuard, clock: Clock) -> None:
     parent = guard.authenticate(make(guard, scopes=["write"], token_id="p",
                                      expires_in=timedelta(hours=1)).token)

@@ -170,12 +170,37 @@ class TokenGuard(Verification):
                 self.hook.tokenguard_limit_reached(owner=owner, limit=exc.limit)
                 raise
             self.hook.tokenguard_token_created(info=info, actor=actor, remote=remote)
+            if parent is not None:
+                self._recheck_parent(info, actor, remote)
             return IssuedToken(secret, self._present(info))
         raise TokenGuardError("could not allocate a token id")  # pragma: no cover
 
-    def _live_parent(self, parent_id: str, now: datetime, action: str = "mint tokens") -> TokenInfo:
-        """The parent token as stored now: a revoked, expired or deleted one vouches for nothing."""
+    def _recheck_parent(self, child: TokenInfo, actor: str | None, remote: str | None) -> None:
+        """Minting raced with revoking or deleting the parent: the child dies with it.
+
+        The parent was live when checked, but a revoke or delete may have listed the
+        parent's children before this child was stored. Read once more: if the parent
+        is gone, revoke the child and refuse, as if the parent had been dead already.
+        """
+        try:
+            self._live_parent(child.parent_id or "", self.clock(), child=child)
+        except ValidationError:
+            self.revoke(child.id, actor=actor, remote=remote)
+            raise
+
+    def _live_parent(self, parent_id: str, now: datetime, action: str = "mint tokens",
+                     child: TokenInfo | None = None) -> TokenInfo:
+        """The parent token as stored now: a revoked, expired or deleted one vouches for nothing.
+
+        For an existing ``child``, the token under ``parent_id`` must be the one that minted
+        it: ids are free again once deleted, and a newer token, or another owner's, that took
+        the id vouches for nothing either.
+        """
         record = self.store.get(parent_id)
+        if record is not None and child is not None and (
+            record.info.owner != child.owner or record.info.created_at > child.created_at
+        ):
+            record = None  # the id was reused: the minting token itself is deleted
         status: str = "deleted" if record is None else record.info.status_at(now)
         if record is None or status != "active":
             raise ValidationError(f"a {status} token cannot {action}", field="parent")
@@ -274,7 +299,8 @@ class TokenGuard(Verification):
             raise ValidationError("an expired token cannot be re-approved", field="id")
         if record.info.revoked_at is not None:
             if record.info.parent_id is not None:
-                self._live_parent(record.info.parent_id, now, "have its minted tokens re-approved")
+                self._live_parent(record.info.parent_id, now, "have its minted tokens re-approved",
+                                  child=record.info)
             record = self._apply(token_id, {"revoked_at": None})
             self._invalidate(record)
             self.hook.tokenguard_token_reapproved(info=record.info, actor=actor, remote=remote)
@@ -310,6 +336,9 @@ class TokenGuard(Verification):
         if deleted is None:
             raise TokenNotFound(token_id)
         self._invalidate(deleted)
+        # a child minted between the first pass and the delete; one minted later finds its
+        # parent gone when it checks again (_recheck_parent)
+        self._revoke_children(token_id, record.info.owner, actor, remote)
         self.hook.tokenguard_token_deleted(info=deleted.info, actor=actor, remote=remote)
         return self._present(deleted.info)
 
