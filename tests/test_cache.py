@@ -672,3 +672,20 @@ def test_authenticate_cached_takes_the_raw_bytes_of_a_canonical_token_only(
     with pytest.raises(InvalidToken, match="unknown"):
         guard.authenticate_cached(unknown.encode("ascii"))  # remembered, refused from memory
     assert store.calls["find"] == 2
+
+
+def test_revocation_and_introspection_by_value_ask_the_store_not_the_cache(store: CountingStore) -> None:
+    """Two processes on one store, no Redis: what the other did within the cache age counts."""
+    here, there = make_guard(store), make_guard(store)
+    issued = here.create_token("alice", "ci")
+    here.authenticate(issued.token)  # cached here
+    rotated = there.rotate(issued.info.id).token
+    assert here.revoke_by_value(issued.token) is None  # the old secret no longer names the token
+    assert here.introspect(issued.token) is None
+    assert there.authenticate(rotated).id == issued.info.id  # the new secret was not revoked
+    here.authenticate(rotated)
+    there.revoke(issued.info.id)
+    introspected = here.introspect(rotated)
+    assert introspected is not None and introspected.status == "revoked"
+    there.delete(issued.info.id)
+    assert here.revoke_by_value(rotated) is None  # gone: ignored, as RFC 7009 says, not an error

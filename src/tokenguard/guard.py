@@ -355,19 +355,27 @@ class TokenGuard(Verification):
     def revoke_by_value(
         self, token: object, *, actor: str | None = None, remote: str | None = None,
     ) -> TokenInfo | None:
-        """RFC 7009: whoever holds a token can kill it. Unknown tokens are ignored."""
+        """RFC 7009: whoever holds a token can kill it. Unknown tokens are ignored.
+
+        The store is asked, never the verification cache: another process may have
+        rotated the token (its old secret must not revoke the new one) or deleted it.
+        """
         try:
-            found = self._lookup(token, None)
-        except InvalidToken:
+            found = self._lookup_stored(token)
+            return self.revoke(found.id, actor=actor, remote=remote)
+        except (InvalidToken, TokenNotFound):
             return None
-        return self.revoke(found.info.id, actor=actor, remote=remote)
 
     def introspect(self, token: object) -> TokenInfo | None:
-        """The info of a token in any state, without recording a use; ``None`` if unknown."""
+        """The info of a token in any state, as stored now, without recording a use; ``None`` if unknown."""
         try:
-            return self._lookup(token, None).info
+            return self._lookup_stored(token)
         except InvalidToken:
             return None
+
+    def _lookup_stored(self, token: object) -> TokenInfo:
+        """The token as the store holds it now, past the verification cache; ``InvalidToken`` if unknown."""
+        return self._lookup_store(self._canonical(token, None), None, None).info
 
     def _invalidate(self, record: TokenRecord) -> None:
         self.hook.tokenguard_token_invalidated(token_id=record.info.id, digest=record.digest)
