@@ -6,11 +6,14 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Security
+from fastapi import APIRouter, Depends, FastAPI, Security, WebSocket
+from fastapi.security import SecurityScopes
+from starlette.requests import HTTPConnection
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from tokenguard import TokenGuard, TokenInfo
-from tokenguard_asgi import TokenGuardMiddleware
+from tokenguard_asgi import TokenGuardMiddleware, TokenRejected
 from tokenguard_asgi.fastapi import current_token
 
 REALM_ONLY = 'Bearer realm="api"'
@@ -18,6 +21,13 @@ INSUFFICIENT_WRITE = ('Bearer realm="api", error="insufficient_scope", '
                       'error_description="the access token lacks the required scope", scope="write"')
 INVALID = ('Bearer realm="api", error="invalid_token", '
            'error_description="the access token is invalid, expired or revoked"')
+
+
+async def optional_writer(connection: HTTPConnection) -> TokenInfo | None:
+    try:  # a public page with more for writers: a refusal means "not a writer"
+        return await current_token(SecurityScopes(["write"]), connection, None)
+    except TokenRejected:
+        return None
 
 
 def make_app(guard: TokenGuard | None) -> FastAPI:
@@ -50,6 +60,18 @@ def make_app(guard: TokenGuard | None) -> FastAPI:
         return {"notes": 3}
 
     app.include_router(admin)
+
+    @app.get("/feed")
+    def feed(writer: Annotated[TokenInfo | None, Depends(optional_writer)]) -> dict[str, bool]:
+        return {"can_edit": writer is not None}
+
+    @app.websocket("/ws/writer")
+    async def ws_writer(websocket: WebSocket,
+                        token: Annotated[TokenInfo, Security(current_token, scopes=["write"])]) -> None:
+        await websocket.accept()
+        await websocket.send_text(f"welcome, {token.owner}")
+        await websocket.close()
+
     return app
 
 
@@ -170,3 +192,27 @@ def test_refusal_is_an_http_exception_with_the_challenge() -> None:
     assert isinstance(rejected, HTTPException)
     assert (rejected.status_code, rejected.headers) == (401, {"WWW-Authenticate": REALM_ONLY})
     assert scope["tokenguard.refusal"].status == 401
+
+
+def test_a_refusal_the_app_catches_leaves_the_apps_own_answer(client: TestClient,
+                                                              make_token: Callable[..., str]) -> None:
+    for headers in ({}, bearer(make_token("read"))):
+        answer = client.get("/feed", headers=headers)
+        assert (answer.status_code, answer.json()) == (200, {"can_edit": False})
+        assert "WWW-Authenticate" not in answer.headers
+    assert client.get("/feed", headers=bearer(make_token("write"))).json() == {"can_edit": True}
+    refused = client.post("/notes", headers=bearer(make_token("read")))  # one it does not catch
+    assert refused.status_code == 403 and refused.json()["error"] == "insufficient_scope"
+
+
+@pytest.mark.parametrize(("scopes", "reason"), [(None, "unauthorized"), (["read"], "insufficient_scope"),
+                                                ("bad", "invalid_token")])
+def test_a_websocket_without_the_scope_is_closed_1008(client: TestClient, make_token: Callable[..., str],
+                                                      scopes: list[str] | str | None, reason: str) -> None:
+    headers = {} if scopes is None else bearer("tg_nonsense" if scopes == "bad" else make_token(*scopes))
+    with pytest.raises(WebSocketDisconnect) as closed, \
+            client.websocket_connect("/ws/writer", headers=headers) as ws:
+        ws.receive_text()
+    assert (closed.value.code, closed.value.reason) == (1008, reason)
+    with client.websocket_connect("/ws/writer", headers=bearer(make_token("write"))) as ws:
+        assert ws.receive_text().startswith("welcome, ")

@@ -70,7 +70,8 @@ def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) ->
             if refusal is None:
                 return await function(*args, **kwargs)
             if isinstance(conn, WebSocket):
-                await conn.close(code=WEBSOCKET_POLICY_VIOLATION, reason=refusal.error_code)
+                await conn.close(code=WEBSOCKET_POLICY_VIOLATION,
+                                 reason=middleware_of(conn).authenticator.close_reason(refusal))
                 return None
             return _render(conn, refusal)
 

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+from starlette.exceptions import WebSocketException
 from starlette.requests import HTTPConnection
 
 from tokenguard.models import TokenInfo
 from tokenguard.web.auth import REFUSALS
 from tokenguard_asgi._translate import remote_address
 from tokenguard_asgi.auth import TokenCredentials, TokenRejected
-from tokenguard_asgi.middleware import middleware_of
+from tokenguard_asgi.middleware import WEBSOCKET_POLICY_VIOLATION, middleware_of
 
 #: The OpenAPI security scheme: documentation only, the middleware reads the headers.
 bearer_scheme = HTTPBearer(
@@ -53,6 +54,8 @@ async def current_token(
         return authenticator.authorize(token, security_scopes.scopes, None,
                                        remote_address(connection.scope))
     except REFUSALS as exc:
+        if connection.scope["type"] == "websocket":  # closed 1008, as require_scope closes it
+            raise WebSocketException(WEBSOCKET_POLICY_VIOLATION, authenticator.close_reason(exc)) from None
         raise TokenRejected.refuse(connection.scope, authenticator.respond(exc)) from None
 
 

@@ -58,6 +58,7 @@ from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
 from tokenguard.stores.memory import MemoryStore
 from tokenguard.web.app import TokenWeb
+from tokenguard.web.http import WebResponse
 from tokenguard.web.options import WebOptions
 from tokenguard_asgi._translate import (
     header_getter,
@@ -210,9 +211,13 @@ class TokenGuardMiddleware:
         async def refusing_send(message: Message) -> None:
             nonlocal replaced
             if message["type"] == "http.response.start" and REFUSAL_KEY in scope:
-                replaced = True
-                await to_starlette(scope.pop(REFUSAL_KEY))(scope, receive, send)
-            elif not (replaced and message["type"] == "http.response.body"):
+                refusal = scope.pop(REFUSAL_KEY)
+                if _renders(message, refusal):  # FastAPI's {"detail": …} for it: ours instead
+                    replaced = True
+                    await to_starlette(refusal)(scope, receive, send)
+                    return
+                # the app caught the refusal (an optional token) and answered on its own
+            if not (replaced and message["type"] == "http.response.body"):
                 await send(message)
 
         try:
@@ -228,6 +233,15 @@ class TokenGuardMiddleware:
             raise rejected
         scope.pop(REFUSAL_KEY, None)
         await to_starlette(rejected.response)(scope, receive, send)
+
+
+def _renders(start: Message, refusal: WebResponse) -> bool:
+    """True when a response starting with ``start`` is the app's rendering of ``refusal``.
+
+    Its status says so, whatever the handler (FastAPI's ``{"detail": …}``, an app's own)
+    made of the body; an app that caught the refusal answers with a status of its own.
+    """
+    return bool(start.get("status") == refusal.status)
 
 
 def _anonymous(scope: Scope) -> None:

@@ -72,6 +72,11 @@ class RequestAuthenticator:
         """identify + authorize in one call, for adapters that check lazily."""
         return self.authorize(self.identify(get_header, remote), scopes, project, remote)
 
+    @staticmethod
+    def close_reason(exc: TokenGuardError) -> str:
+        """Why a websocket handshake is closed: the ``error`` the JSON body would carry."""
+        return "unauthorized" if isinstance(exc, MissingCredentials) else exc.error_code
+
     def respond(self, exc: TokenGuardError) -> WebResponse:
         """The RFC 6750 response for any error raised by the methods above."""
         if isinstance(exc, MissingCredentials):
