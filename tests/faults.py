@@ -31,6 +31,8 @@ class TcpProxy:
         self._listener: socket.socket | None = self._listen(0)
         self.port: int = self._listener.getsockname()[1]
         self.accepted = 0
+        self._flowing = threading.Event()  # cleared: a frozen server, that keeps every byte
+        self._flowing.set()
         self._thread = threading.Thread(target=self._accept_loop, name="tcp-proxy", daemon=True)
         self._thread.start()
 
@@ -70,7 +72,7 @@ class TcpProxy:
             self._pairs.append((client, upstream))
             self.accepted += 1
         for source, sink in ((client, upstream), (upstream, client)):
-            threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+            threading.Thread(target=_pump, args=(source, sink, self._flowing), daemon=True).start()
 
     @property
     def is_cut(self) -> bool:
@@ -115,7 +117,17 @@ class TcpProxy:
         finally:
             self.restore()
 
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The server stops answering without closing anything (a partition, a hung host)."""
+        self._flowing.clear()
+        try:
+            yield
+        finally:
+            self._flowing.set()
+
     def close(self) -> None:
+        self._flowing.set()
         self._running = False
         self.cut()
         self._thread.join(timeout=5)
@@ -129,12 +141,13 @@ class TcpProxy:
         self.close()
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+def _pump(source: socket.socket, sink: socket.socket, flowing: threading.Event) -> None:
     try:
         while True:
             data = source.recv(65536)
             if not data:
                 break
+            flowing.wait()
             sink.sendall(data)
     except OSError:
         pass

@@ -18,6 +18,7 @@ from faults import TcpProxy, through
 from tokenguard import TokenGuard, tokens
 from tokenguard.errors import StoreUnavailable, TokenGuardError, TokenIdConflict, ValidationError
 from tokenguard.models import TokenInfo
+from tokenguard.stores import sql_engine
 from tokenguard.stores.base import Store, TokenRecord
 from tokenguard.stores.sqlalchemy import SQLAlchemyStore, upgrade
 
@@ -158,6 +159,31 @@ def test_the_store_serves_again_when_the_database_comes_back(
         proxy.drop_connections()  # the server restarted behind a warm pool
         assert guard.authenticate(issued.token).id == issued.info.id
         assert len(guard.list_tokens("alice")) == 2
+
+
+def test_a_database_that_stops_answering_is_unavailable_not_a_hang(
+    mysql_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """MariaDB: reads and writes time out (``IO_TIMEOUT``, shortened here), then a 503, then service.
+
+    (PostgreSQL's libpq is given a TCP user timeout and keepalives: a partition that drops
+    packets ends the same way, a peer that acknowledges yet never answers is not bounded.)
+    """
+    monkeypatch.setattr(sql_engine, "IO_TIMEOUT", 2)
+    port = make_url(mysql_url).port
+    assert port is not None
+    with TcpProxy("127.0.0.1", port) as proxy:
+        store = SQLAlchemyStore(through(mysql_url, proxy, port))
+        guard = make_guard(store)
+        issued = guard.create_token("alice", "before")
+        assert guard.authenticate(issued.token).id == issued.info.id
+        with proxy.frozen():
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                guard.authenticate(issued.token)
+            assert time.monotonic() - started < 30
+        assert guard.authenticate(issued.token).id == issued.info.id
+        store.close()
 
 
 def test_a_pool_that_stays_exhausted_raises_store_unavailable(

@@ -19,6 +19,9 @@ from tokenguard.errors import ValidationError
 SQLITE_BUSY_TIMEOUT = 30.0
 #: Seconds to wait for a database server to accept a connection.
 CONNECT_TIMEOUT = 10
+#: Seconds a server may leave a read or write unanswered before the request gets a 503
+#: (a partitioned network or a frozen server drops nothing, it just never answers).
+IO_TIMEOUT = 15
 #: PostgreSQL SQLSTATEs and MariaDB error numbers that mean "run the transaction again".
 _RETRY_SQLSTATES = frozenset({"40001", "40P01"})
 _RETRY_MYSQL_ERRORS = frozenset({1213})  # ER_LOCK_DEADLOCK
@@ -50,8 +53,11 @@ def is_memory_sqlite(url: URL) -> bool:
     )
 
 
-def make_engine(url: str | URL, overrides: dict[str, Any]) -> Engine:
-    """An engine with safe defaults: pre-ping, bounded waits, parameters kept out of errors."""
+def make_engine(url: str | URL, overrides: dict[str, Any], *, bounded_io: bool = True) -> Engine:
+    """An engine with safe defaults: pre-ping, bounded waits, parameters kept out of errors.
+
+    ``bounded_io=False`` lifts the read and write timeout (a schema migration may run long).
+    """
     parsed = normalise_url(url)
     options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     connect_args: dict[str, Any] = {}
@@ -62,8 +68,15 @@ def make_engine(url: str | URL, overrides: dict[str, Any]) -> Engine:
         connect_args["check_same_thread"] = False
     elif backend == "sqlite":
         connect_args["timeout"] = SQLITE_BUSY_TIMEOUT
-    elif backend in ("postgresql", "mysql", "mariadb"):
+    elif backend == "postgresql":
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
+        # libpq: a request the network never acknowledges fails, and so does a silent peer
+        connect_args.update(tcp_user_timeout=IO_TIMEOUT * 1000, keepalives=1, keepalives_idle=10,
+                            keepalives_interval=5, keepalives_count=4)
+    elif backend in ("mysql", "mariadb"):
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+        if bounded_io:
+            connect_args.update(read_timeout=IO_TIMEOUT, write_timeout=IO_TIMEOUT)
     connect_args.update(overrides.pop("connect_args", {}))
     options.update(overrides)
     engine = create_engine(parsed, connect_args=connect_args, **options)

@@ -67,7 +67,7 @@ def upgrade(url_or_engine: str | URL | Engine) -> None:
     if isinstance(url_or_engine, Engine):
         engine = url_or_engine
     else:
-        engine = make_engine(url_or_engine, {"poolclass": NullPool})
+        engine = make_engine(url_or_engine, {"poolclass": NullPool}, bounded_io=False)
     try:
         upgrade_with(engine)
     except (DBAPIError, PoolTimeout) as exc:
