@@ -541,6 +541,25 @@ def test_a_project_bound_manager_cannot_rotate_a_broader_sibling(app: Flask, gua
     assert client.post(f"{API}/broad/revoke", headers=bearer(manager)).status_code == 200  # killing is fine
 
 
+def test_a_short_lived_manager_cannot_renew_a_token_that_outlives_it(app: Flask, guard: TokenGuard) -> None:
+    """Minting is off; rotating or re-approving a longer-lived sibling would be minting by another name."""
+    manager = guard.create_token("alice", "ci", scopes=["management"], expires_in=timedelta(hours=1))
+    guard.create_token("alice", "forever", scopes=["write"], expires_in=None, token_id="forever")
+    guard.create_token("alice", "longer", scopes=["read"], expires_in=timedelta(days=2), token_id="longer")
+    guard.create_token("alice", "shorter", scopes=["read"], expires_in=timedelta(minutes=5),
+                       token_id="shorter")
+    client = app.test_client()
+    for target in ("forever", "longer"):
+        refused = client.post(f"{API}/{target}/rotate", headers=bearer(manager.token))
+        assert refused.status_code == 403 and "token" not in refused.json and "outlives" in refused.text
+        guard.revoke(target)
+        assert client.post(f"{API}/{target}/reapprove", headers=bearer(manager.token)).status_code == 403
+        assert guard.get_token(target).status == "revoked"
+    assert client.post(f"{API}/shorter/rotate", headers=bearer(manager.token)).status_code == 201
+    own = client.post(f"{API}/{manager.info.id}/rotate", headers=bearer(manager.token))
+    assert own.status_code == 201  # itself: the new secret lives no longer than the old
+
+
 def test_a_project_bound_manager_cannot_widen_projects(app: Flask, guard: TokenGuard) -> None:
     issued = guard.create_token("alice", "ci alpha", scopes=["management"], projects=["alpha"])
     client = app.test_client()

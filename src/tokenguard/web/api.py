@@ -148,13 +148,13 @@ class ManagementApi:
 
     def _reapprove(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
         target = refuse_admin(self.gate.owned(token_id, caller.owner))
-        self.gate.check_reach(caller, target)
+        self.gate.check_reach(caller, target, revives=True)
         info = self.guard.reapprove(token_id, actor=caller.actor, remote=request.remote)
         return WebResponse.json(self._info(info))
 
     def _rotate(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:
         target = refuse_admin(self.gate.owned(token_id, caller.owner))
-        self.gate.check_reach(caller, target)
+        self.gate.check_reach(caller, target, revives=True)
         issued = self.guard.rotate(token_id, actor=caller.actor, remote=request.remote)
         return self._issued(issued, request.base_url)
 

@@ -99,13 +99,17 @@ class Gate:
             raise TokenNotFound(token_id)
         return info
 
-    def check_reach(self, caller: Caller, target: TokenInfo, projects: object = None) -> None:
+    def check_reach(self, caller: Caller, target: TokenInfo, projects: object = None, *,
+                    revives: bool = False) -> None:
         """A token acting through the API manages only tokens within its own reach.
 
         Rotating, re-approving or re-scoping a token with more scopes or
         projects than the caller's would hand the caller (or that token's
         holder) more than the caller has. Revoking and deleting stay allowed.
-        ``projects``: the new projects asked for, checked too.
+        ``projects``: the new projects asked for, checked too. ``revives``
+        (rotate, re-approve: a secret that works again or anew): the target
+        must not outlive the caller either, or a short-lived token could get
+        itself a lasting one, whether or not minting is on.
         """
         holder = caller.token
         if holder is None:
@@ -114,6 +118,10 @@ class Gate:
                                                              validation.projects(projects)]
         if target.admin or not all(self.guard.reaches(holder, target.scopes, p) for p in reach):
             raise Forbidden("this token may not manage a token that reaches further than itself")
+        if revives and not holder.admin and holder.expires_at is not None and (
+            target.expires_at is None or target.expires_at > holder.expires_at
+        ):
+            raise Forbidden("this token may not renew a token that outlives it")
 
 
 def refuse_admin(info: TokenInfo) -> TokenInfo:
