@@ -356,6 +356,16 @@ def test_management_api_errors(world: World) -> None:
     assert (too_large.status, too_large.body["error"]) == (413, "request_too_large")
 
 
+@pytest.mark.parametrize("method", ["OPTIONS", "PUT", "TRACE", "PROPFIND"])
+@pytest.mark.parametrize(("path", "allow"), [
+    ("/api/tokens", "GET, POST"), ("/api/tokens/x", "DELETE, GET, PATCH"), ("/settings/tokens", "GET, POST"),
+])
+def test_other_methods_on_the_mount_points_are_the_web_layers_405(world: World, method: str, path: str,
+                                                                    allow: str) -> None:
+    answer = world.both(method, path)
+    assert (answer.status, answer.headers["allow"]) == (405, allow)
+
+
 @pytest.mark.parametrize("token_id", ["introspect", "revoke"])
 def test_a_token_whose_id_names_an_api_route_stays_reachable(world: World, token_id: str) -> None:
     """POST /introspect and /revoke are no token's; GET, PATCH and DELETE of the id are."""

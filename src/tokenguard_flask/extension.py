@@ -26,7 +26,6 @@ EXTENSION_KEY = "tokenguard"
 _PLAIN_START = len(PLAIN_BEARER)
 #: where the current request's token (or ``None``) is kept: ``g.tokenguard_token``.
 G_KEY = "tokenguard_token"
-METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 #: ``TOKENGUARD_*`` keys and their defaults. Keyword options of the extension
 #: (lower case, without the prefix) replace these defaults; the app's config wins.
@@ -121,8 +120,12 @@ class FlaskTokenGuard:
         app.before_request(request_identifier(found))
         for name, mount in (("api", options.api_path), ("settings", options.settings_path)):
             view = self._view(name)
-            app.add_url_rule(mount, f"tokenguard_{name}", view, methods=METHODS, strict_slashes=False)
-            app.add_url_rule(f"{mount}/<path:rest>", f"tokenguard_{name}", view, methods=METHODS)
+            endpoint = f"tokenguard_{name}"
+            app.view_functions[endpoint] = view
+            # Rules for every method (methods=None), with no automatic OPTIONS: the web layer
+            # answers OPTIONS, PROPFIND and the rest itself (405 and its Allow), as on ASGI.
+            app.url_map.add(app.url_rule_class(mount, endpoint=endpoint, methods=None, strict_slashes=False))
+            app.url_map.add(app.url_rule_class(f"{mount}/<path:rest>", endpoint=endpoint, methods=None))
             csrf = app.extensions.get("csrf")  # Flask-WTF: our routes carry their own CSRF check
             if csrf is not None and hasattr(csrf, "exempt"):
                 csrf.exempt(view)
