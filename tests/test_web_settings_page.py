@@ -53,6 +53,7 @@ def create(alice: Browser, name: str = "ci", **fields: str) -> object:
 def test_page_needs_a_signed_in_user(app: Flask) -> None:
     response = app.test_client().get(PAGE)
     assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'  # RFC 9110: a 401 challenges
     assert "Sign in" in response.get_data(as_text=True)
     assert_page_headers(response)
 

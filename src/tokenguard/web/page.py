@@ -27,7 +27,7 @@ from tokenguard.errors import (
 )
 from tokenguard.guard import TokenGuard
 from tokenguard.models import IssuedToken
-from tokenguard.web import forms, pageview
+from tokenguard.web import challenges, forms, pageview
 from tokenguard.web.flash import Flash, FlashCookies
 from tokenguard.web.gate import Forbidden, Gate, refuse_admin
 from tokenguard.web.http import WebRequest, WebResponse
@@ -115,7 +115,8 @@ class SettingsPage:
         if self.options.login_url:
             sep = "&" if "?" in self.options.login_url else "?"
             return WebResponse.redirect(f"{self.options.login_url}{sep}next={quote(request.base_url)}")
-        return self.problem(request, 401)
+        # RFC 9110 §15.5.2: every 401 carries a challenge (the realm the app's tokens belong to)
+        return self.problem(request, 401, [("WWW-Authenticate", challenges.challenge(self.options.realm))])
 
     def problem(self, request: WebRequest, status: int, headers: list[tuple[str, str]] | None = None,
                 message: str | None = None) -> WebResponse:
