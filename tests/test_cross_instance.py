@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tokenguard import InvalidToken, RevokedToken, TokenGuard
+from tokenguard import InvalidToken, RevokedToken, TokenGuard, ValidationError
 from tokenguard.redis_invalidation import RedisInvalidation, subscriber_name
 
 KEY = "cross-instance-test-key-0123456789abcdefghij"
@@ -140,7 +140,9 @@ def test_a_message_from_another_instance_drops_the_entry(redis_url: str) -> None
         client.publish(channel, json.dumps({"ids": ["someone-else"]}))
         client.publish(channel, "not json")
         client.publish(channel, json.dumps({"ids": "not a list"}))
+        client.publish(channel, "[" * 100_000)  # json.loads raises RecursionError: not a ValueError
         time.sleep(0.1)
+        assert _plugin.wait_ready(0)  # the subscriber lives on
         assert len(guard.cache) == 1  # other ids and malformed messages change nothing
         client.publish(channel, json.dumps({"ids": [issued.info.id]}))
         assert _wait_until(lambda: len(guard.cache) == 0, 2.0)
@@ -249,3 +251,19 @@ def test_guards_of_one_process_share_one_subscriber(redis_url: str) -> None:
         lambda: not ({t.ident for t in threading.enumerate() if t.name == "tokenguard-invalidation"}
                      & running), 5.0)
     assert not first_plugin.wait_ready(0)
+
+
+def test_a_guard_that_fails_to_build_leaves_no_subscriber_behind(redis_url: str) -> None:
+    import threading
+
+    channel = "tokenguard-test-" + secrets.token_hex(4)
+
+    def subscribers() -> set[int | None]:
+        return {t.ident for t in threading.enumerate() if t.name == "tokenguard-invalidation"}
+
+    before = subscribers()
+    for _ in range(3):
+        with pytest.raises(ValidationError, match="no store handles"):
+            TokenGuard("nosuchstore://x", secret_key=KEY, load_entry_points=False,
+                       invalidation=RedisInvalidation(redis_url, channel=channel))
+    assert _wait_until(lambda: subscribers() <= before, 5.0)

@@ -345,3 +345,32 @@ def test_lifecycle_events_carry_the_client_address_given_to_the_guard() -> None:
     guard.revoke(issued.info.id, remote="203.0.113.8")
     guard.revoke_owner("alice")
     assert seen == [("created", "203.0.113.7"), ("revoked", "203.0.113.8"), ("owner", None)]
+
+
+class FailingAlerts:
+    """A plugin whose every event fails (an alerting service that is down)."""
+
+    @hookimpl
+    def tokenguard_token_revoked(self, info: TokenInfo, actor: str | None) -> None:
+        raise ConnectionError("alerts unreachable")
+
+    @hookimpl
+    def tokenguard_token_invalidated(self, token_id: str, digest: str | None) -> None:
+        raise ConnectionError("alerts unreachable")
+
+
+def test_a_failing_plugin_neither_spares_minted_tokens_nor_keeps_a_revoked_one_cached() -> None:
+    guard = TokenGuard("memory://", secret_key=KEY, load_entry_points=False, plugins=[FailingAlerts()],
+                       max_tokens_per_owner=None)
+    parent = guard.create_token("alice", "ci", scopes=["write"])
+    child = guard.create_token("alice", "minted", scopes=["read"], parent=parent.info)
+    guard.authenticate(parent.token)
+    guard.authenticate(child.token)
+    with pytest.raises(ConnectionError):  # the plugin's failure is not hidden from the caller
+        guard.revoke(parent.info.id)
+    assert guard.get_token(parent.info.id).status == "revoked"
+    assert guard.get_token(child.info.id).status == "revoked"
+    for token in (parent.token, child.token):
+        assert guard.authenticate_cached(token) is None  # forgotten: the store's answer is next
+        with pytest.raises(RevokedToken):
+            guard.authenticate(token)

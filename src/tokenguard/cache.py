@@ -48,7 +48,6 @@ from datetime import timedelta
 from typing import Any
 
 from tokenguard.errors import ValidationError
-from tokenguard.hookspecs import hookimpl
 from tokenguard.models import TokenInfo
 from tokenguard.stores.base import TokenRecord
 
@@ -99,6 +98,19 @@ def live_caches() -> list[VerificationCache]:
     """Every cache alive in this process: what cross-process invalidation reaches."""
     with _live_lock:
         return list(_live)
+
+
+def forget(token_ids: Sequence[str] = (), owner: str | None = None) -> None:
+    """Drop these tokens (and every token of ``owner``) from every cache of this process.
+
+    Every guard's, not only the one that made the change: two guards on one database
+    (an app and a mounted sub-app, say) would otherwise disagree for up to ``cache_ttl``.
+    A plain call, not a hook: a plugin that fails cannot keep a revoked token cached.
+    """
+    for cache in live_caches():
+        cache.invalidate_many(token_ids)
+        if owner is not None:
+            cache.invalidate_owner(owner)
 
 
 def seconds(value: timedelta | float | None, field: str) -> float:
@@ -341,16 +353,6 @@ class VerificationCache:
             unknown_hits=self._unknown_hits, evictions=self._evictions,
             invalidations=self._invalidations,
         )
-
-    # -- plugin: the guard's own events ---------------------------------------------------
-
-    @hookimpl
-    def tokenguard_token_invalidated(self, token_id: str, digest: str | None) -> None:
-        self.invalidate(token_id)  # entries are filed by probe and by id, not by stored digest
-
-    @hookimpl
-    def tokenguard_owner_revoked(self, owner: str, token_ids: Sequence[str], actor: str | None) -> None:
-        self.invalidate_owner(owner)
 
     def __repr__(self) -> str:
         return f"VerificationCache(size={len(self._entries)}/{self.max_size}, ttl={self.ttl}s)"

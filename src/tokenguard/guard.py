@@ -14,6 +14,7 @@ from tokenguard.cache import (
     DEFAULT_TTL,
     TOUCH_SECONDS,
     VerificationCache,
+    forget,
     invalidation_plugin,
 )
 from tokenguard.errors import (
@@ -106,7 +107,11 @@ class TokenGuard(Verification):
         self.invalidation = invalidation_plugin(invalidation)
         if self.invalidation is not None:
             self.plugins.register(self.invalidation, name="tokenguard.invalidation")
-        self.store: Store = self._make_store(store) if isinstance(store, str) else store
+        try:
+            self.store: Store = self._make_store(store) if isinstance(store, str) else store
+        except BaseException:
+            self._close_invalidation()  # its subscriber thread would outlive this guard
+            raise
         share_expansion = getattr(self.store, "expand_scopes_with", None)
         if share_expansion is not None:  # the store's hot path presents records itself (_present)
             share_expansion(self.scopes.expand)
@@ -169,9 +174,11 @@ class TokenGuard(Verification):
             except TokenLimitExceeded as exc:
                 self.hook.tokenguard_limit_reached(owner=owner, limit=exc.limit)
                 raise
-            self.hook.tokenguard_token_created(info=info, actor=actor, remote=remote)
-            if parent is not None:
-                self._recheck_parent(info, actor, remote)
+            try:
+                self.hook.tokenguard_token_created(info=info, actor=actor, remote=remote)
+            finally:  # a plugin that fails must not spare a child whose parent died meanwhile
+                if parent is not None:
+                    self._recheck_parent(info, actor, remote)
             return IssuedToken(secret, self._present(info))
         raise TokenGuardError("could not allocate a token id")  # pragma: no cover
 
@@ -277,9 +284,14 @@ class TokenGuard(Verification):
         record = self._record(token_id)
         if record.info.revoked_at is None:
             record = self._apply(token_id, {"revoked_at": self.clock()})
-            self._invalidate(record)
-            self.hook.tokenguard_token_revoked(info=record.info, actor=actor, remote=remote)
-        self._revoke_children(token_id, record.info.owner, actor, remote)
+            forget((token_id,))
+            try:  # what it minted dies with it, whatever a plugin does with the events
+                self._invalidate(record)
+                self.hook.tokenguard_token_revoked(info=record.info, actor=actor, remote=remote)
+            finally:
+                self._revoke_children(token_id, record.info.owner, actor, remote)
+        else:
+            self._revoke_children(token_id, record.info.owner, actor, remote)
         return self._present(record.info)
 
     def _revoke_children(self, parent_id: str, owner: str, actor: str | None, remote: str | None) -> None:
@@ -335,10 +347,11 @@ class TokenGuard(Verification):
         deleted = self.store.delete(token_id)
         if deleted is None:
             raise TokenNotFound(token_id)
-        self._invalidate(deleted)
+        forget((token_id,))
         # a child minted between the first pass and the delete; one minted later finds its
         # parent gone when it checks again (_recheck_parent)
         self._revoke_children(token_id, record.info.owner, actor, remote)
+        self._invalidate(deleted)
         self.hook.tokenguard_token_deleted(info=deleted.info, actor=actor, remote=remote)
         return self._present(deleted.info)
 
@@ -346,6 +359,7 @@ class TokenGuard(Verification):
         """Revoke every token of ``owner`` (a deactivated user); return how many."""
         owner = validation.owner(owner)
         ids = self.store.revoke_owner(owner, self.clock())
+        forget(ids, owner)
         for token_id in ids:
             self.hook.tokenguard_token_invalidated(token_id=token_id, digest=None)
         self.hook.tokenguard_owner_revoked(owner=owner, token_ids=list(ids), actor=actor,
@@ -378,6 +392,8 @@ class TokenGuard(Verification):
         return self._lookup_store(self._canonical(token, None), None, None).info
 
     def _invalidate(self, record: TokenRecord) -> None:
+        """Every cache of this process forgets the token at once; plugins (Redis) tell the others."""
+        forget((record.info.id,))
         self.hook.tokenguard_token_invalidated(token_id=record.info.id, digest=record.digest)
 
     def derive_key(self, purpose: str) -> bytes:
@@ -388,6 +404,9 @@ class TokenGuard(Verification):
 
     def close(self) -> None:
         self.store.close()
+        self._close_invalidation()
+
+    def _close_invalidation(self) -> None:
         close_invalidation = getattr(self.invalidation, "close", None)
         if callable(close_invalidation):
             close_invalidation()

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import redis
 
-from tokenguard.cache import live_caches
+from tokenguard.cache import forget, live_caches
 from tokenguard.hookspecs import hookimpl
 
 logger = logging.getLogger("tokenguard.invalidation")
@@ -50,13 +50,10 @@ def apply_message(data: bytes | str) -> bool:
             raise ValueError("ids")
         if owner is not None and not isinstance(owner, str):
             raise ValueError("owner")
-    except (ValueError, TypeError, AttributeError):
+    except Exception:  # RecursionError too (deep JSON): whoever can publish must not stop us
         logger.warning("ignored a malformed invalidation message")
         return False
-    for cache in live_caches():
-        cache.invalidate_many(ids)
-        if owner is not None:
-            cache.invalidate_owner(owner)
+    forget(ids, owner)
     return True
 
 
@@ -85,7 +82,7 @@ class _Subscriber:
         while not self._stop.is_set():
             try:
                 self._listen()
-            except (redis.RedisError, OSError) as exc:
+            except Exception as exc:  # Redis down, or anything unforeseen: never end the thread
                 if self.ready.is_set() or backoff == 0.05:
                     logger.warning("invalidation channel unavailable (%s); cache age bounds staleness",
                                    type(exc).__name__)
