@@ -81,5 +81,5 @@ def tokenguard_scope_denied(
 
 
 @hookimpl
-def tokenguard_limit_reached(owner: str, limit: int) -> None:
-    emit("limit_reached", outcome="failure", owner=owner, limit=limit)
+def tokenguard_limit_reached(owner: str, limit: int, actor: str | None, remote: str | None) -> None:
+    emit("limit_reached", outcome="failure", owner=owner, limit=limit, actor=actor, remote=remote)

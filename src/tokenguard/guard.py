@@ -172,7 +172,7 @@ class TokenGuard(Verification):
                     raise
                 continue
             except TokenLimitExceeded as exc:
-                self.hook.tokenguard_limit_reached(owner=owner, limit=exc.limit)
+                self.hook.tokenguard_limit_reached(owner=owner, limit=exc.limit, actor=actor, remote=remote)
                 raise
             try:
                 self.hook.tokenguard_token_created(info=info, actor=actor, remote=remote)
@@ -375,21 +375,24 @@ class TokenGuard(Verification):
         rotated the token (its old secret must not revoke the new one) or deleted it.
         """
         try:
-            found = self._lookup_stored(token)
+            found = self._lookup_stored(token, remote)
             return self.revoke(found.id, actor=actor, remote=remote)
         except (InvalidToken, TokenNotFound):
             return None
 
-    def introspect(self, token: object) -> TokenInfo | None:
+    def introspect(self, token: object, *, remote: str | None = None) -> TokenInfo | None:
         """The info of a token in any state, as stored now, without recording a use; ``None`` if unknown."""
         try:
-            return self._lookup_stored(token)
+            return self._lookup_stored(token, remote)
         except InvalidToken:
             return None
 
-    def _lookup_stored(self, token: object) -> TokenInfo:
-        """The token as the store holds it now, past the verification cache; ``InvalidToken`` if unknown."""
-        return self._lookup_store(self._canonical(token, None), None, None).info
+    def _lookup_stored(self, token: object, remote: str | None) -> TokenInfo:
+        """The token as the store holds it now, past the verification cache; ``InvalidToken`` if unknown.
+
+        ``remote`` goes into the ``auth_failed`` event of an unknown or malformed value.
+        """
+        return self._lookup_store(self._canonical(token, remote), None, remote).info
 
     def _invalidate(self, record: TokenRecord) -> None:
         """Every cache of this process forgets the token at once; plugins (Redis) tell the others."""

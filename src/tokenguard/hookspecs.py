@@ -34,7 +34,11 @@ def tokenguard_token_created(info: TokenInfo, actor: str | None, remote: str | N
 
 @hookspec
 def tokenguard_token_revoked(info: TokenInfo, actor: str | None, remote: str | None) -> None:
-    """A token was revoked, by id, by value (RFC 7009) or with its owner or parent."""
+    """A token was revoked, by id, by value (RFC 7009) or with its parent.
+
+    Tokens revoked with their owner (``revoke_owner``) are reported once, together,
+    by ``tokenguard_owner_revoked``, with their ids.
+    """
 
 
 @hookspec
@@ -82,7 +86,7 @@ def tokenguard_scope_denied(
 
 
 @hookspec
-def tokenguard_limit_reached(owner: str, limit: int) -> None:
+def tokenguard_limit_reached(owner: str, limit: int, actor: str | None, remote: str | None) -> None:
     """A creation was refused because ``owner`` holds ``limit`` tokens already."""
 
 

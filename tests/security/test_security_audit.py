@@ -106,7 +106,24 @@ def test_lifecycle_events_carry_the_client_address(world: tuple[str, TokenGuard]
     url, _ = world
     caplog.set_level(logging.INFO, logger="tokenguard.audit")
     drive_every_change(url)
-    lifecycle = {"token_created", "token_revoked", "token_reapproved", "token_rotated", "token_deleted"}
+    lifecycle = {"token_created", "token_revoked", "token_reapproved", "token_rotated", "token_deleted",
+                 "limit_reached", "auth_failed", "scope_denied"}
     events = [e for e in audit_events(caplog) if e["event"] in lifecycle]
     assert {e["event"] for e in events} == lifecycle
     assert all(e.get("remote") == "127.0.0.1" for e in events), events
+    assert {e["actor"] for e in events if e["event"] == "limit_reached"} == {"alice"}
+
+
+def test_revocation_and_introspection_by_value_audit_the_client_address(
+    world: tuple[str, TokenGuard], caplog: pytest.LogCaptureFixture,
+) -> None:
+    url, guard = world
+    manager = guard.create_token("alice", "manager", scopes=["management"]).token
+    caplog.set_level(logging.INFO, logger="tokenguard.audit")
+    with httpx.Client(base_url=url, timeout=10) as http:
+        for path in (f"{API}/revoke", f"{API}/introspect"):
+            answer = http.post(path, data={"token": "tg_" + "A" * 38},
+                               headers={"Authorization": f"Bearer {manager}"})
+            assert answer.status_code == 200
+    failed = [e for e in audit_events(caplog) if e["event"] == "auth_failed"]
+    assert len(failed) == 2 and all(e.get("remote") == "127.0.0.1" for e in failed), failed

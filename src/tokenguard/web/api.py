@@ -183,7 +183,7 @@ class ManagementApi:
         if caller is None:
             raise MissingCredentials("authentication required")
         self.gate.check_can_manage(caller.owner)
-        info = self.guard.introspect(self._token_field(request))
+        info = self.guard.introspect(self._token_field(request), remote=request.remote)
         if info is not None and not caller.admin and info.owner != caller.owner:
             info = None
         return WebResponse.json(shapes.introspection_json(info, self.guard.scopes, self.guard.clock()))
