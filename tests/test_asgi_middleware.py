@@ -494,3 +494,23 @@ def test_token_rejected_from_a_bare_asgi_app_is_rendered(tokenguard_guard: Token
 
     client = TestClient(TokenGuardMiddleware(bare_app, tokenguard_guard))  # no lifespan: the app has none
     assert_refused(client.get("/anything"), 401, REALM_ONLY, "unauthorized")
+
+
+def test_a_token_the_cli_makes_is_the_apps_when_both_read_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One reading of the environment: the key as a file or shell leaves it, the prefix, the scopes."""
+    from tokenguard.cli import main
+
+    env = {"TOKENGUARD_DATABASE_URL": f"sqlite:///{tmp_path}/t.db",
+           "TOKENGUARD_SECRET_KEY": secrets.token_hex(32) + "\n", "TOKENGUARD_PREFIX": "myapp",
+           "TOKENGUARD_SCOPES": '{"read": [], "write": ["read"], "deploy": ["write"]}'}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["token", "create", "ci", "--owner", "alice", "--scope", "deploy"], env=env) == 0
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("myapp_")
+    middleware = TokenGuardMiddleware(public)
+    info = middleware.guard.authenticate(token)
+    assert info.owner == "alice" and info.has_scope("read")
+    middleware.guard.close()

@@ -224,3 +224,14 @@ def test_prefix_validation() -> None:
 def test_digest_matches_the_standard_library_hmac_for_any_key_length(key: str | bytes, token: str) -> None:
     raw = key.encode() if isinstance(key, str) else key
     assert Hasher(key).digest(token) == hmac.new(raw, token.encode(), hashlib.sha256).hexdigest()
+
+
+def test_a_text_key_is_read_without_the_whitespace_around_it() -> None:
+    """As the CLI reads TOKENGUARD_SECRET_KEY; bytes are taken exactly."""
+    key = "k" * 40
+    token = generate("tg")
+    assert Hasher(key + "\n").digest(token) == Hasher(f"  {key}\t").digest(token)
+    assert Hasher(key).digest(token) == Hasher(key + "\n").digest(token)
+    assert Hasher(key.encode() + b"\n").digest(token) != Hasher(key.encode()).digest(token)
+    with pytest.raises(ValidationError, match="at least 32 bytes"):
+        Hasher(" " * 40)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from tokenguard.errors import ValidationError
 from tokenguard.guard import TokenGuard
 from tokenguard.tokens import MIN_KEY_BYTES
 
@@ -138,6 +140,21 @@ def scopes(console: Console) -> dict[str, list[str]] | None:
     ):
         raise CLIError(f"{ENV_SCOPES} must map each scope to the list of scopes it implies")
     return value
+
+
+def environment_options(env: Mapping[str, str]) -> dict[str, Any]:
+    """``TOKENGUARD_PREFIX``, ``_MAX_TOKENS_PER_OWNER`` and ``_SCOPES`` as ``TokenGuard`` options.
+
+    What the CLI reads, for an app that builds its guard from the environment too
+    (``TokenGuardMiddleware()`` without a guard): a token the CLI makes is then the app's.
+    """
+    console = Console(sys.stdin, sys.stdout, sys.stderr, env)
+    args = argparse.Namespace(prefix=None, max_tokens_per_owner=None)
+    try:
+        return {"prefix": prefix(args, console), "max_tokens_per_owner": max_tokens(args, console),
+                "scopes": scopes(console)}
+    except CLIError as exc:
+        raise ValidationError(str(exc), field="environment") from None
 
 
 def build_guard(args: argparse.Namespace, console: Console) -> TokenGuard:

@@ -193,7 +193,9 @@ class Hasher:
             raise ValidationError("secret_key is required", field="secret_key")
         keyed = []
         for key in keys:
-            raw = key.encode("utf-8") if isinstance(key, str) else key
+            # A text key is read as the CLI reads it: without the newline or spaces around it
+            # that files and environment variables bring along. Bytes are taken exactly.
+            raw = key.strip().encode("utf-8") if isinstance(key, str) else key
             if not isinstance(raw, bytes) or len(raw) < MIN_KEY_BYTES:
                 raise ValidationError(
                     f"each secret key must be at least {MIN_KEY_BYTES} bytes; generate one "

@@ -53,6 +53,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tokenguard.cli_config import environment_options
 from tokenguard.errors import StoreUnavailable, TokenGuardError, ValidationError
 from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
@@ -266,7 +267,11 @@ def middleware_of(conn: HTTPConnection) -> TokenGuardMiddleware:
 def guard_from_settings(
     database_url: str | None, secret_key: str | bytes | Sequence[str | bytes] | None
 ) -> TokenGuard:
-    """A guard from the arguments, else from TOKENGUARD_DATABASE_URL / TOKENGUARD_SECRET_KEY."""
+    """A guard from the arguments, else from TOKENGUARD_DATABASE_URL / TOKENGUARD_SECRET_KEY.
+
+    ``TOKENGUARD_PREFIX``, ``_MAX_TOKENS_PER_OWNER`` and ``_SCOPES`` apply as the
+    ``tokenguard`` CLI reads them, so a token it makes is this app's.
+    """
     url = database_url or os.environ.get(DATABASE_URL_ENV)
     key = secret_key or os.environ.get(SECRET_KEY_ENV)
     if not url:
@@ -278,4 +283,4 @@ def guard_from_settings(
         raise ValidationError(
             f"TokenGuardMiddleware needs guard=, secret_key= or {SECRET_KEY_ENV}", field="secret_key"
         )
-    return TokenGuard(url, secret_key=key)
+    return TokenGuard(url, secret_key=key, **environment_options(os.environ))
