@@ -8,6 +8,17 @@
   if (replaceUrl && window.history && window.history.replaceState) {
     window.history.replaceState(null, "", replaceUrl);
   }
+  if (replaceUrl) {
+    // Browsers keep even a no-store page in their back/forward cache: Back would show the
+    // secret again. Take it out of the page as it is left, and reload a page brought back.
+    window.addEventListener("pagehide", function () {
+      var shown = document.querySelectorAll("section.secret");
+      for (var i = 0; i < shown.length; i++) { shown[i].parentNode.removeChild(shown[i]); }
+    });
+    window.addEventListener("pageshow", function (event) {
+      if (event.persisted) { window.location.replace(replaceUrl); }
+    });
+  }
 
   function copyText(text, button) {
     var done = function () {
