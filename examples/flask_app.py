@@ -28,6 +28,7 @@ from typing import Any
 
 from flask import Flask, abort, redirect, render_template_string, request, session, url_for
 
+from tokenguard.cli_config import environment_options
 from tokenguard_flask import FlaskTokenGuard, current_token, require_scope
 
 USERS = ("alice", "bob")
@@ -90,6 +91,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         TOKENGUARD_APP_NAME="Notes", TOKENGUARD_ENV_VAR=ENV_VAR, TOKENGUARD_LOGIN_URL="/",
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
     )
+    # TOKENGUARD_PREFIX and TOKENGUARD_MAX_TOKENS_PER_OWNER, read as the tokenguard CLI reads them
+    from_environment = environment_options(os.environ)
+    app.config.update(TOKENGUARD_PREFIX=from_environment["prefix"],
+                      TOKENGUARD_MAX_TOKENS_PER_OWNER=from_environment["max_tokens_per_owner"])
     app.config.update(config or {})
     if not app.config["TOKENGUARD_SECRET_KEY"]:
         app.config["TOKENGUARD_SECRET_KEY"] = secrets.token_urlsafe(48)

@@ -530,7 +530,8 @@ def _fake_example(root: Path, app: str, exit_status: int) -> Path:
     record = root / "started.json"
     (root / "examples" / f"{app}_app.py").write_text(
         "import json, os, sys\n"
-        "keys = ('TOKENGUARD_DATABASE_URL', 'TOKENGUARD_SECRET_KEY', 'HOST', 'PORT')\n"
+        "keys = ('TOKENGUARD_DATABASE_URL', 'TOKENGUARD_SECRET_KEY', 'TOKENGUARD_PREFIX',\n"
+        "        'TOKENGUARD_MAX_TOKENS_PER_OWNER', 'HOST', 'PORT')\n"
         "seen = {k: os.environ.get(k) for k in keys} | {'cwd': os.getcwd()}\n"
         f"json.dump(seen, open({str(record)!r}, 'w'))\n"
         f"sys.exit({exit_status})\n")
@@ -563,6 +564,20 @@ def test_demo_keeps_a_configured_database_and_key(
     assert started["TOKENGUARD_DATABASE_URL"] == env["TOKENGUARD_DATABASE_URL"]
     assert started["TOKENGUARD_SECRET_KEY"] == KEY
     assert started["PORT"] == "5000"
+
+
+def test_demo_hands_its_options_to_the_example(
+    cli: CLI, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = _fake_example(tmp_path, "flask", exit_status=0)
+    key_file = tmp_path / "keys"
+    key_file.write_text(f"{'n' * 40}\n{KEY}\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli("--prefix", "zz", "demo", "--app", "flask", "--secret-key-file", str(key_file),
+               "--max-tokens-per-owner", "none", env=env).code == 0
+    started = json.loads(record.read_text())
+    assert started["TOKENGUARD_SECRET_KEY"] == "n" * 40  # the current key, not the environment's
+    assert (started["TOKENGUARD_PREFIX"], started["TOKENGUARD_MAX_TOKENS_PER_OWNER"]) == ("zz", "none")
 
 
 def test_demo_falls_back_to_the_walkthrough_outside_a_checkout(

@@ -25,7 +25,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tokenguard.cli_config import ENV_DATABASE_URL, ENV_SECRET_KEY, CLIError, Console, database_url
+from tokenguard.cli_config import (
+    ENV_DATABASE_URL,
+    ENV_MAX_TOKENS,
+    ENV_PREFIX,
+    ENV_SECRET_KEY,
+    CLIError,
+    Console,
+    database_url,
+    max_tokens,
+    prefix,
+    secret_keys,
+)
 
 APPS = ("flask", "starlette", "fastapi", "walkthrough")
 #: modules an example needs, checked before starting it.
@@ -57,6 +68,14 @@ def demo(args: argparse.Namespace, console: Console) -> int:
 def _run_app(script: Path, args: argparse.Namespace, console: Console) -> int:
     env = dict(console.env)
     env[ENV_DATABASE_URL] = database_url(args, console)
+    # what the options say reaches the example as the environment it reads, as the CLI reads it
+    if getattr(args, "secret_key_file", None):
+        env[ENV_SECRET_KEY] = secret_keys(args, console)[0]  # the current key: new tokens use it
+    if getattr(args, "prefix", None):
+        env[ENV_PREFIX] = prefix(args, console)
+    if getattr(args, "max_tokens_per_owner", None):
+        limit = max_tokens(args, console)
+        env[ENV_MAX_TOKENS] = "none" if limit is None else str(limit)
     if not env.get(ENV_SECRET_KEY, "").strip():
         env[ENV_SECRET_KEY] = secrets.token_urlsafe(48)
         console.note(f"tokenguard: {ENV_SECRET_KEY} is not set: using a key made for this run "

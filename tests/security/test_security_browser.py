@@ -6,6 +6,7 @@ the same *site*, so SameSite cookies do not help and the CSRF defences must).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -103,10 +104,8 @@ def settled_content(page: Any) -> str:
     """
     page.wait_for_timeout(300)
     for _ in range(50):
-        try:
+        with contextlib.suppress(Exception):  # restored from the back/forward cache: loaded already
             page.wait_for_load_state(timeout=2000)
-        except Exception:  # restored from the back/forward cache: already loaded
-            pass
         try:
             return str(page.content())
         except Exception:  # navigating: wait for it
