@@ -366,6 +366,24 @@ def test_the_same_create_form_sent_twice_creates_one_token(alice: Browser, guard
     assert other.status_code == 200 and len(guard.list_tokens("alice")) == 2
 
 
+def test_the_same_create_form_with_a_chosen_id_sent_twice_says_already_created(
+    alice: Browser, guard: TokenGuard, clock: Clock,
+) -> None:
+    nonce = _nonce_of(alice.page().get_data(as_text=True))
+    fields = {"name": "ci", "permission": "read", "id": "my-ci", "form_nonce": nonce}
+    secret = new_token_in(alice.form(PAGE, fields))
+    again = alice.form(PAGE, fields)  # the secret page reloaded without JavaScript
+    assert again.status_code == 303
+    shown = alice.page().get_data(as_text=True)
+    assert "already created" in shown and secret not in shown
+    other = alice.form(PAGE, {**fields, "name": "another", "form_nonce": _nonce_of(shown)})
+    assert other.status_code == 409 and "already taken" in other.get_data(as_text=True)
+    clock.advance(minutes=11)  # long after: the id is simply taken
+    late = alice.form(PAGE, {**fields, "form_nonce": _nonce_of(shown)})
+    assert late.status_code == 409 and "already taken" in late.get_data(as_text=True)
+    assert [t.id for t in guard.list_tokens("alice")] == ["my-ci"]
+
+
 def test_a_malformed_nonce_is_ignored_not_trusted(alice: Browser, guard: TokenGuard) -> None:
     for nonce in ("short", "x" * 65, "../../etc"):
         assert alice.form(PAGE, {"name": f"n{len(nonce)}", "form_nonce": nonce}).status_code == 200

@@ -14,6 +14,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -38,6 +39,8 @@ Action = Callable[[WebRequest, str, forms.Form, str], WebResponse]
 #: the one-time value each rendering of the create form carries (see ``_create``).
 FORM_NONCE = "form_nonce"
 _NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+#: How long after a create the same form sent again is taken for a reload, not a new request.
+REPLAY_WINDOW = timedelta(minutes=10)
 PROBLEMS = {
     401: ("Sign in required", "Sign in to manage your API tokens."),
     403: ("Not allowed", "You are not allowed to manage API tokens."),
@@ -168,7 +171,7 @@ class SettingsPage:
         except (TokenNotFound, StoreUnavailable, Forbidden):
             raise
         except TokenIdConflict:
-            if replay_id is None:
+            if replay_id is None and not self._just_created(owner, spec):
                 return self._render(request, owner, status=409,
                                     form=self._form_error(TokenIdConflict(""), kept))
             return self._redirect(request, owner, Flash(
@@ -177,6 +180,22 @@ class SettingsPage:
             return self._render(request, owner, status=exc.status_code,
                                 form=self._form_error(exc, kept))
         return self._render(request, owner, issued=issued, issued_action="created")
+
+    def _just_created(self, owner: str, spec: forms.CreateSpec) -> bool:
+        """True when the id the user chose holds the token this very form just made.
+
+        The form sent again (a reload of the secret page without JavaScript): the
+        owner's token under that id, of that name and those scopes, made moments ago.
+        """
+        if spec.token_id is None:
+            return False
+        try:
+            existing = self.guard.get_token(spec.token_id)
+        except TokenNotFound:
+            return False
+        return (existing.owner == owner and existing.name == spec.name.strip()
+                and existing.scopes == frozenset(spec.scopes)
+                and self.guard.clock() - existing.created_at < REPLAY_WINDOW)
 
     def _id_for_nonce(self, owner: str, form: forms.Form) -> str | None:
         """The token id a rendering of the create form stands for, when the user chose none.
