@@ -90,6 +90,9 @@ def test_create_see_once_use_revoke(page: Any, server: LiveServer) -> None:
     assert page.locator("text=Dashboard <script>alert(1)</script>").count() == 1  # shown as text
     assert api(server, token) == 200
 
+    # each row's buttons say whose they are: a screen reader lists them out of their rows
+    assert page.get_by_role("button", name="Revoke “CI pipeline”", exact=True).count() == 1
+    assert page.get_by_role("button", name="Revoke", exact=True).count() == 0
     row = page.locator("tr", has_text="CI pipeline")
     row.get_by_role("button", name="Revoke").click()
     page.wait_for_selector(".flash-success")
