@@ -90,7 +90,9 @@ def _add_token_commands(groups: argparse._SubParsersAction[_Parser], common: _Pa
     create = command("create", cli_commands.create, "create a token; prints the secret alone on stdout")
     create.add_argument("name", help="a name people recognise, e.g. 'ci pipeline'")
     create.add_argument("--owner", required=True, help="the user the token acts for")
-    create.add_argument("--scope", action="append", default=[], help="a scope (repeatable; default read)")
+    create.add_argument("--scope", action="append", default=[],
+                        help="a scope (repeatable; default: the lowest configured, read unless "
+                             "TOKENGUARD_SCOPES says otherwise)")
     create.add_argument("--project", action="append", default=[],
                         help="restrict to a project (repeatable; default: every project)")
     create.add_argument("--expires-in", type=cli_commands.parse_duration, metavar="DURATION",
