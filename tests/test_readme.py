@@ -72,3 +72,26 @@ def test_the_core_snippet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     namespace = run(f"new_key, old_key = {KEY!r}, {KEY[::-1]!r}\n" + code, tmp_path, monkeypatch)
     guard, info = namespace["guard"], namespace["info"]
     assert guard.get_token(info.id).status == "revoked"  # revoke_owner ran last
+
+
+def test_the_plugin_snippet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = f"url, key = 'memory://', {KEY!r}\n" + block_after("Plugins")
+    namespace = run(code, tmp_path, monkeypatch)
+    guard = namespace["guard"]
+    assert any(type(p).__name__ == "SlackAlerts" for p in guard.plugins.get_plugins())
+    guard.create_token("alice", "readme")  # the plugin's hook is called and accepts the event
+
+
+def test_the_limiter_snippet_in_security_md(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokenguard import InvalidToken
+    from tokenguard.errors import TooManyAttempts
+
+    security = (Path(__file__).resolve().parents[1] / "SECURITY.md").read_text(encoding="utf-8")
+    section = security.split("### Optional: a failed-attempt limiter\n", 1)[1]
+    code = re.findall(r"```python\n(.*?)```", section, re.DOTALL)[0]
+    guard = run(f"url, keys = 'memory://', [{KEY!r}]\n" + code, tmp_path, monkeypatch)["guard"]
+    for _ in range(20):
+        with pytest.raises(InvalidToken):
+            guard.authenticate("tg_" + "A" * 38, remote="203.0.113.7")
+    with pytest.raises(TooManyAttempts):
+        guard.authenticate("tg_" + "A" * 38, remote="203.0.113.7")
