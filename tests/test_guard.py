@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -703,3 +703,26 @@ def test_derive_key_is_stable_per_purpose(guard: TokenGuard) -> None:
     again = TokenGuard("memory://", secret_key=KEY, load_entry_points=False)
     assert again.derive_key("csrf") == guard.derive_key("csrf")
 
+
+
+@pytest.mark.parametrize("spaced", ["alice ", " alice", "alice\t", "alice\n"])
+def test_an_owner_is_never_trimmed_into_another(guard: TokenGuard, spaced: str) -> None:
+    """``"alice "`` acting as ``"alice"`` is one user acting as another: refused, everywhere."""
+    alices = make(guard)
+    with pytest.raises(ValidationError, match="whitespace"):
+        guard.create_token(spaced, "mine")
+    with pytest.raises(ValidationError, match="whitespace"):
+        guard.list_tokens(spaced)
+    with pytest.raises(ValidationError, match="whitespace"):
+        guard.revoke_owner(spaced)
+    assert guard.get_token(alices.info.id).status == "active"
+    assert [t.owner for t in guard.list_tokens()] == ["alice"]
+
+
+def test_an_expiry_given_in_another_zone_is_kept_in_utc(guard: TokenGuard) -> None:
+    minus_seven = timezone(timedelta(hours=-7))
+    issued = guard.create_token("alice", "ci", expires_at=datetime(2040, 1, 1, 12, tzinfo=minus_seven))
+    assert issued.info.expires_at == datetime(2040, 1, 1, 19, tzinfo=UTC)
+    assert issued.info.expires_at.utcoffset() == timedelta(0)
+    with pytest.raises(ValidationError, match="too far"):
+        guard.create_token("alice", "far", expires_at=datetime(9999, 12, 31, 23, tzinfo=minus_seven))

@@ -255,6 +255,9 @@ class TokenGuard(Verification):
         return record
 
     def list_tokens(self, owner: str | None = None) -> list[TokenInfo]:
+        """Every token of ``owner`` (``None``: of everyone), in any state."""
+        if owner is not None:
+            owner = validation.owner(owner)
         return [self._present(r.info) for r in self.store.list(owner)]
 
     def update_token(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tokenguard.errors import ValidationError
 
@@ -43,8 +43,16 @@ def name(value: object) -> str:
 
 
 def owner(value: object) -> str:
-    """An owner id as the host app knows it (a user id or login)."""
-    return _check_text(value, "owner", MAX_OWNER_LENGTH)
+    """An owner id as the host app knows it (a user id or login), exactly: never trimmed.
+
+    ``"alice "`` is not ``"alice"``: trimming would let one user act as another, and
+    so would a database collation that ignores trailing spaces (MariaDB's PAD SPACE).
+    An id with whitespace around it is refused instead.
+    """
+    text = _check_text(value, "owner", MAX_OWNER_LENGTH)
+    if text != value:
+        raise ValidationError("owner must not begin or end with whitespace", field="owner")
+    return text
 
 
 def token_id(value: object) -> str:
@@ -94,7 +102,10 @@ def expiry(
             raise ValidationError("expires_at must be a timezone-aware datetime", "expires_at")
         if expires_in is not None:
             raise ValidationError("give expires_in or expires_at, not both", "expires_at")
-        when: datetime | None = expires_at
+        try:  # UTC, as the stores keep it; an offset may push a far date past datetime.max
+            when: datetime | None = expires_at.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("expiry is too far in the future", field="expires_at") from None
     elif expires_in is None:
         when = None
     elif isinstance(expires_in, timedelta):

@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from tokenguard import validation
 from tokenguard.errors import (
     StoreUnavailable,
     TokenGuardError,
@@ -43,6 +44,7 @@ _NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 REPLAY_WINDOW = timedelta(minutes=10)
 PROBLEMS = {
     401: ("Sign in required", "Sign in to manage your API tokens."),
+    400: ("Cannot manage tokens", "Your account cannot hold API tokens."),
     403: ("Not allowed", "You are not allowed to manage API tokens."),
     404: ("Not found", "There is no such page or token."),
     405: ("Method not allowed", "This address does not accept that request."),
@@ -78,6 +80,10 @@ class SettingsPage:
             return self.problem(request, 405, [("Allow", ", ".join(route))])
         if not request.owner:
             return self._sign_in(request)
+        try:
+            validation.owner(request.owner)  # what owner_loader gave: the API says the same, 400
+        except ValidationError as exc:
+            return self.problem(request, 400, message=f"Your account cannot hold API tokens: {exc}.")
         try:
             return self._run(route, request, request.owner, segments[0] if segments else "")
         except TokenNotFound:
