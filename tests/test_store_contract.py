@@ -230,6 +230,16 @@ def test_a_taken_id_is_a_conflict_even_for_another_owner(store: Store) -> None:
     assert store.list() == [original]
 
 
+def test_a_taken_id_is_a_conflict_before_the_limit_is_counted(store: Store) -> None:
+    """At the limit, the same record sent again (a form resent) is a conflict on every store."""
+    for index in range(2):
+        store.insert(make_record(f"a{index}"), limit=2, now=START)
+    with pytest.raises(TokenIdConflict):
+        store.insert(make_record("a1"), limit=2, now=START)
+    with pytest.raises(TokenLimitExceeded):
+        store.insert(make_record("a-new"), limit=2, now=START)
+
+
 def test_the_limit_counts_per_owner(store: Store) -> None:
     for index in range(3):
         store.insert(make_record(f"a{index}"), limit=3, now=START)

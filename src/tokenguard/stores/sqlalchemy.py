@@ -133,6 +133,10 @@ class SQLAlchemyStore:
         def work(connection: Connection) -> None:
             self._lock_owner(connection, info.owner, create=True)
             if limit is not None:
+                # a taken id is a conflict, full or not, as in every store (the settings
+                # page tells a form sent again by its id)
+                if connection.execute(sql_rows.GET_BY_ID, {"id": info.id}).first() is not None:
+                    raise TokenIdConflict(info.id)
                 live = connection.execute(sql_rows.count_live(info.owner, now)).scalar_one()
                 if live >= limit:
                     raise TokenLimitExceeded(info.owner, limit)
