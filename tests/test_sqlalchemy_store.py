@@ -463,3 +463,24 @@ def test_the_url_password_never_shows() -> None:
 
 def test_it_is_a_store(sql_url: str, stores: Callable[..., SQLAlchemyStore]) -> None:
     assert isinstance(stores(sql_url), Store)
+
+
+def test_a_schema_made_by_a_newer_tokenguard_is_unavailable_not_a_crash(
+    sql_url: str, stores: Callable[..., SQLAlchemyStore],
+) -> None:
+    """A rollback, or two releases side by side in a deploy: a clear 503, and nothing touched."""
+    from sqlalchemy import create_engine, text
+
+    issued = make_guard(stores(sql_url)).create_token("alice", "before")
+    engine = create_engine(sql_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE tokenguard_alembic_version SET version_num = '9999'"))
+    guard = make_guard(stores(sql_url))
+    with pytest.raises(StoreUnavailable, match="revision '9999', newer than this tokenguard knows"):
+        guard.authenticate(issued.token)
+    with pytest.raises(StoreUnavailable, match="newer than this tokenguard knows"):
+        upgrade(sql_url)
+    with engine.connect() as connection:
+        version = connection.execute(text("SELECT version_num FROM tokenguard_alembic_version"))
+        assert version.scalar() == "9999"
+    engine.dispose()

@@ -77,12 +77,26 @@ def upgrade(url_or_engine: str | URL | Engine) -> None:
             engine.dispose()
 
 
+def _known(revision: str) -> bool:
+    """True when this package ships ``revision`` (a newer tokenguard may have made another)."""
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except Exception:  # alembic raises its own errors for an unknown id
+        return False
+
+
 def upgrade_with(engine: Engine) -> None:
     with engine.connect() as connection:
-        at_head = current_revision(connection) == head_revision()
+        current = current_revision(connection)
         connection.rollback()
-        if at_head:
+        if current == head_revision():
             return
+    if current is not None and not _known(current):
+        # rolled back, or an old and a new release side by side during a deploy: this release
+        # cannot read what the newer one made, and must not touch it
+        raise StoreUnavailable(
+            f"the tokenguard schema is at revision {current!r}, newer than this tokenguard "
+            f"knows (its newest is {head_revision()!r}): run the tokenguard that made it")
     with _migration_lock(engine) as connection:
         # Another process may have finished while this one waited for the lock.
         if current_revision(connection) != head_revision():
