@@ -393,6 +393,36 @@ def test_kept_connections_are_per_thread_and_closed_when_threads_end(
     assert server_connections(server_url) == during - 6
 
 
+def test_at_most_reader_connections_threads_keep_one_and_the_rest_use_the_pool(
+    server_url: str, stores: Callable[..., SQLAlchemyStore],
+) -> None:
+    """Forty threads at once: all answered, and no more connections than 4 kept plus the pool."""
+    store = stores(server_url, reader_connections=4, pool_size=2, max_overflow=2)
+    token = record("t")
+    store.insert(token, limit=None, now=NOW)
+    idle = server_connections(server_url)
+    looked_up, release = threading.Barrier(41), threading.Event()
+    answers: list[TokenRecord | None] = []
+
+    def look_up() -> None:
+        answers.append(store.find(token.digest))
+        looked_up.wait(timeout=30)
+        release.wait(timeout=30)
+
+    threads = [threading.Thread(target=look_up) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    looked_up.wait(timeout=30)
+    during = server_connections(server_url)
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert answers == [token] * 40
+    assert during <= idle + 4 + 4  # the kept ones, and the pool's at most (2 + 2 overflow)
+    with pytest.raises(ValidationError, match="reader_connections"):
+        SQLAlchemyStore(server_url, reader_connections=0)
+
+
 # -- engines ---------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,9 @@ revocation committed anywhere is seen by the very next look-up, even under
 MariaDB's REPEATABLE READ). Each kept connection is detached from the
 engine's pool, so it never holds one of the pool's slots (the app's, when it
 shares its engine); it is closed when its thread ends, when the store closes,
-or after any error. A connection found dead (the server restarted) is
+or after any error. At most ``max_kept`` threads keep one at a time: any other
+thread is served through the pool, so a server with many threads never opens
+more connections than the database accepts. A connection found dead (the server restarted) is
 replaced once, transparently.
 
 On psycopg 3 the statement is prepared on each kept connection and run through
@@ -59,8 +61,13 @@ def _close_quietly(connection: Any) -> None:
 class ThreadLocalReader:
     """Runs one compiled single-row ``select`` on per-thread DBAPI connections."""
 
-    def __init__(self, engine: Engine, statement: Select[Any], convert: RowConverter) -> None:
+    def __init__(self, engine: Engine, statement: Select[Any], convert: RowConverter, *,
+                 max_kept: int = 8, fallback: Callable[[str], TokenRecord | None] | None = None) -> None:
         dialect = engine.dialect
+        #: At most this many threads keep a connection; the others take ``fallback`` (the
+        #: engine's pool, bounded by it), so many threads never exhaust the server's slots.
+        self._max_kept = max_kept
+        self._fallback = fallback
         compiled = statement.compile(dialect=dialect)
         self._engine = engine
         self._dialect = dialect
@@ -88,6 +95,7 @@ class ThreadLocalReader:
         self._lock = threading.Lock()
         self._generation = 0
         self._all: weakref.WeakSet[_Kept] = weakref.WeakSet()
+        self._opening = 0
         _after_fork_in_child.add(self)
 
     def find(self, value: str) -> TokenRecord | None:
@@ -110,7 +118,20 @@ class ThreadLocalReader:
         return self._find_on_new_connection(value)
 
     def _find_on_new_connection(self, value: str) -> TokenRecord | None:
-        kept = self._kept()
+        if self._fallback is not None:
+            with self._lock:  # kept, or being opened by another thread right now
+                full = len(self._all) + self._opening >= self._max_kept
+                if not full:
+                    self._opening += 1
+            if full:
+                return self._fallback(value)  # every slot kept by a live thread: the pool's turn
+            try:
+                kept = self._kept()
+            finally:
+                with self._lock:
+                    self._opening -= 1
+        else:
+            kept = self._kept()
         try:
             row = kept.fetch(value)
         except self.driver_error:
@@ -176,6 +197,7 @@ class ThreadLocalReader:
         """In a forked child: drop the parent's connections without closing them."""
         self._lock = threading.Lock()
         self._generation += 1
+        self._opening = 0
         for kept in list(self._all):
             kept.finalizer.detach()
         self._all = weakref.WeakSet()

@@ -24,7 +24,13 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from tokenguard.errors import StoreUnavailable, TokenGuardError, TokenIdConflict, TokenLimitExceeded
+from tokenguard.errors import (
+    StoreUnavailable,
+    TokenGuardError,
+    TokenIdConflict,
+    TokenLimitExceeded,
+    ValidationError,
+)
 from tokenguard.stores import sql_rows
 from tokenguard.stores.base import TokenChanges, TokenRecord
 from tokenguard.stores.sql_engine import (
@@ -56,10 +62,12 @@ class SQLAlchemyStore:
 
     ``engine_kwargs`` go to :func:`sqlalchemy.create_engine` when the store builds
     the engine from a URL; ``close()`` disposes only an engine built that way.
+    ``reader_connections``: how many threads at most keep a connection of their own
+    for the verification look-up (the others use the engine's pool).
     """
 
     def __init__(self, url_or_engine: str | URL | Engine, *, migrate: bool = True,
-                 **engine_kwargs: Any) -> None:
+                 reader_connections: int = 8, **engine_kwargs: Any) -> None:
         if isinstance(url_or_engine, Engine):
             if engine_kwargs:
                 raise TypeError("engine options apply only when the store is given a URL")
@@ -73,8 +81,12 @@ class SQLAlchemyStore:
         single = is_single_connection(self.engine.pool)
         self._serial: AbstractContextManager[Any] = threading.RLock() if single else nullcontext()
         self._builder = sql_rows.RecordBuilder(self.engine.dialect)
+        if isinstance(reader_connections, bool) or not isinstance(reader_connections, int) \
+                or reader_connections < 1:
+            raise ValidationError("reader_connections must be a positive int", field="reader_connections")
         self._reader = None if single else ThreadLocalReader(
-            self.engine, sql_rows.FIND_BY_DIGEST, self._builder.record)
+            self.engine, sql_rows.FIND_BY_DIGEST, self._builder.record, max_kept=reader_connections,
+            fallback=lambda digest: self._select_one(sql_rows.FIND_BY_DIGEST, {"digest": digest}))
         driver_error = self.engine.dialect.loaded_dbapi.Error
         self._failures: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeout, driver_error)
 
