@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import multiprocessing
 import secrets
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -444,3 +445,32 @@ def test_two_processes_of_ten_creators_get_exactly_the_limit(
     assert sum(o["limited"] for o in outcomes) == 20 - LIMIT
     assert len(store.list("racer")) == LIMIT
     store.close()
+
+
+def test_a_reader_never_sees_an_owner_half_revoked(store: Store) -> None:
+    """``revoke_owner`` is all at once for concurrent readers too, on every store."""
+    count = 600
+    for index in range(count):
+        store.insert(make_record(f"t{index:04d}"), limit=None, now=START)
+    partial: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            records = store.list("alice")
+            revoked = sum(r.info.revoked_at is not None for r in records)
+            if 0 < revoked < len(records):
+                partial.append(revoked)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can: a gap would show
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert len(store.revoke_owner("alice", START)) == count
+    finally:
+        done.set()
+        watcher.join(timeout=30)
+        sys.setswitchinterval(interval)
+    assert partial == []
+    assert all(r.info.revoked_at is not None for r in store.list("alice"))

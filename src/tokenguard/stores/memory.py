@@ -76,13 +76,16 @@ class MemoryStore:
             return record
 
     def revoke_owner(self, owner: str, at: datetime) -> Sequence[str]:
+        """All at once for readers too (they take no lock): new maps, swapped in when complete."""
         with self._lock:
+            by_id, by_digest = dict(self._by_id), dict(self._by_digest)
             revoked = []
-            for record in list(self._by_id.values()):
+            for record in self._by_id.values():
                 if record.info.owner == owner and record.info.revoked_at is None:
                     new = TokenRecord(dataclasses.replace(record.info, revoked_at=at), record.digest)
-                    self._replace(record, new)
+                    by_id[new.info.id] = by_digest[new.digest] = new
                     revoked.append(record.info.id)
+            self._by_digest, self._by_id = by_digest, by_id
             return revoked
 
     def touch(self, token_id: str, at: datetime) -> None:
