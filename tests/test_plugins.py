@@ -210,7 +210,7 @@ def test_check_create_can_veto() -> None:
     policy = NoProductionWrites()
     guard = TokenGuard("memory://", secret_key=KEY, plugins=[policy], load_entry_points=False)
     with pytest.raises(ValidationError, match="read-only"):
-        guard.create_token(" alice ", "deploy", scopes=["write"], projects=["prod"])
+        guard.create_token("alice", " deploy ", scopes=["write"], projects=["prod"])  # asked as stored
     assert guard.list_tokens() == []
     assert policy.asked == [{"owner": "alice", "name": "deploy", "scopes": {"write"}, "projects": {"prod"}}]
     assert guard.create_token("alice", "reader", scopes=["read"], projects=["prod"]).info.name == "reader"
