@@ -393,8 +393,11 @@ class TokenGuard(Verification):
     def _lookup_stored(self, token: object, remote: str | None) -> TokenInfo:
         """The token as the store holds it now, past the verification cache; ``InvalidToken`` if unknown.
 
-        ``remote`` goes into the ``auth_failed`` event of an unknown or malformed value.
+        ``remote`` goes into the ``auth_failed`` event of an unknown or malformed value, and
+        to ``before_authenticate`` first: an address the limiter blocks is refused here too.
         """
+        if self._before_authenticate_impls:
+            self._before_authenticate(remote=remote)
         return self._lookup_store(self._canonical(token, remote), None, remote).info
 
     def _invalidate(self, record: TokenRecord) -> None:

@@ -197,3 +197,21 @@ def test_a_limiter_registered_after_start_up_takes_effect() -> None:
         guard.authenticate_cached(token, remote="a")
     guard.plugins.unregister(limiter)
     assert guard.authenticate(token, remote="a").owner == "alice"
+
+
+def test_revocation_and_introspection_by_value_count_and_respect_the_block() -> None:
+    """RFC 7009 and 7662 take any value: a blocked address is refused there too, without a query."""
+    clock = FakeClock()
+    limiter = FailedAttemptLimiter(5, timedelta(minutes=1), timedelta(minutes=5), clock=clock)
+    guard, store = make_guard(limiter)
+    token = guard.create_token("alice", "ci").token
+    for _ in range(5):
+        assert guard.revoke_by_value("tg_" + "A" * 38, remote="10.0.0.9") is None  # unknown: ignored
+    assert limiter.is_blocked("10.0.0.9")
+    store.reset()
+    with pytest.raises(TooManyAttempts):
+        guard.revoke_by_value(token, remote="10.0.0.9")
+    with pytest.raises(TooManyAttempts):
+        guard.introspect(token, remote="10.0.0.9")
+    assert store.calls == {}
+    assert guard.authenticate(token).owner == "alice"  # nothing was revoked
