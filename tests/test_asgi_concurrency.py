@@ -154,3 +154,53 @@ def test_sqlite_store_runs_in_a_worker_thread(sqlite_url: str) -> None:
     assert owner == "alice"
     assert recorder.threads and recorder.threads[0] is not loop_thread
     guard.close()
+
+
+def test_an_async_owner_loader_never_holds_a_worker_thread() -> None:
+    """A loader that awaits, then wants a thread itself, with two threads for the whole app."""
+    import anyio.to_thread
+    from starlette.concurrency import run_in_threadpool
+
+    async def owner_loader(request: Request) -> str:
+        await asyncio.sleep(0.05)  # a session read
+        return await run_in_threadpool(lambda: "alice")  # an ORM look-up in a thread
+
+    guard = TokenGuard(MemoryStore(), secret_key=secrets.token_bytes(32), load_entry_points=False)
+    middleware = TokenGuardMiddleware(Starlette(routes=[Route("/public", public)]), guard,
+                                      owner_loader=owner_loader)
+
+    async def main() -> list[int]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 2
+        transport = httpx.ASGITransport(app=middleware)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            with anyio.fail_after(20):  # before: every thread waited on a loader waiting for one
+                answers = await asyncio.gather(*(client.get("/api/tokens") for _ in range(12)))
+        return [answer.status_code for answer in answers]
+
+    assert asyncio.run(main()) == [200] * 12
+
+
+def test_a_body_cut_short_by_the_client_is_not_acted_on() -> None:
+    """The client sent half a form and left: a truncated form is still a form, so nothing is done."""
+    guard = TokenGuard(MemoryStore(), secret_key=secrets.token_bytes(32), load_entry_points=False)
+    manager = guard.create_token("alice", "manager", scopes=["management"]).token
+    middleware = TokenGuardMiddleware(Starlette(routes=[Route("/public", public)]), guard)
+    body = b'{"name": "deploy", "projects": ["alpha"]}'
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/api/tokens", "raw_path": b"/api/tokens", "root_path": "",
+             "query_string": b"", "client": ("127.0.0.1", 5000), "server": ("testserver", 80),
+             "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
+                         (b"authorization", b"Bearer " + manager.encode()),
+                         (b"content-length", str(len(body)).encode())]}
+    messages = [{"type": "http.request", "body": body[:18], "more_body": True}, {"type": "http.disconnect"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(middleware(scope, receive, send))
+    assert sent == []
+    assert [t.name for t in guard.list_tokens("alice")] == ["manager"]

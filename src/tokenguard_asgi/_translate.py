@@ -105,14 +105,18 @@ def query_of(scope: Scope) -> dict[str, str]:
     return dict(reversed(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)))
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """The request body, cut after ``limit`` bytes (the caller tells "too long" from the length)."""
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, cut after ``limit`` bytes (the caller tells "too long" from the length).
+
+    ``None`` when the client went away before sending all of it: a truncated form is
+    still a form, and must not be acted on (Starlette's ``request.body()`` raises then).
+    """
     chunks: list[bytes] = []
     size = 0
     while size < limit:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return None
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         chunks.append(chunk)

@@ -8,6 +8,7 @@ app's ``owner_loader`` who is signed in, runs ``dispatch`` in a worker thread
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -45,6 +46,8 @@ class WebMount:
     async def serve(self, root: str, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a request for the mount point ``root`` and ``path`` below it."""
         body = await read_body(receive, self.web.options.max_body_size + 1)
+        if body is None:  # the client gave up mid-body: nothing to answer, nothing to do
+            return
         get_header = header_getter(scope["headers"])
         request = WebRequest(
             method=scope["method"], path=path, root=root, get_header=get_header, body=body,
@@ -52,7 +55,14 @@ class WebMount:
             prefix=scope.get("root_path", ""),
         )
         signed_in = Request(scope, replaying(body))
-        response = await anyio.to_thread.run_sync(self._dispatch, request, signed_in)
+        loader = self.owner_loader
+        if loader is not None and _is_async(loader):
+            # awaited here, on the event loop: never from a worker thread that would wait
+            # for it (and for the threads it may want itself) while holding its own
+            request.owner = signed_in_owner(await loader(signed_in))  # type: ignore[misc]
+            response = await anyio.to_thread.run_sync(self.web.dispatch, request)
+        else:
+            response = await anyio.to_thread.run_sync(self._dispatch, request, signed_in)
         await to_starlette(response)(scope, receive, send)
 
     def _dispatch(self, request: WebRequest, signed_in: Request) -> WebResponse:
@@ -64,9 +74,17 @@ class WebMount:
         if self.owner_loader is None:
             return None
         owner: Any = self.owner_loader(signed_in)
-        if inspect.isawaitable(owner):  # an async loader: awaited back on the event loop
+        if inspect.isawaitable(owner):  # a sync callable that returned an awaitable
             owner = anyio.from_thread.run(_awaited, owner)
         return signed_in_owner(owner)
+
+
+def _is_async(function: Callable[..., Any]) -> bool:
+    """An ``async def`` loader, also behind ``functools.partial`` or as an object's ``__call__``."""
+    while isinstance(function, functools.partial):
+        function = function.func
+    call = type(function).__call__ if not inspect.isroutine(function) else None
+    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(call)
 
 
 async def _awaited(awaitable: Awaitable[Any]) -> Any:
