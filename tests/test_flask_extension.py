@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 
 import pytest
-from flask import Flask, g, session
+from flask import Flask, request, session
 from flask.testing import FlaskCliRunner
 
 from _flask_support import API, PAGE, Browser, bearer, make_app, make_guard
@@ -182,19 +182,24 @@ def test_bodiless_answers_carry_no_content_type(app: Flask) -> None:
     assert "Content-Type" not in response.headers
 
 
-def test_current_token_lives_in_g(app: Flask, guard: TokenGuard) -> None:
+def test_current_token_is_the_requests_own_not_its_app_contexts(app: Flask, guard: TokenGuard) -> None:
+    """Tests often push one app context for many requests: a token never outlives its request."""
     token = guard.create_token("alice", "r").token
     seen: dict[str, Any] = {}
 
     @app.get("/peek")
     @require_scope("read")
     def peek() -> str:
-        seen["g"] = g.tokenguard_token
         seen["proxy"] = current_token.name
         return ""
 
-    app.test_client().get("/peek", headers=bearer(token))
-    assert seen["g"].owner == "alice" and seen["proxy"] == "r"
+    with app.app_context():
+        assert current_token == None  # noqa: E711 (the proxy compares as its object) no request: None
+        assert app.test_client().get("/peek", headers=bearer(token)).status_code == 200
+        assert seen["proxy"] == "r"
+        with app.test_request_context("/peek"):  # the view called directly, with no token
+            refused = peek()
+        assert refused.status_code == 401
 
 
 def test_current_token_behaves_as_the_token_or_none(app: Flask, guard: TokenGuard) -> None:
@@ -204,7 +209,7 @@ def test_current_token_behaves_as_the_token_or_none(app: Flask, guard: TokenGuar
     @app.get("/look")
     def look() -> str:
         seen["bool"] = bool(current_token)
-        seen["eq"] = current_token == g.tokenguard_token
+        seen["eq"] = current_token == request.environ["tokenguard.token"]
         seen["repr"] = repr(current_token)
         try:
             seen["owner"] = current_token.owner
@@ -474,3 +479,53 @@ def test_cli_is_registered_as_a_flask_command() -> None:
     (entry,) = [e for e in entry_points(group="flask.commands") if e.name == "tokens"]
     assert entry.load() is tokens_cli
 
+
+
+def test_current_token_is_known_to_an_app_hook_registered_before_the_extension(guard: TokenGuard) -> None:
+    app = Flask("hooks first")
+    seen: list[str] = []
+
+    @app.before_request
+    def rate_limit_key() -> None:  # an app factory's own hook, registered first
+        seen.append(current_token.owner if current_token else "anonymous")
+
+    FlaskTokenGuard(app, guard)
+
+    @app.get("/notes")
+    @require_scope("read")
+    def notes() -> str:
+        return current_token.owner
+
+    token = guard.create_token("alice", "r").token
+    client = app.test_client()
+    assert client.get("/notes", headers=bearer(token)).get_data(as_text=True) == "alice"
+    bad = client.get("/notes", headers=bearer("tg_" + "A" * 38))
+    assert bad.status_code == 401  # the extension's own hook still refuses it
+    assert seen == ["alice", "anonymous"]
+
+
+def test_project_from_runs_only_for_a_valid_token(app: Flask, guard: TokenGuard) -> None:
+    """The app's look-up (and its abort(404)) never answers a request without a token."""
+    from flask import abort
+
+    looked_up: list[str] = []
+
+    def project_of(**kwargs: Any) -> str:
+        looked_up.append(kwargs["name"])
+        if kwargs["name"] == "missing":
+            abort(404)
+        return str(kwargs["name"])
+
+    @app.get("/projects/<name>")
+    @require_scope("read", project_from=project_of)
+    def project(name: str) -> str:
+        return name
+
+    for name in ("alpha", "missing"):
+        answer = app.test_client().get(f"/projects/{name}")
+        assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert looked_up == []
+    token = guard.create_token("alice", "r", projects=["alpha"]).token
+    assert app.test_client().get("/projects/alpha", headers=bearer(token)).status_code == 200
+    assert app.test_client().get("/projects/missing", headers=bearer(token)).status_code == 404
+    assert looked_up == ["alpha", "missing"]

@@ -11,9 +11,9 @@ from flask import Flask, current_app, g, request
 from werkzeug.local import LocalProxy
 
 from tokenguard.models import TokenInfo
-from tokenguard.web.auth import REFUSALS
-from tokenguard_flask._contexts import app_context_var
-from tokenguard_flask.extension import G_KEY, header_getter, state, to_flask
+from tokenguard.web.auth import REFUSALS, MissingCredentials
+from tokenguard_flask._contexts import request_context_var
+from tokenguard_flask.extension import ENVIRON_KEY, header_getter, state, to_flask
 
 F = TypeVar("F", bound=Callable[..., Any])
 ProjectFrom = str | Callable[..., "str | None"]
@@ -21,11 +21,27 @@ _UNSET = object()
 
 
 def _current() -> TokenInfo | None:
-    app_context = app_context_var.get(None)
-    if app_context is None:  # outside a request: g's own error
-        return cast("TokenInfo | None", g.get(G_KEY))
-    token: TokenInfo | None = getattr(app_context.g, G_KEY, None)
+    request_context = request_context_var.get(None)
+    if request_context is None:  # no request: None in an app context, else Flask's own error
+        return cast("TokenInfo | None", g.get(ENVIRON_KEY))
+    environ = request_context.request.environ
+    try:
+        token: TokenInfo | None = environ[ENVIRON_KEY]
+    except KeyError:  # asked before the extension's before_request ran (an app's earlier hook)
+        token = environ[ENVIRON_KEY] = _identified_quietly(environ)
     return token
+
+
+def _identified_quietly(environ: dict[str, Any]) -> TokenInfo | None:
+    """The request's token for a hook that runs before the extension's; ``None`` if refused.
+
+    The refusal itself is the extension's ``before_request`` to answer, which runs next
+    and asks again; a hook just sees no token.
+    """
+    try:
+        return state().web.authenticator.identify(header_getter(environ), environ.get("REMOTE_ADDR"))
+    except REFUSALS:
+        return None
 
 
 class _CurrentToken(LocalProxy):  # type: ignore[type-arg]
@@ -45,10 +61,11 @@ class _CurrentToken(LocalProxy):  # type: ignore[type-arg]
 
 def _forwarded(name: str) -> property:
     def read(proxy: _CurrentToken) -> Any:
-        app_context = app_context_var.get(None)  # _current(), inlined
-        if app_context is None:
-            return getattr(_current(), name)  # outside a request: g's own error
-        return getattr(getattr(app_context.g, G_KEY, None), name)
+        request_context = request_context_var.get(None)  # _current(), inlined for a set token
+        if request_context is None:
+            return getattr(_current(), name)  # no request: None's, or Flask's own error
+        token = request_context.request.environ.get(ENVIRON_KEY, _UNSET)
+        return getattr(_current() if token is _UNSET else token, name)
 
     read.__name__ = name
     return property(read)
@@ -107,12 +124,12 @@ def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None)
     @functools.wraps(view)
     def protected(*args: Any, **kwargs: Any) -> Any:
         if project_from is None:  # the common case: the token before_request verified holds wanted
-            app_context = app_context_var.get()  # the context itself: no proxy look-up per attribute
-            found = getattr(app_context.g, G_KEY, None)
+            request_context = request_context_var.get()  # the context itself: no proxy look-ups
+            found = request_context.request.environ.get(ENVIRON_KEY)
             # Effective scopes are configured ones (ScopeHierarchy.expand): one subset test
             # decides; anything else (an admin token, an unknown scope) goes the full way.
             if found is not None and wanted <= found.effective_scopes:
-                app = app_context.app
+                app = request_context.app
                 if plain_sync and type(app).ensure_sync is Flask.ensure_sync:
                     return view(*args, **kwargs)
                 return app.ensure_sync(view)(*args, **kwargs)
@@ -123,15 +140,22 @@ def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None)
 
 def _checked_view(view: Callable[..., Any], scopes: tuple[str, ...], project_from: ProjectFrom | None,
                   args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Every check, in order: identify (unless before_request did), project, scopes."""
+    """Every check, in order: identify (unless before_request did), then project, then scopes.
+
+    The project comes after the token: an app's ``project_from`` (a look-up, an
+    ``abort(404)``) never runs for a request without a valid token.
+    """
     authenticator = state().web.authenticator
-    project = _project(project_from, kwargs)
+    environ = request.environ
     try:
-        found = g.get(G_KEY, _UNSET)  # verified by the extension's before_request
-        info = (authenticator.identify(header_getter(request.environ), request.remote_addr)
+        found = environ.get(ENVIRON_KEY, _UNSET)  # verified by the extension's before_request
+        info = (authenticator.identify(header_getter(environ), request.remote_addr)
                 if found is _UNSET else found)
+        if info is None:
+            raise MissingCredentials("authentication required")
+        project = _project(project_from, kwargs)
         info = authenticator.authorize(info, scopes, project, request.remote_addr)
     except REFUSALS as exc:
         return to_flask(authenticator.respond(exc))
-    setattr(g, G_KEY, info)
+    environ[ENVIRON_KEY] = info
     return current_app.ensure_sync(view)(*args, **kwargs)

@@ -17,7 +17,7 @@ from tokenguard.web.app import TokenWeb
 from tokenguard.web.credentials import PLAIN_BEARER
 from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse, signed_in_owner
 from tokenguard.web.options import WebOptions
-from tokenguard_flask._contexts import app_context_var, request_context_var
+from tokenguard_flask._contexts import request_context_var
 
 OwnerLoader = Callable[[], object]
 CanManage = Callable[[str], bool]
@@ -25,7 +25,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXTENSION_KEY = "tokenguard"
 _PLAIN_START = len(PLAIN_BEARER)
 #: where the current request's token (or ``None``) is kept: ``g.tokenguard_token``.
-G_KEY = "tokenguard_token"
+#: Where the request's token (or ``None``) is kept: its WSGI environ, the request's own.
+#: Not ``g``: an app context outlives a request when a test (or a CLI) pushed it first.
+ENVIRON_KEY = "tokenguard.token"
 
 #: ``TOKENGUARD_*`` keys and their defaults. Keyword options of the extension
 #: (lower case, without the prefix) replace these defaults; the app's config wins.
@@ -265,7 +267,7 @@ def request_identifier(found: TokenGuardState) -> Callable[[], Response | None]:
                 info = authenticator.identify(header_getter(environ), remote)
         except (AuthenticationError, StoreUnavailable) as exc:
             return to_flask(authenticator.respond(exc))
-        setattr(app_context_var.get().g, G_KEY, info)
+        environ[ENVIRON_KEY] = info
         return None
 
     return identify_request
