@@ -128,9 +128,7 @@ class FlaskTokenGuard:
             # answers OPTIONS, PROPFIND and the rest itself (405 and its Allow), as on ASGI.
             app.url_map.add(app.url_rule_class(mount, endpoint=endpoint, methods=None, strict_slashes=False))
             app.url_map.add(app.url_rule_class(f"{mount}/<path:rest>", endpoint=endpoint, methods=None))
-            csrf = app.extensions.get("csrf")  # Flask-WTF: our routes carry their own CSRF check
-            if csrf is not None and hasattr(csrf, "exempt"):
-                csrf.exempt(view)
+        exempt_from_csrf(app)  # and again at the first request, for a CSRFProtect set up later
 
     def _allowed(self, owner: str) -> bool:
         return True if self._can_manage is None else bool(self._can_manage(owner))
@@ -236,6 +234,17 @@ def header_getter(environ: dict[str, Any]) -> HeaderGetter:
     return get_header
 
 
+def exempt_from_csrf(app: Flask) -> bool:
+    """Flask-WTF's ``CSRFProtect``, when the app has it, leaves our routes alone: they carry
+    their own CSRF check (and take bearer tokens). True once done."""
+    csrf = app.extensions.get("csrf")
+    if csrf is None or not hasattr(csrf, "exempt"):
+        return False
+    for endpoint in ("tokenguard_api", "tokenguard_settings"):
+        csrf.exempt(app.view_functions[endpoint])
+    return True
+
+
 def request_identifier(found: TokenGuardState) -> Callable[[], Response | None]:
     """The ``before_request`` of one app: verify a token presented to any view (RFC 6750 §3.1).
 
@@ -248,10 +257,16 @@ def request_identifier(found: TokenGuardState) -> Callable[[], Response | None]:
     mounts = (web.options.api_path, web.options.settings_path)
     authorization_key, token_keys = found.authorization_key, found.token_keys
 
+    csrf_exempt = False
+
     def identify_request() -> Response | None:
-        flask_request = request_context_var.get().request  # the context itself: no proxy
+        nonlocal csrf_exempt
+        request_context = request_context_var.get()  # the context itself: no proxy
+        flask_request = request_context.request
         path = flask_request.path
         if path.startswith(mounts) and web.handles(path):  # one C call for every other path
+            if not csrf_exempt:  # CSRFProtect's own hook runs after this one when set up later
+                csrf_exempt = exempt_from_csrf(request_context.app)
             return None
         environ = flask_request.environ
         value = environ.get(authorization_key)
