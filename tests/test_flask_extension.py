@@ -542,3 +542,15 @@ def test_project_from_runs_only_for_a_valid_token(app: Flask, guard: TokenGuard)
     assert app.test_client().get("/projects/alpha", headers=bearer(token)).status_code == 200
     assert app.test_client().get("/projects/missing", headers=bearer(token)).status_code == 404
     assert looked_up == ["alpha", "missing"]
+
+
+@pytest.mark.parametrize("configured", [None, "tokens.example.com"])
+def test_an_app_with_host_matching_reaches_the_mount_points(guard: TokenGuard,
+                                                            configured: str | None) -> None:
+    app = Flask("hosts", host_matching=True, static_host="example.com")
+    app.config.update(SECRET_KEY="session-key-for-tests", TOKENGUARD_HOST=configured)
+    FlaskTokenGuard(app, guard)
+    manager = guard.create_token("alice", "manager", scopes=["management"]).token
+    host = configured or "example.com"
+    answer = app.test_client().get(API, headers=bearer(manager), base_url=f"http://{host}")
+    assert answer.status_code == 200 and [t["name"] for t in answer.json["tokens"]] == ["manager"]

@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "ENV_VAR": "API_TOKEN",
     "ALLOW_TOKEN_MINTING": False,
     "APP_NAME": "API",
+    #: with ``host_matching=True``: the host the two mount points answer on (default: ``static_host``)
+    "HOST": None,
     "LOGIN_URL": None,
     "MAX_BODY_SIZE": 64 * 1024,
 }
@@ -126,8 +128,12 @@ class FlaskTokenGuard:
             app.view_functions[endpoint] = view
             # Rules for every method (methods=None), with no automatic OPTIONS: the web layer
             # answers OPTIONS, PROPFIND and the rest itself (405 and its Allow), as on ASGI.
-            app.url_map.add(app.url_rule_class(mount, endpoint=endpoint, methods=None, strict_slashes=False))
-            app.url_map.add(app.url_rule_class(f"{mount}/<path:rest>", endpoint=endpoint, methods=None))
+            host: str | None = (app.config["TOKENGUARD_HOST"] or _static_host(app)
+                                if app.url_map.host_matching else None)
+            app.url_map.add(app.url_rule_class(mount, endpoint=endpoint, methods=None, strict_slashes=False,
+                                               host=host))
+            app.url_map.add(app.url_rule_class(f"{mount}/<path:rest>", endpoint=endpoint, methods=None,
+                                               host=host))
         exempt_from_csrf(app)  # and again at the first request, for a CSRFProtect set up later
 
     def _allowed(self, owner: str) -> bool:
@@ -232,6 +238,11 @@ def header_getter(environ: dict[str, Any]) -> HeaderGetter:
         return [] if value is None else [value]
 
     return get_header
+
+
+def _static_host(app: Flask) -> str | None:
+    """The host the app's static files answer on (its ``static_host``), as Flask set it up."""
+    return next((rule.host for rule in app.url_map.iter_rules() if rule.endpoint == "static"), None)
 
 
 def exempt_from_csrf(app: Flask) -> bool:
