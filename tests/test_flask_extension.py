@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import warnings
 from typing import Any
 
 import pytest
@@ -554,3 +555,15 @@ def test_an_app_with_host_matching_reaches_the_mount_points(guard: TokenGuard,
     host = configured or "example.com"
     answer = app.test_client().get(API, headers=bearer(manager), base_url=f"http://{host}")
     assert answer.status_code == 200 and [t["name"] for t in answer.json["tokens"]] == ["manager"]
+
+
+def test_guard_settings_beside_a_given_guard_are_flagged_not_silently_dropped(guard: TokenGuard) -> None:
+    app = Flask("both")
+    app.config.update(TOKENGUARD_PREFIX="zz", TOKENGUARD_MAX_TOKENS_PER_OWNER=1)
+    with pytest.warns(UserWarning, match="TOKENGUARD_MAX_TOKENS_PER_OWNER, TOKENGUARD_PREFIX have no effect"):
+        FlaskTokenGuard(app, guard)
+    quiet = Flask("web settings only")
+    quiet.config.update(TOKENGUARD_REALM="notes")  # the web layer's own: it applies
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FlaskTokenGuard(quiet, guard)

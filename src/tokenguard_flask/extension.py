@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib.util
+import warnings
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -113,9 +114,16 @@ class FlaskTokenGuard:
     # -- set-up ------------------------------------------------------------------------------
 
     def init_app(self, app: Flask, guard: TokenGuard | None = None) -> None:
+        given = {key for key in _GUARD_KEYS if f"TOKENGUARD_{key}" in app.config or key in self._options}
         for key, default in DEFAULTS.items():
             app.config.setdefault(f"TOKENGUARD_{key}", self._options.get(key, default))
-        guard = guard or self._guard or build_guard(app.config)
+        guard = guard or self._guard
+        if guard is None:
+            guard = build_guard(app.config)
+        elif given:  # they build a guard: one given already has its own settings
+            keys = ", ".join(f"TOKENGUARD_{key}" for key in sorted(given))
+            warnings.warn(f"FlaskTokenGuard was given a guard, so {keys} have no effect: set them "
+                          "on the TokenGuard itself", stacklevel=2)
         options = web_options(app.config)
         web = TokenWeb(guard, options, can_manage=lambda owner: self._allowed(owner))
         found = app.extensions[EXTENSION_KEY] = TokenGuardState(
@@ -238,6 +246,11 @@ def header_getter(environ: dict[str, Any]) -> HeaderGetter:
         return [] if value is None else [value]
 
     return get_header
+
+
+#: The keys that build the guard (``build_guard``): nothing to them when a guard is given.
+_GUARD_KEYS = ("DATABASE_URL", "SECRET_KEY", "PREFIX", "MAX_TOKENS_PER_OWNER", "DEFAULT_LIFETIME_DAYS",
+               "MAX_LIFETIME_DAYS")
 
 
 def _static_host(app: Flask) -> str | None:
