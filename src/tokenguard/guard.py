@@ -285,15 +285,12 @@ class TokenGuard(Verification):
     def revoke(self, token_id: str, *, actor: str | None = None, remote: str | None = None) -> TokenInfo:
         """Revoke the token (idempotent) and every token it minted."""
         record = self._record(token_id)
-        if record.info.revoked_at is None:
-            record = self._apply(token_id, {"revoked_at": self.clock()})
-            forget((token_id,))
-            try:  # what it minted dies with it, whatever a plugin does with the events
+        try:
+            if record.info.revoked_at is None:
+                record = self._apply(token_id, {"revoked_at": self.clock()})
                 self._invalidate(record)
                 self.hook.tokenguard_token_revoked(info=record.info, actor=actor, remote=remote)
-            finally:
-                self._revoke_children(token_id, record.info.owner, actor, remote)
-        else:
+        finally:  # what it minted dies with it, whatever a plugin does with the events
             self._revoke_children(token_id, record.info.owner, actor, remote)
         return self._present(record.info)
 
@@ -350,11 +347,11 @@ class TokenGuard(Verification):
         deleted = self.store.delete(token_id)
         if deleted is None:
             raise TokenNotFound(token_id)
-        forget((token_id,))
-        # a child minted between the first pass and the delete; one minted later finds its
-        # parent gone when it checks again (_recheck_parent)
-        self._revoke_children(token_id, record.info.owner, actor, remote)
-        self._invalidate(deleted)
+        try:
+            self._invalidate(deleted)
+        finally:  # a child minted between the first pass and the delete; one minted later
+            # finds its parent gone when it checks again (_recheck_parent)
+            self._revoke_children(token_id, record.info.owner, actor, remote)
         self.hook.tokenguard_token_deleted(info=deleted.info, actor=actor, remote=remote)
         return self._present(deleted.info)
 
