@@ -267,3 +267,41 @@ def test_a_guard_that_fails_to_build_leaves_no_subscriber_behind(redis_url: str)
             TokenGuard("nosuchstore://x", secret_key=KEY, load_entry_points=False,
                        invalidation=RedisInvalidation(redis_url, channel=channel))
     assert _wait_until(lambda: subscribers() <= before, 5.0)
+
+
+def test_a_redis_that_never_answers_costs_one_timeout_not_one_per_message() -> None:
+    """It takes the connection and says nothing: revoke_owner must not wait a timeout per token."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_stay_silent() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    threading.Thread(target=accept_and_stay_silent, daemon=True).start()
+    port = listener.getsockname()[1]
+    guard = TokenGuard("memory://", secret_key=KEY, load_entry_points=False, max_tokens_per_owner=None,
+                       invalidation=f"redis://127.0.0.1:{port}/0")
+    try:
+        for index in range(6):
+            guard.create_token("alice", f"t{index}")
+        started = time.monotonic()
+        assert guard.revoke_owner("alice") == 6
+        assert time.monotonic() - started < 3  # 7 messages would have taken 7 timeouts of 1 s
+        assert all(t.status == "revoked" for t in guard.list_tokens("alice"))
+    finally:
+        guard.close()
+        stop.set()
+        for sock in held:
+            sock.close()
+        listener.close()

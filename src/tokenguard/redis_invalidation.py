@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 
 import redis
@@ -39,6 +40,8 @@ SOCKET_TIMEOUT = 1.0
 #: The subscriber checks for a stop request and pings Redis this often.
 POLL_SECONDS = 1.0
 MAX_BACKOFF = 2.0
+#: Seconds publishing rests after a failed publish (changes made meanwhile: cache age bound).
+RETRY_AFTER = 5.0
 
 
 def apply_message(data: bytes | str) -> bool:
@@ -167,6 +170,7 @@ class RedisInvalidation:
             url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT)
         _acquire(url, channel)
         self._closed = False
+        self._resting_until = 0.0
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """True once this process is subscribed (messages from now on are applied)."""
@@ -174,10 +178,18 @@ class RedisInvalidation:
         return subscriber is not None and subscriber.ready.wait(timeout)
 
     def publish(self, message: dict[str, object]) -> bool:
-        """Send ``message`` to every process; False (logged) when Redis is unreachable."""
+        """Send ``message`` to every process; False (logged) when Redis is unreachable.
+
+        After a failure, publishing rests for ``RETRY_AFTER`` seconds: a Redis that takes
+        connections but never answers would otherwise cost every change (and ``revoke_owner``,
+        one message per token) a full socket timeout each.
+        """
+        if time.monotonic() < self._resting_until:
+            return False
         try:
             self._client.publish(self.channel, json.dumps(message, separators=(",", ":")))
         except (redis.RedisError, OSError) as exc:
+            self._resting_until = time.monotonic() + RETRY_AFTER
             logger.warning("could not publish a token invalidation (%s); other processes "
                            "notice within the cache age", type(exc).__name__)
             return False
