@@ -364,6 +364,29 @@ def test_finds_from_many_threads_are_correct(sql_url: str, stores: Callable[...,
     assert errors == []
 
 
+def finds_held_at_once(store: SQLAlchemyStore, token: TokenRecord, threads: int,
+                       server_url: str) -> tuple[list[TokenRecord | None], int]:
+    """``threads`` threads find ``token`` and wait together: their answers, and the server's
+    connection count while they all still hold whatever they opened."""
+    looked_up, release = threading.Barrier(threads + 1), threading.Event()
+    answers: list[TokenRecord | None] = []
+
+    def look_up() -> None:
+        answers.append(store.find(token.digest))
+        looked_up.wait(timeout=30)
+        release.wait(timeout=30)
+
+    running = [threading.Thread(target=look_up) for _ in range(threads)]
+    for thread in running:
+        thread.start()
+    looked_up.wait(timeout=30)
+    during = server_connections(server_url)
+    release.set()
+    for thread in running:
+        thread.join(timeout=30)
+    return answers, during
+
+
 def test_kept_connections_are_per_thread_and_closed_when_threads_end(
     server_url: str, stores: Callable[..., SQLAlchemyStore],
 ) -> None:
@@ -371,21 +394,8 @@ def test_kept_connections_are_per_thread_and_closed_when_threads_end(
     token = record("t")
     store.insert(token, limit=None, now=NOW)
     idle = server_connections(server_url)
-    looked_up, release = threading.Barrier(7), threading.Event()
-
-    def look_up() -> None:
-        assert store.find(token.digest) == token
-        looked_up.wait(timeout=30)
-        release.wait(timeout=30)
-
-    threads = [threading.Thread(target=look_up) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    looked_up.wait(timeout=30)
-    during = server_connections(server_url)
-    release.set()
-    for thread in threads:
-        thread.join(timeout=30)
+    answers, during = finds_held_at_once(store, token, 6, server_url)
+    assert answers == [token] * 6
     gc.collect()
     # One connection per looking-up thread (the first one may take the pool's idle
     # connection out of the pool rather than open another), each closed with its thread.
@@ -401,22 +411,7 @@ def test_at_most_reader_connections_threads_keep_one_and_the_rest_use_the_pool(
     token = record("t")
     store.insert(token, limit=None, now=NOW)
     idle = server_connections(server_url)
-    looked_up, release = threading.Barrier(41), threading.Event()
-    answers: list[TokenRecord | None] = []
-
-    def look_up() -> None:
-        answers.append(store.find(token.digest))
-        looked_up.wait(timeout=30)
-        release.wait(timeout=30)
-
-    threads = [threading.Thread(target=look_up) for _ in range(40)]
-    for thread in threads:
-        thread.start()
-    looked_up.wait(timeout=30)
-    during = server_connections(server_url)
-    release.set()
-    for thread in threads:
-        thread.join(timeout=30)
+    answers, during = finds_held_at_once(store, token, 40, server_url)
     assert answers == [token] * 40
     assert during <= idle + 4 + 4  # the kept ones, and the pool's at most (2 + 2 overflow)
     with pytest.raises(ValidationError, match="reader_connections"):

@@ -402,10 +402,12 @@ def test_the_same_rotate_form_sent_twice_rotates_once(alice: Browser, app: Flask
 
 def test_a_signed_in_id_with_whitespace_around_it_is_nobody_elses(app: Flask, guard: TokenGuard) -> None:
     """``"alice "`` is refused (400), on the page and the API: never shown alice's tokens."""
-    guard.create_token("alice", "alice's deploy key")
+    alices = guard.create_token("alice", "alice's deploy key")
     spaced = Browser(app, "alice ")
     page = spaced.page()
     assert page.status_code == 400 and "cannot hold API tokens" in page.get_data(as_text=True)
     assert "deploy key" not in page.get_data(as_text=True)
     api = spaced.client.get("/api/tokens")
     assert api.status_code == 400 and api.json["field"] == "owner"
+    one = spaced.client.get(f"/api/tokens/{alices.info.id}")  # refused as the caller is adopted
+    assert one.status_code == 400 and one.json["field"] == "owner"

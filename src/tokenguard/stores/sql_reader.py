@@ -62,7 +62,7 @@ class ThreadLocalReader:
     """Runs one compiled single-row ``select`` on per-thread DBAPI connections."""
 
     def __init__(self, engine: Engine, statement: Select[Any], convert: RowConverter, *,
-                 max_kept: int = 8, fallback: Callable[[str], TokenRecord | None] | None = None) -> None:
+                 max_kept: int, fallback: Callable[[str], TokenRecord | None]) -> None:
         dialect = engine.dialect
         #: At most this many threads keep a connection; the others take ``fallback`` (the
         #: engine's pool, bounded by it), so many threads never exhaust the server's slots.
@@ -118,20 +118,17 @@ class ThreadLocalReader:
         return self._find_on_new_connection(value)
 
     def _find_on_new_connection(self, value: str) -> TokenRecord | None:
-        if self._fallback is not None:
-            with self._lock:  # kept, or being opened by another thread right now
-                full = len(self._all) + self._opening >= self._max_kept
-                if not full:
-                    self._opening += 1
-            if full:
-                return self._fallback(value)  # every slot kept by a live thread: the pool's turn
-            try:
-                kept = self._kept()
-            finally:
-                with self._lock:
-                    self._opening -= 1
-        else:
+        with self._lock:  # kept, or being opened by another thread right now
+            full = len(self._all) + self._opening >= self._max_kept
+            if not full:
+                self._opening += 1
+        if full:
+            return self._fallback(value)  # every slot kept by a live thread: the pool's turn
+        try:
             kept = self._kept()
+        finally:
+            with self._lock:
+                self._opening -= 1
         try:
             row = kept.fetch(value)
         except self.driver_error:

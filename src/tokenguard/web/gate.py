@@ -73,8 +73,8 @@ class Gate:
         info = self.bearer(request)
         if info is not None:
             caller = Caller(info.owner, info)
-        elif request.owner:
-            caller = Caller(request.owner)
+        elif request.owner:  # the owner_loader's id, taken as the core takes owners: 400 if bad
+            caller = Caller(validation.owner(request.owner))
         else:
             raise MissingCredentials("authentication required")
         self.check_can_manage(caller.owner)

@@ -81,7 +81,7 @@ class SettingsPage:
         if not request.owner:
             return self._sign_in(request)
         try:
-            validation.owner(request.owner)  # what owner_loader gave: the API says the same, 400
+            validation.owner(request.owner)  # the owner_loader's id: Gate.api_caller says the same
         except ValidationError as exc:
             return self.problem(request, 400, message=f"Your account cannot hold API tokens: {exc}.")
         try:
