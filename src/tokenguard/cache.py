@@ -37,6 +37,7 @@ import dataclasses
 import hashlib
 import math
 import operator
+import os
 import secrets
 import threading
 import time
@@ -50,6 +51,13 @@ from typing import Any
 from tokenguard.errors import ValidationError
 from tokenguard.models import TokenInfo
 from tokenguard.stores.base import TokenRecord
+
+try:  # the warm hit in one C call; built from _speedups.c when a compiler was there
+    from tokenguard import _speedups
+except ImportError:  # pragma: no cover (the suite requires it, see test_speedups.py)
+    _speedups = None  # type: ignore[assignment]
+#: ``TOKENGUARD_PURE_PYTHON=1`` runs the Python hot path even where the C one is built.
+PURE_PYTHON = os.environ.get("TOKENGUARD_PURE_PYTHON", "") not in ("", "0")
 
 DEFAULT_TTL = 5.0
 DEFAULT_SIZE = 10_000
@@ -205,6 +213,12 @@ class VerificationCache:
         self._entries: OrderedDict[bytes, CachedToken] = OrderedDict()
         self._key_of: dict[str, bytes] = {}  # token id -> probe digest of its cached entry
         self._unknown: OrderedDict[bytes, float] = OrderedDict()  # probe digest -> deadline
+        #: ``find_fresh(token, prefix)``: the TokenInfo of a cached token that is fresh, alive and
+        #: needs no ``last_used_at`` write, else ``None``; the same checks in one C call
+        #: (``_speedups.c``). ``None`` without the compiled module, or with a clock of one's own.
+        self.find_fresh: Callable[[object, str], TokenInfo | None] | None = None
+        if _speedups is not None and not PURE_PYTHON and self.max_size and clock is time.monotonic:
+            self.find_fresh = _speedups.WarmIndex(self.prober, self._entries).find
         #: Bumped by every invalidation; a look-up that started before one is not kept.
         self.generation = 0
         self._misses = self._unknown_hits = self._evictions = self._invalidations = 0

@@ -1,0 +1,277 @@
+"""The compiled warm hit (``tokenguard/_speedups.c``) answers exactly as the Python hot path does.
+
+``VerificationCache.find_fresh`` returns a cached token's info when it is fresh,
+alive and needs no ``last_used_at`` write, and ``None`` for everything else, so
+that the Python path decides (and refuses, with its hooks). These tests hold it
+to that: the same answers as the Python path over generated inputs, ``None`` on
+every boundary, no hashing before the shape checks, no leaked references.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import secrets
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections import OrderedDict
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tokenguard import InvalidToken, TokenGuard, TokenGuardError, tokens
+from tokenguard.cache import PURE_PYTHON, VerificationCache
+
+try:
+    from tokenguard import _speedups
+except ImportError as exc:  # pragma: no cover
+    if not PURE_PYTHON:  # the suite runs the compiled path: a build that lost it is a failure
+        raise AssertionError(
+            "tokenguard._speedups is not built: install with a C compiler (pip install -e .), "
+            "or set TOKENGUARD_PURE_PYTHON=1 to test the pure-Python path alone"
+        ) from exc
+
+KEY = secrets.token_bytes(32)
+ALPHABET = tokens.ALPHABET
+
+
+@pytest.fixture
+def guard() -> Iterator[TokenGuard]:
+    with TokenGuard("memory://", secret_key=KEY, load_entry_points=False, prefix="tg") as made:
+        yield made
+
+
+def test_a_default_guard_takes_the_compiled_path(guard: TokenGuard) -> None:
+    if PURE_PYTHON:
+        assert guard.cache.find_fresh is None
+        return
+    assert guard.cache.find_fresh is not None
+    token = guard.create_token("alice", "ci", scopes=["read"]).token
+    assert guard.cache.find_fresh(token, "tg") is None  # not cached yet
+    info = guard.authenticate(token)  # a miss: the store, then cached
+    assert guard.cache.find_fresh(token, "tg") == info
+    assert guard.cache.find_fresh(token.encode(), "tg") == info
+
+
+def test_a_clock_of_ones_own_or_no_cache_keeps_the_python_path() -> None:
+    assert VerificationCache(5, 10, clock=lambda: 1.0).find_fresh is None
+    assert VerificationCache(0, 10).find_fresh is None
+    assert VerificationCache(5, 0).find_fresh is None
+
+
+def test_pure_python_can_be_chosen_by_environment() -> None:
+    code = ("import tokenguard.cache as c, secrets, tokenguard as t;"
+            "g = t.TokenGuard('memory://', secret_key=secrets.token_bytes(32), load_entry_points=False);"
+            "tok = g.create_token('a', 'n').token; info = g.authenticate(tok);"
+            "assert g.authenticate_cached(tok) == info;"
+            "print(c.PURE_PYTHON, g.cache.find_fresh)")
+    env = {**os.environ, "TOKENGUARD_PURE_PYTHON": "1"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "None"]
+
+
+compiled = pytest.mark.skipif(PURE_PYTHON, reason="TOKENGUARD_PURE_PYTHON=1: the compiled path is off")
+
+
+def _warm(guard: TokenGuard, **options: object) -> tuple[str, object]:
+    token = guard.create_token("alice", "ci", scopes=["read"], **options).token  # type: ignore[arg-type]
+    return token, guard.authenticate(token)
+
+
+def _entry(guard: TokenGuard) -> object:
+    (entry,) = guard.cache._entries.values()
+    return entry
+
+
+@compiled
+def test_boundaries_answer_none_for_the_python_path_to_decide(guard: TokenGuard) -> None:
+    find = guard.cache.find_fresh
+    assert find is not None
+    token, info = _warm(guard)
+    entry = _entry(guard)
+    assert find(token, "tg") == info
+
+    entry.deadline = time.monotonic() - 0.001  # type: ignore[attr-defined]  # older than the TTL
+    assert find(token, "tg") is None
+    entry.deadline = time.monotonic() + 60  # type: ignore[attr-defined]
+    assert find(token, "tg") == info
+
+    entry.touch_due = time.time() - 0.001  # type: ignore[attr-defined]  # a last_used_at write is due
+    assert find(token, "tg") is None
+    entry.touch_due = time.time() + 60  # type: ignore[attr-defined]
+    assert find(token, "tg") == info
+
+    guard.revoke(info.id)  # type: ignore[attr-defined]
+    assert find(token, "tg") is None  # the entry went at once
+    assert guard.cache._entries == OrderedDict()
+
+
+@compiled
+def test_an_expired_token_is_left_to_the_python_path(guard: TokenGuard) -> None:
+    token, info = _warm(guard, expires_in=timedelta(seconds=30))
+    entry = _entry(guard)
+    assert guard.cache.find_fresh(token, "tg") == info  # type: ignore[misc]
+    entry.expires_at = time.time() - 0.001  # type: ignore[attr-defined]
+    entry.touch_due = entry.touch_due  # type: ignore[attr-defined]  # recomputes fresh_until
+    assert guard.cache.find_fresh(token, "tg") is None  # type: ignore[misc]
+    with pytest.raises(TokenGuardError, match="expired"):
+        guard.authenticate_cached(token)
+
+
+@compiled
+def test_a_hit_moves_the_token_to_the_end_of_the_lru() -> None:
+    with TokenGuard("memory://", secret_key=KEY, load_entry_points=False, prefix="tg", cache_size=2,
+                    max_tokens_per_owner=None) as guard:
+        first, _ = _warm(guard)
+        second, _ = _warm(guard)
+        assert guard.cache.find_fresh(first, "tg") is not None  # type: ignore[misc]  # first is newest
+        third, _ = _warm(guard)  # evicts the least recently used: second
+        assert guard.cache.find_fresh(second, "tg") is None  # type: ignore[misc]
+        assert guard.cache.find_fresh(first, "tg") is not None  # type: ignore[misc]
+        assert guard.cache.find_fresh(third, "tg") is not None  # type: ignore[misc]
+
+
+class CountingProber:
+    """Counts probes: the compiled path must not hash what fails the shape checks.
+
+    ``WarmIndex`` calls ``prober.copy()``, then ``type(prober).update`` and ``.digest``
+    on the copy: a real BLAKE2s here, so the digests are the cache's own.
+    """
+
+    def __init__(self, real: object) -> None:
+        self.real = real
+        self.copies = 0
+
+    def copy(self) -> object:
+        self.copies += 1
+        return self.real.copy()  # type: ignore[attr-defined]
+
+    def update(hashed, data: object) -> None:  # called with the copy, a real BLAKE2s
+        hashed.update(data)
+
+    def digest(hashed) -> bytes:
+        return hashed.digest()  # type: ignore[no-any-return]
+
+
+@compiled
+def test_no_hashing_before_length_prefix_and_alphabet_pass(guard: TokenGuard) -> None:
+    token, info = _warm(guard)
+    counting = CountingProber(guard.cache.prober)
+    index = _speedups.WarmIndex(counting, guard.cache._entries)
+    body = token[3:]
+    refused = [
+        token + "a", token[:-1], "xx_" + body, "tg-" + body, token[:-1] + "_", token[:-1] + "é",
+        token[:-1] + "\x00", token[:-1] + "\uff10", "x" * 10_000_000, b"tg_" + body.encode() + b"\xff",
+        bytearray(token.encode()), memoryview(token.encode()), 41, None,
+    ]
+    for bad in refused:
+        assert index.find(bad, "tg") is None
+    assert counting.copies == 0
+    assert index.find(token, "tg") == info
+    assert index.find(token.encode(), "tg") == info
+    assert counting.copies == 2
+
+
+class Shaped(str):
+    pass
+
+
+@compiled
+def test_subclasses_and_other_types_are_left_to_python(guard: TokenGuard) -> None:
+    token, info = _warm(guard)
+    find = guard.cache.find_fresh
+    assert find is not None
+    assert find(Shaped(token), "tg") is None
+    assert guard.authenticate(Shaped(token)) == info  # the Python path still answers
+    with pytest.raises(ValueError, match="prefix"):
+        find(token, "")
+    with pytest.raises(ValueError, match="prefix"):
+        find(token, "a" * 17)
+    with pytest.raises(ValueError, match="prefix"):
+        find(token, "té")
+    with pytest.raises(TypeError, match="prefix"):
+        find(token, b"tg")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        find(token)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        _speedups.WarmIndex(guard.cache.prober, [])  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="not initialised"):
+        _speedups.WarmIndex.__new__(_speedups.WarmIndex).find(token, "tg")
+
+
+def _variants(token: str) -> st.SearchStrategy[str | bytes]:
+    """The token, and strings near it: one character changed, dropped, added; any text."""
+    position = st.integers(0, len(token) - 1)
+    char = st.characters(codec="utf-8") | st.sampled_from("_-+/=é\uff10\x00 " + ALPHABET)
+    near = st.one_of(
+        st.just(token),
+        st.builds(lambda i, c: token[:i] + c + token[i + 1:], position, char),
+        st.builds(lambda i: token[:i] + token[i + 1:], position),
+        st.builds(lambda i, c: token[:i] + c + token[i:], position, char),
+        st.text(max_size=80),
+    )
+    return st.one_of(near, near.map(lambda s: s.encode("utf-8", "surrogatepass")))
+
+
+@pytest.fixture(scope="module")
+def warm_guard() -> Iterator[tuple[TokenGuard, str]]:
+    with TokenGuard("memory://", secret_key=KEY, load_entry_points=False, prefix="tg") as made:
+        token = made.create_token("alice", "ci", scopes=["read"]).token
+        made.authenticate(token)
+        yield made, token
+
+
+@compiled
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_same_answers_as_the_python_path(warm_guard: tuple[TokenGuard, str], data: st.DataObject) -> None:
+    guard, token = warm_guard
+    candidate = data.draw(_variants(token))
+    compiled = guard.cache.find_fresh
+    assert compiled is not None
+    answer = compiled(candidate, "tg")
+    guard.cache.find_fresh = None  # the pure-Python hot path, on the same cache
+    try:
+        try:
+            expected = guard.authenticate_cached(candidate)
+        except InvalidToken:
+            expected = None
+    finally:
+        guard.cache.find_fresh = compiled
+    assert answer == expected
+    if candidate in (token, token.encode()):
+        assert answer is not None
+
+
+@compiled
+def test_hits_leak_neither_memory_nor_references(guard: TokenGuard) -> None:
+    token, info = _warm(guard)
+    raw = token.encode()
+    find = guard.cache.find_fresh
+    assert find is not None
+    key = next(iter(guard.cache._entries))
+    for _ in range(1000):  # warm every free list
+        find(token, "tg")
+        find(raw, "tg")
+    gc.collect()
+    before = (sys.getrefcount(info), sys.getrefcount(key), sys.getrefcount(token), sys.getrefcount(raw))
+    tracemalloc.start()
+    try:
+        start, _ = tracemalloc.get_traced_memory()
+        for _ in range(20_000):
+            find(token, "tg")
+            find(raw, "tg")
+            find(token[:-1] + "!", "tg")
+            find(token[:-1] + "0" if token[-1] != "0" else token[:-1] + "1", "tg")  # shaped, unknown
+        gc.collect()
+        end, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert end - start < 4096
+    after = (sys.getrefcount(info), sys.getrefcount(key), sys.getrefcount(token), sys.getrefcount(raw))
+    assert after == before
