@@ -255,6 +255,10 @@ def test_hits_leak_neither_memory_nor_references(guard: TokenGuard) -> None:
     find = guard.cache.find_fresh
     assert find is not None
     key = next(iter(guard.cache._entries))
+    in_headers = guard.cache.find_in_headers
+    assert in_headers is not None
+    headers = [(b"host", b"x"), (b"authorization", b"Bearer " + raw)]
+    assert in_headers(headers, b"authorization", (b"api-token",), "tg") == info
     for _ in range(1000):  # warm every free list
         find(token, "tg")
         find(raw, "tg")
@@ -268,6 +272,8 @@ def test_hits_leak_neither_memory_nor_references(guard: TokenGuard) -> None:
             find(raw, "tg")
             find(token[:-1] + "!", "tg")
             find(token[:-1] + "0" if token[-1] != "0" else token[:-1] + "1", "tg")  # shaped, unknown
+            in_headers(headers, b"authorization", (b"api-token",), "tg")
+            in_headers(headers[:1], b"authorization", (b"api-token",), "tg")
         gc.collect()
         end, _ = tracemalloc.get_traced_memory()
     finally:
@@ -275,3 +281,92 @@ def test_hits_leak_neither_memory_nor_references(guard: TokenGuard) -> None:
     assert end - start < 4096
     after = (sys.getrefcount(info), sys.getrefcount(key), sys.getrefcount(token), sys.getrefcount(raw))
     assert after == before
+
+
+# -- find_in_headers: the ASGI middleware's common case ----------------------------------------
+
+AUTH = b"authorization"
+TOKEN_HEADERS = (b"api-token",)
+
+
+def _python_answer(guard: TokenGuard, headers: object) -> object:
+    """What the middleware's Python path makes of these headers, in find_in_headers' terms."""
+    from tokenguard_asgi._translate import plain_credentials
+
+    credential = plain_credentials(headers, AUTH, frozenset(TOKEN_HEADERS))  # type: ignore[arg-type]
+    if credential is None:
+        return None
+    if not credential:
+        return False
+    compiled = guard.cache.find_fresh
+    guard.cache.find_fresh = None
+    try:
+        return guard.authenticate_cached(credential) or False
+    except InvalidToken:
+        return False
+    finally:
+        guard.cache.find_fresh = compiled
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else value.encode("utf-8", "ignore")
+
+
+def _header_lists(token: str) -> st.SearchStrategy[list[tuple[bytes, bytes]]]:
+    value = st.one_of(
+        st.just(f"Bearer {token}".encode()),
+        _variants(token).map(lambda v: b"Bearer " + _as_bytes(v)),
+        st.sampled_from([b"bearer " + token.encode(), b"Basic " + token.encode(), b"Bearer", b"Bearer ",
+                         b"Bearer  " + token.encode(), token.encode(), b""]),
+        st.binary(max_size=60),
+    )
+    name = st.sampled_from([AUTH, b"api-token", b"host", b"accept", b"Authorization", b"x-api-token"])
+    return st.lists(st.tuples(name, value), max_size=5)
+
+
+@compiled
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_headers_give_the_same_answers_as_the_python_path(
+    warm_guard: tuple[TokenGuard, str], data: st.DataObject
+) -> None:
+    guard, token = warm_guard
+    headers = data.draw(_header_lists(token))
+    find = guard.cache.find_in_headers
+    assert find is not None
+    assert find(headers, AUTH, TOKEN_HEADERS, "tg") == _python_answer(guard, headers)
+
+
+@compiled
+def test_headers_cases_by_name(guard: TokenGuard) -> None:
+    token, info = _warm(guard)
+    find = guard.cache.find_in_headers
+    assert find is not None
+    bearer = (AUTH, b"Bearer " + token.encode())
+
+    def answer(headers: object) -> object:
+        return find(headers, AUTH, TOKEN_HEADERS, "tg")
+
+    assert answer([(b"host", b"x"), bearer]) == info
+    assert answer([]) is None
+    assert answer([(b"host", b"x")]) is None
+    assert answer([bearer, bearer]) is False  # duplicated
+    assert answer([bearer, (b"api-token", token.encode())]) is False  # two credentials
+    assert answer([(b"api-token", token.encode())]) is False  # the token header: Python reads it
+    assert answer([(AUTH, b"bearer " + token.encode())]) is False  # another spelling: Python decides
+    assert answer([(AUTH, b"Bearer ")]) is False
+    assert answer([(AUTH, b"Bearer " + token.encode() + b" ")]) is False
+    assert answer(((b"host", b"x"), bearer)) is False  # a tuple of headers: not the common shape
+    assert answer([[AUTH, b"Bearer " + token.encode()]]) is False  # lists as pairs
+    assert answer([(AUTH, bytearray(b"Bearer " + token.encode()))]) is False
+    assert answer([(AUTH, b"Bearer " + token.encode(), b"x")]) is False
+    guard.revoke(info.id)
+    assert answer([bearer]) is False  # no longer cached: the Python path refuses it
+    with pytest.raises(TypeError):
+        find([bearer], "authorization", TOKEN_HEADERS, "tg")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        find([bearer], AUTH, ["api-token"], "tg")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        find([bearer], AUTH, ("api-token",), "tg")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="prefix"):
+        find([], AUTH, TOKEN_HEADERS, "")

@@ -12,6 +12,9 @@
  *      deadline is after time.monotonic() and its fresh_until after time.time();
  *   4. the entry moved to the LRU end; its TokenInfo returned.
  *
+ * find_in_headers() first finds the token in an ASGI scope's headers, as the middleware's
+ * plain_credentials() does, for the common case of one `authorization: Bearer …`.
+ *
  * Nothing is copied into a fixed buffer: the token is only read, within its length.
  */
 #define PY_SSIZE_T_CLEAN
@@ -66,7 +69,8 @@ read_float(PyObject *entry, PyObject *name, double *value)
     return (*value == -1.0 && PyErr_Occurred()) ? -1 : 0;
 }
 
-/* The keyed digest of data[0:length]: hashlib does the hashing. NULL with an exception set. */
+/* The keyed digest of data[0:length] (exactly the bytes object `token`, when not NULL): hashlib
+ * does the hashing. NULL with an exception set. */
 static PyObject *
 probe(WarmIndex *self, PyObject *token, const char *data, Py_ssize_t length)
 {
@@ -75,7 +79,7 @@ probe(WarmIndex *self, PyObject *token, const char *data, Py_ssize_t length)
         return NULL;
     }
     PyObject *view = token;
-    if (!PyBytes_CheckExact(token)) {  /* an ASCII str: its bytes, read in place */
+    if (token == NULL) {  /* an ASCII str, or part of a header: its bytes, read in place */
         view = PyMemoryView_FromMemory((char *)data, length, PyBUF_READ);
         if (view == NULL) {
             Py_DECREF(hashed);
@@ -97,55 +101,43 @@ probe(WarmIndex *self, PyObject *token, const char *data, Py_ssize_t length)
     return digest;
 }
 
-static PyObject *
-WarmIndex_find(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
+/* The prefix's ASCII bytes and length, or -1 with an exception set. */
+static Py_ssize_t
+prefix_bytes(PyObject *prefix, const char **data)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "find() takes exactly two arguments: token, prefix");
-        return NULL;
-    }
-    PyObject *token = args[0], *prefix = args[1];
     if (!PyUnicode_CheckExact(prefix)) {
-        PyErr_SetString(PyExc_TypeError, "find(): prefix must be a str");
-        return NULL;
+        PyErr_SetString(PyExc_TypeError, "prefix must be a str");
+        return -1;
     }
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(prefix) < 0) {
-        return NULL;
+        return -1;
     }
 #endif
-    Py_ssize_t prefix_length = PyUnicode_GET_LENGTH(prefix);
-    if (!PyUnicode_IS_ASCII(prefix) || prefix_length < 1 || prefix_length > MAX_PREFIX) {
-        PyErr_SetString(PyExc_ValueError, "find(): prefix must be 1 to 16 ASCII characters");
+    Py_ssize_t length = PyUnicode_GET_LENGTH(prefix);
+    if (!PyUnicode_IS_ASCII(prefix) || length < 1 || length > MAX_PREFIX) {
+        PyErr_SetString(PyExc_ValueError, "prefix must be 1 to 16 ASCII characters");
+        return -1;
+    }
+    *data = (const char *)PyUnicode_1BYTE_DATA(prefix);
+    return length;
+}
+
+/* The info of the token data[0:length] when cached, fresh and alive; None otherwise; NULL on error.
+ * `token` is the bytes object holding exactly that data, or NULL (then a memoryview is hashed). */
+static PyObject *
+lookup(WarmIndex *self, PyObject *token, const char *data, Py_ssize_t length, PyObject *prefix)
+{
+    const char *expected;
+    Py_ssize_t prefix_length = prefix_bytes(prefix, &expected);
+    if (prefix_length < 0) {
         return NULL;
     }
-
-    const char *data;
-    Py_ssize_t length;
-    if (PyBytes_CheckExact(token)) {
-        data = PyBytes_AS_STRING(token);
-        length = PyBytes_GET_SIZE(token);
-    } else if (PyUnicode_CheckExact(token)) {
-#if PY_VERSION_HEX < 0x030C0000
-        if (PyUnicode_READY(token) < 0) {
-            return NULL;
-        }
-#endif
-        if (!PyUnicode_IS_ASCII(token)) {
-            Py_RETURN_NONE;
-        }
-        data = (const char *)PyUnicode_1BYTE_DATA(token);
-        length = PyUnicode_GET_LENGTH(token);
-    } else {
-        Py_RETURN_NONE;
-    }
-
     /* SECURITY.md 3: length and alphabet before any hashing. */
     if (length != prefix_length + 1 + BODY_LENGTH) {
         Py_RETURN_NONE;
     }
-    if (memcmp(data, PyUnicode_1BYTE_DATA(prefix), (size_t)prefix_length) != 0
-        || data[prefix_length] != '_') {
+    if (memcmp(data, expected, (size_t)prefix_length) != 0 || data[prefix_length] != '_') {
         Py_RETURN_NONE;
     }
     for (Py_ssize_t i = prefix_length + 1; i < length; i++) {
@@ -195,6 +187,119 @@ WarmIndex_find(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
 done:
     Py_DECREF(entry);
     Py_DECREF(key);
+    return info;
+}
+
+static PyObject *
+WarmIndex_find(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "find() takes exactly two arguments: token, prefix");
+        return NULL;
+    }
+    PyObject *token = args[0];
+    if (PyBytes_CheckExact(token)) {
+        return lookup(self, token, PyBytes_AS_STRING(token), PyBytes_GET_SIZE(token), args[1]);
+    }
+    if (PyUnicode_CheckExact(token)) {
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(token) < 0) {
+            return NULL;
+        }
+#endif
+        if (PyUnicode_IS_ASCII(token)) {
+            return lookup(self, NULL, (const char *)PyUnicode_1BYTE_DATA(token), PyUnicode_GET_LENGTH(token),
+                          args[1]);
+        }
+    }
+    const char *unused;
+    if (prefix_bytes(args[1], &unused) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static int
+same_bytes(PyObject *a, PyObject *b)
+{
+    Py_ssize_t length = PyBytes_GET_SIZE(a);
+    return length == PyBytes_GET_SIZE(b) && memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), (size_t)length) == 0;
+}
+
+/* find_in_headers(headers, authorization, token_headers, prefix): the ASGI middleware's common case.
+ *
+ * headers is the scope's list of (name, value) bytes pairs. The answer is the info of a single
+ * `authorization: Bearer <token>` whose token is cached, fresh and alive; None when neither
+ * `authorization` nor any of the token_headers names is present (an anonymous request); and False
+ * for everything else (a repeated or other credential header, another scheme or spelling, another
+ * shape of headers, a token not warm here), which the Python path then decides from the start. */
+static PyObject *
+WarmIndex_find_in_headers(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError,
+                        "find_in_headers() takes four arguments: headers, authorization, token_headers, prefix");
+        return NULL;
+    }
+    PyObject *headers = args[0], *authorization = args[1], *token_headers = args[2];
+    if (!PyBytes_CheckExact(authorization) || !PyTuple_CheckExact(token_headers)) {
+        PyErr_SetString(PyExc_TypeError, "find_in_headers(): authorization is bytes, token_headers a tuple");
+        return NULL;
+    }
+    Py_ssize_t names = PyTuple_GET_SIZE(token_headers);
+    for (Py_ssize_t j = 0; j < names; j++) {
+        if (!PyBytes_CheckExact(PyTuple_GET_ITEM(token_headers, j))) {
+            PyErr_SetString(PyExc_TypeError, "find_in_headers(): token_headers holds bytes");
+            return NULL;
+        }
+    }
+    if (!PyList_CheckExact(headers)) {
+        Py_RETURN_FALSE;
+    }
+    PyObject *found = NULL;  /* borrowed from the list, which nothing below can change */
+    Py_ssize_t count = PyList_GET_SIZE(headers);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *pair = PyList_GET_ITEM(headers, i);
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            Py_RETURN_FALSE;
+        }
+        PyObject *name = PyTuple_GET_ITEM(pair, 0), *value = PyTuple_GET_ITEM(pair, 1);
+        if (!PyBytes_CheckExact(name) || !PyBytes_CheckExact(value)) {
+            Py_RETURN_FALSE;
+        }
+        if (same_bytes(name, authorization)) {
+            if (found != NULL) {
+                Py_RETURN_FALSE;  /* duplicated */
+            }
+            found = value;
+            continue;
+        }
+        for (Py_ssize_t j = 0; j < names; j++) {
+            if (same_bytes(name, PyTuple_GET_ITEM(token_headers, j))) {
+                Py_RETURN_FALSE;
+            }
+        }
+    }
+    if (found == NULL) {
+        const char *unused;
+        if (prefix_bytes(args[3], &unused) < 0) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    static const char bearer[] = "Bearer ";
+    const Py_ssize_t skip = (Py_ssize_t)(sizeof bearer - 1);
+    Py_ssize_t length = PyBytes_GET_SIZE(found);
+    if (length <= skip || memcmp(PyBytes_AS_STRING(found), bearer, (size_t)skip) != 0) {
+        Py_RETURN_FALSE;
+    }
+    Py_INCREF(found);
+    PyObject *info = lookup(self, NULL, PyBytes_AS_STRING(found) + skip, length - skip, args[3]);
+    Py_DECREF(found);
+    if (info == Py_None) {
+        Py_DECREF(info);
+        Py_RETURN_FALSE;
+    }
     return info;
 }
 
@@ -258,19 +363,34 @@ WarmIndex_dealloc(WarmIndex *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *
-WarmIndex_find_checked(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
+static int
+initialised(WarmIndex *self)
 {
     if (self->move_to_end == NULL) {  /* init sets all six, or none */
         PyErr_SetString(PyExc_RuntimeError, "WarmIndex was not initialised");
-        return NULL;
+        return 0;
     }
-    return WarmIndex_find(self, args, nargs);
+    return 1;
+}
+
+static PyObject *
+WarmIndex_find_checked(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return initialised(self) ? WarmIndex_find(self, args, nargs) : NULL;
+}
+
+static PyObject *
+WarmIndex_find_in_headers_checked(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return initialised(self) ? WarmIndex_find_in_headers(self, args, nargs) : NULL;
 }
 
 static PyMethodDef WarmIndex_methods[] = {
     {"find", (PyCFunction)(void (*)(void))WarmIndex_find_checked, METH_FASTCALL,
      "find(token, prefix, /): the TokenInfo of a cached, fresh, alive token; None otherwise."},
+    {"find_in_headers", (PyCFunction)(void (*)(void))WarmIndex_find_in_headers_checked, METH_FASTCALL,
+     "find_in_headers(headers, authorization, token_headers, prefix, /): a warm token's TokenInfo "
+     "from ASGI headers; None without credential headers; False when Python must decide."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,5 +1,5 @@
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Literal
 
 from tokenguard.models import TokenInfo
 
@@ -10,3 +10,6 @@ class WarmIndex:
 
     def __init__(self, prober: object, entries: OrderedDict[bytes, Any]) -> None: ...
     def find(self, token: object, prefix: str, /) -> TokenInfo | None: ...
+    def find_in_headers(
+        self, headers: object, authorization: bytes, token_headers: tuple[bytes, ...], prefix: str, /
+    ) -> TokenInfo | Literal[False] | None: ...

@@ -46,7 +46,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from tokenguard.errors import ValidationError
 from tokenguard.models import TokenInfo
@@ -67,6 +67,9 @@ DEFAULT_NEGATIVE_TTL = 2.0
 PROBE_BYTES = 16
 #: Seconds between two ``last_used_at`` writes for one token.
 TOUCH_SECONDS = 60.0
+
+#: ``find_in_headers``' answer: a warm token, no credential header (``None``), or ``False``: ask Python.
+HeaderAnswer = TokenInfo | Literal[False] | None
 
 _INFO_FIELDS = tuple(f.name for f in dataclasses.fields(TokenInfo))
 # with_effective_scopes() builds TokenInfo positionally, in this order:
@@ -217,8 +220,12 @@ class VerificationCache:
         #: needs no ``last_used_at`` write, else ``None``; the same checks in one C call
         #: (``_speedups.c``). ``None`` without the compiled module, or with a clock of one's own.
         self.find_fresh: Callable[[object, str], TokenInfo | None] | None = None
+        #: ``find_in_headers(headers, authorization, token_headers, prefix)``: the same from an
+        #: ASGI scope's headers, ``None`` when they carry no credential, ``False`` when Python decides.
+        self.find_in_headers: Callable[[object, bytes, tuple[bytes, ...], str], HeaderAnswer] | None = None
         if _speedups is not None and not PURE_PYTHON and self.max_size and clock is time.monotonic:
-            self.find_fresh = _speedups.WarmIndex(self.prober, self._entries).find
+            index = _speedups.WarmIndex(self.prober, self._entries)
+            self.find_fresh, self.find_in_headers = index.find, index.find_in_headers
         #: Bumped by every invalidation; a look-up that started before one is not kept.
         self.generation = 0
         self._misses = self._unknown_hits = self._evictions = self._invalidations = 0

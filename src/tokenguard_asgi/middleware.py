@@ -53,6 +53,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tokenguard._clock import utcnow
 from tokenguard.cli_config import environment_options
 from tokenguard.errors import StoreUnavailable, TokenGuardError, ValidationError
 from tokenguard.guard import TokenGuard
@@ -121,6 +122,7 @@ class TokenGuardMiddleware:
         self.runs_inline = inline_memory_store and type(self.guard.store) is MemoryStore
         self._authorization = authorization_header.lower().encode("latin-1")
         self._token_headers = frozenset(name.lower().encode("latin-1") for name in token_headers)
+        self._token_header_names = tuple(self._token_headers)
         #: a path that starts with none of these is no mount point (one C call per request).
         self._mounts = (api_path, settings_path)
 
@@ -139,16 +141,22 @@ class TokenGuardMiddleware:
         else:
             await self.app(scope, receive, send)
             return
-        credential = plain_credentials(scope["headers"], self._authorization, self._token_headers)
-        if credential is None:
+        guard = self.guard
+        find = guard.cache.find_in_headers  # the compiled warm hit (tokenguard/_speedups.c), or None
+        found = (find(scope["headers"], self._authorization, self._token_header_names, guard.prefix)
+                 if find is not None and guard.clock is utcnow else False)
+        if found is None:  # no credential header at all
             _anonymous(scope)
         else:
             client = scope.get("client")  # remote_address(scope), inlined
             remote = str(client[0]) if client else None
-            try:  # a warm token: answered from the cache, nothing awaited
-                info = self.guard.authenticate_cached(credential, remote=remote) if credential else None
-                if info is None:  # cold, or unusual: read_token's full checks, then the store
-                    info = await self._identify(scope, remote, cache_tried=bool(credential))
+            try:
+                if found is False:  # not warm, or unusual headers: the Python path decides
+                    info = await self._authenticate(scope, remote)
+                else:  # a warm token, as authenticate_cached answers it
+                    info = found
+                    if guard._before_authenticate_impls:
+                        guard._before_authenticate(remote=remote)
             except TokenGuardError as exc:
                 await self._refuse(exc, scope, receive, send)
                 return
@@ -165,6 +173,17 @@ class TokenGuardMiddleware:
             await self.app(scope, receive, send)
         except TokenRejected as rejected:  # an app without Starlette's exception handling
             await self._send_rejected(rejected, scope, receive, send)
+
+    async def _authenticate(self, scope: Scope, remote: str | None) -> TokenInfo | None:
+        """The request's token, ``None`` when anonymous; raises ``TokenGuardError`` to refuse."""
+        credential = plain_credentials(scope["headers"], self._authorization, self._token_headers)
+        if credential is None:
+            return None
+        # a warm token: answered from the cache, nothing awaited
+        info = self.guard.authenticate_cached(credential, remote=remote) if credential else None
+        if info is None:  # cold, or unusual: read_token's full checks, then the store
+            info = await self._identify(scope, remote, cache_tried=bool(credential))
+        return info
 
     @property
     def _configured(self) -> frozenset[str]:
