@@ -6,14 +6,14 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Security, WebSocket
+from fastapi import APIRouter, Depends, FastAPI, Request, Security, WebSocket
 from fastapi.security import SecurityScopes
 from starlette.requests import HTTPConnection
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from tokenguard import TokenGuard, TokenInfo
-from tokenguard_asgi import TokenGuardMiddleware, TokenRejected
+from tokenguard_asgi import TokenGuardMiddleware, TokenRejected, require_scope
 from tokenguard_asgi.fastapi import current_token
 
 REALM_ONLY = 'Bearer realm="api"'
@@ -216,3 +216,31 @@ def test_a_websocket_without_the_scope_is_closed_1008(client: TestClient, make_t
     assert (closed.value.code, closed.value.reason) == (1008, reason)
     with client.websocket_connect("/ws/writer", headers=bearer(make_token("write"))) as ws:
         assert ws.receive_text().startswith("welcome, ")
+
+
+def test_require_scope_serves_fastapis_keyword_calls(
+    tokenguard_guard: TokenGuard, make_token: Callable[..., str]
+) -> None:
+    """FastAPI calls ``endpoint(request=…)``: the ``(request)`` wrapper and the general one both take it."""
+    app = FastAPI()
+    app.add_middleware(TokenGuardMiddleware, guard=tokenguard_guard)
+
+    @app.get("/plain")
+    @require_scope("write")
+    async def plain(request: Request) -> dict[str, str]:  # the (request) wrapper
+        return {"owner": request.auth.token.owner}
+
+    @app.get("/items/{item}")
+    @require_scope("write")
+    async def item(request: Request, item: int) -> dict[str, Any]:  # the general one
+        return {"owner": request.auth.token.owner, "item": item}
+
+    with TestClient(app) as client:
+        writer = bearer(make_token("write", owner="erin"))
+        assert client.get("/plain", headers=writer).json() == {"owner": "erin"}
+        assert client.get("/items/7", headers=writer).json() == {"owner": "erin", "item": 7}
+        for path in ("/plain", "/items/7"):
+            refused = client.get(path, headers=bearer(make_token("read")))
+            assert refused.status_code == 403
+            assert refused.headers["WWW-Authenticate"] == INSUFFICIENT_WRITE
+            assert client.get(path).headers["WWW-Authenticate"] == REALM_ONLY

@@ -75,7 +75,19 @@ def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) ->
                 return None
             return _render(conn, refusal)
 
-        return async_endpoint  # type: ignore[return-value]
+        if not (check_fast and _takes_only_request(function)):
+            return async_endpoint  # type: ignore[return-value]
+
+        @functools.wraps(function)
+        async def request_endpoint(request: Any) -> Any:
+            """``async_endpoint`` for ``(request)``, as Starlette and FastAPI call it: no packing."""
+            if type(request) is Request:
+                credentials = request.scope.get("auth")
+                if type(credentials) is TokenCredentials and wanted <= credentials._effective:
+                    return await function(request)
+            return await async_endpoint(request)
+
+        return request_endpoint  # type: ignore[return-value]
 
     @functools.wraps(function)
     def sync_endpoint(*args: Any, **kwargs: Any) -> Any:
@@ -87,6 +99,22 @@ def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) ->
         return function(*args, **kwargs) if refusal is None else _render(conn, refusal)
 
     return sync_endpoint  # type: ignore[return-value]
+
+
+def _takes_only_request(function: Callable[..., Any]) -> bool:
+    """True for ``(request)``: one parameter, by that name, given by position or keyword.
+
+    Starlette calls an endpoint ``endpoint(request)``, FastAPI ``endpoint(request=…)``
+    (it reads the signature through ``functools.wraps``): a wrapper with exactly that
+    parameter serves both without packing ``*args, **kwargs``.
+    """
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    return (len(parameters) == 1 and parameters[0].name == "request"
+            and parameters[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+            and parameters[0].default is inspect.Parameter.empty)
 
 
 def _connection(
