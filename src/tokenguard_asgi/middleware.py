@@ -65,6 +65,7 @@ from tokenguard.web.options import WebOptions
 from tokenguard_asgi._translate import (
     header_getter,
     plain_credentials,
+    remote_address,
     route_path,
     to_starlette,
 )
@@ -148,15 +149,13 @@ class TokenGuardMiddleware:
         if found is None:  # no credential header at all
             _anonymous(scope)
         else:
-            client = scope.get("client")  # remote_address(scope), inlined
-            remote = str(client[0]) if client else None
             try:
                 if found is False:  # not warm, or unusual headers: the Python path decides
-                    info = await self._authenticate(scope, remote)
+                    info = await self._authenticate(scope, remote_address(scope))
                 else:  # a warm token, as authenticate_cached answers it
                     info = found
                     if guard._before_authenticate_impls:
-                        guard._before_authenticate(remote=remote)
+                        guard._before_authenticate(remote=remote_address(scope))
             except TokenGuardError as exc:
                 await self._refuse(exc, scope, receive, send)
                 return
