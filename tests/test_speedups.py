@@ -202,6 +202,8 @@ def test_subclasses_and_other_types_are_left_to_python(guard: TokenGuard) -> Non
         _speedups.WarmIndex(guard.cache.prober, [])  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="not initialised"):
         _speedups.WarmIndex.__new__(_speedups.WarmIndex).find(token, "tg")
+    with pytest.raises(RuntimeError, match="not initialised"):
+        _speedups.WarmIndex.__new__(_speedups.WarmIndex).find_in_headers([], b"authorization", (), "tg")
 
 
 def _variants(token: str) -> st.SearchStrategy[str | bytes]:

@@ -190,9 +190,22 @@ done:
     return info;
 }
 
+static int
+initialised(WarmIndex *self)
+{
+    if (self->move_to_end == NULL) {  /* init sets all six, or none */
+        PyErr_SetString(PyExc_RuntimeError, "WarmIndex was not initialised");
+        return 0;
+    }
+    return 1;
+}
+
 static PyObject *
 WarmIndex_find(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (!initialised(self)) {
+        return NULL;
+    }
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "find() takes exactly two arguments: token, prefix");
         return NULL;
@@ -236,6 +249,9 @@ same_bytes(PyObject *a, PyObject *b)
 static PyObject *
 WarmIndex_find_in_headers(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (!initialised(self)) {
+        return NULL;
+    }
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError,
                         "find_in_headers() takes four arguments: headers, authorization, token_headers, prefix");
@@ -363,32 +379,10 @@ WarmIndex_dealloc(WarmIndex *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int
-initialised(WarmIndex *self)
-{
-    if (self->move_to_end == NULL) {  /* init sets all six, or none */
-        PyErr_SetString(PyExc_RuntimeError, "WarmIndex was not initialised");
-        return 0;
-    }
-    return 1;
-}
-
-static PyObject *
-WarmIndex_find_checked(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    return initialised(self) ? WarmIndex_find(self, args, nargs) : NULL;
-}
-
-static PyObject *
-WarmIndex_find_in_headers_checked(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    return initialised(self) ? WarmIndex_find_in_headers(self, args, nargs) : NULL;
-}
-
 static PyMethodDef WarmIndex_methods[] = {
-    {"find", (PyCFunction)(void (*)(void))WarmIndex_find_checked, METH_FASTCALL,
+    {"find", (PyCFunction)(void (*)(void))WarmIndex_find, METH_FASTCALL,
      "find(token, prefix, /): the TokenInfo of a cached, fresh, alive token; None otherwise."},
-    {"find_in_headers", (PyCFunction)(void (*)(void))WarmIndex_find_in_headers_checked, METH_FASTCALL,
+    {"find_in_headers", (PyCFunction)(void (*)(void))WarmIndex_find_in_headers, METH_FASTCALL,
      "find_in_headers(headers, authorization, token_headers, prefix, /): a warm token's TokenInfo "
      "from ASGI headers; None without credential headers; False when Python must decide."},
     {NULL, NULL, 0, NULL},
