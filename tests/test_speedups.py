@@ -5,11 +5,16 @@ alive and needs no ``last_used_at`` write, and ``None`` for everything else, so
 that the Python path decides (and refuses, with its hooks). These tests hold it
 to that: the same answers as the Python path over generated inputs, ``None`` on
 every boundary, no hashing before the shape checks, no leaked references.
+
+``Hasher.checked_digest`` (``TokenDigester`` in C) is a cache miss's first step: the
+checksum, then the HMAC. It is held to the Python checksum and HMAC the same way.
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
+import hmac
 import os
 import secrets
 import subprocess
@@ -24,8 +29,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tokenguard import InvalidToken, TokenGuard, TokenGuardError, tokens
-from tokenguard.cache import PURE_PYTHON, VerificationCache
+from tokenguard import InvalidToken, TokenGuard, TokenGuardError, hookimpl, tokens
+from tokenguard._compiled import PURE_PYTHON
+from tokenguard.cache import VerificationCache
 
 try:
     from tokenguard import _speedups
@@ -65,14 +71,14 @@ def test_a_clock_of_ones_own_or_no_cache_keeps_the_python_path() -> None:
 
 
 def test_pure_python_can_be_chosen_by_environment() -> None:
-    code = ("import tokenguard.cache as c, secrets, tokenguard as t;"
+    code = ("import tokenguard._compiled as c, secrets, tokenguard as t;"
             "g = t.TokenGuard('memory://', secret_key=secrets.token_bytes(32), load_entry_points=False);"
             "tok = g.create_token('a', 'n').token; info = g.authenticate(tok);"
             "assert g.authenticate_cached(tok) == info;"
-            "print(c.PURE_PYTHON, g.cache.find_fresh)")
+            "print(c.PURE_PYTHON, g.cache.find_fresh, g._hasher.checked_digest.__self__ is g._hasher)")
     env = {**os.environ, "TOKENGUARD_PURE_PYTHON": "1"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["True", "None"]
+    assert done.stdout.split() == ["True", "None", "True"]
 
 
 compiled = pytest.mark.skipif(PURE_PYTHON, reason="TOKENGUARD_PURE_PYTHON=1: the compiled path is off")
@@ -372,3 +378,127 @@ def test_headers_cases_by_name(guard: TokenGuard) -> None:
         find([bearer], AUTH, ("api-token",), "tg")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="prefix"):
         find([], AUTH, TOKEN_HEADERS, "")
+
+
+# -- TokenDigester: the checksum, then the HMAC, on a cache miss -------------------------------
+
+
+def _checked_by_python(hasher: tokens.Hasher, canonical: str) -> str | None:
+    return hasher.digest(canonical) if tokens.checksum_matches(canonical) else None
+
+
+@compiled
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_the_digester_answers_as_the_python_checksum_and_hmac(data: st.DataObject) -> None:
+    hasher = tokens.Hasher(KEY)
+    token = tokens.generate("tg")
+    position = st.integers(len("tg_"), len(token) - 1)
+    canonical = data.draw(st.one_of(
+        st.just(token),
+        st.builds(lambda i, c: token[:i] + c + token[i + 1:], position, st.sampled_from(ALPHABET)),
+        st.builds(lambda r: f"tg_{r}{tokens.checksum(r)}",
+                  st.text(ALPHABET, min_size=tokens.RANDOM_LENGTH, max_size=tokens.RANDOM_LENGTH)),
+    ))
+    expected = _checked_by_python(hasher, canonical)
+    assert hasher.checked_digest(canonical) == expected
+    if canonical == token:
+        assert expected is not None
+        assert expected == hmac.new(KEY, token.encode(), hashlib.sha256).hexdigest()
+
+
+@compiled
+def test_the_digester_checks_the_crc_of_every_random_text() -> None:
+    hasher = tokens.Hasher(KEY)
+    for _ in range(2000):  # checksums that need all 6 base62 digits, and every byte of the CRC table
+        token = tokens.generate("tg")
+        assert hasher.checked_digest(token) == hasher.digest(token)
+        wrong = token[:-1] + ("0" if token[-1] != "0" else "1")
+        assert hasher.checked_digest(wrong) is None
+
+
+class CountingSha:
+    """A SHA-256 state standing in for a pad: counts the copies TokenDigester makes of it."""
+
+    def __init__(self, real: object, counter: list[int]) -> None:
+        self.real = real
+        self.counter = counter
+
+    def copy(self) -> CountingSha:
+        self.counter[0] += 1
+        return CountingSha(self.real.copy(), self.counter)  # type: ignore[attr-defined]
+
+    def update(self, data: object) -> None:
+        self.real.update(data)  # type: ignore[attr-defined]
+
+    def digest(self) -> bytes:
+        return self.real.digest()  # type: ignore[attr-defined,no-any-return]
+
+    def hexdigest(self) -> str:
+        return self.real.hexdigest()  # type: ignore[attr-defined,no-any-return]
+
+
+@compiled
+def test_the_digester_hashes_nothing_before_the_checksum_matches() -> None:
+    hasher = tokens.Hasher(KEY)
+    copies = [0]
+    inner, outer = (CountingSha(pad, copies) for pad in hasher._keyed[0].pads)
+    digester = _speedups.TokenDigester(inner, outer)
+    token = tokens.generate("tg")
+    refused = [token[:-1] + ("0" if token[-1] != "0" else "1"), token[:-6] + "!!!!!!", token[:-6] + "zzzzzz",
+               "tg_" + "0" * 37, "", "é" * 41, token[:-1] + "\uff10"]
+    for bad in refused:
+        assert digester.checked_digest(bad) is None
+    assert copies[0] == 0
+    assert digester.checked_digest(token) == hasher.digest(token)
+    assert copies[0] == 2  # the inner pad, then the outer
+    with pytest.raises(TypeError):
+        digester.checked_digest(token.encode())  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        digester.checked_digest(Shaped(token))
+    with pytest.raises(TypeError, match="one type"):
+        _speedups.TokenDigester(inner, hashlib.sha256())
+    with pytest.raises(RuntimeError, match="not initialised"):
+        _speedups.TokenDigester.__new__(_speedups.TokenDigester).checked_digest(token)
+
+
+@compiled
+def test_the_digester_leaks_neither_memory_nor_references() -> None:
+    hasher = tokens.Hasher(KEY)
+    token = tokens.generate("tg")
+    wrong = token[:-1] + ("0" if token[-1] != "0" else "1")
+    checked = hasher.checked_digest
+    for _ in range(1000):
+        checked(token)
+    gc.collect()
+    before = sys.getrefcount(token)
+    tracemalloc.start()
+    try:
+        start, _ = tracemalloc.get_traced_memory()
+        for _ in range(20_000):
+            checked(token)
+            checked(wrong)
+        gc.collect()
+        end, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert end - start < 4096
+    assert sys.getrefcount(token) == before
+
+
+def test_a_bad_checksum_is_refused_with_its_reason_on_either_path() -> None:
+    failures: list[str] = []
+
+    class Recorder:
+        @hookimpl
+        def tokenguard_auth_failed(self, reason: str, hint: str | None, remote: str | None) -> None:
+            failures.append(reason)
+
+    with TokenGuard("memory://", secret_key=KEY, load_entry_points=False, prefix="tg", cache_ttl=None,
+                    plugins=[Recorder()]) as guard:
+        token = guard.create_token("alice", "ci", scopes=["read"]).token
+        wrong = token[:-1] + ("0" if token[-1] != "0" else "1")
+        with pytest.raises(InvalidToken, match="checksum"):
+            guard.authenticate(wrong)
+        assert guard.authenticate(token).owner == "alice"
+    assert failures == [tokens.CHECKSUM_MISMATCH]

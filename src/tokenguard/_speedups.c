@@ -15,17 +15,27 @@
  * find_in_headers() first finds the token in an ASGI scope's headers, as the middleware's
  * plain_credentials() does, for the common case of one `authorization: Bearer …`.
  *
+ * TokenDigester(inner, outer).checked_digest(canonical) is the store path's first step
+ * after a cache miss: the CRC32 checksum of a token already in canonical shape, then its
+ * HMAC-SHA256 from the pre-keyed pads (hashlib's objects again: copy, update, digest) as
+ * 64 hex characters; None when the checksum does not match (Python then refuses it).
+ *
  * Nothing is copied into a fixed buffer: the token is only read, within its length.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
 #define BODY_LENGTH 38
 #define MAX_PREFIX 16
 
-static unsigned char base62[256];
+#define RANDOM_LENGTH 32
+#define CHECKSUM_LENGTH 6
+
+static unsigned char base62[256];     /* 1 + the digit's value; 0 outside the alphabet */
+static uint32_t crc_table[256];       /* CRC-32 (zlib's, reflected 0xEDB88320) by byte */
 static PyObject *s_deadline, *s_fresh_until, *s_info;
 
 typedef struct {
@@ -402,10 +412,195 @@ static PyTypeObject WarmIndexType = {
     .tp_methods = WarmIndex_methods,
 };
 
+/* -- TokenDigester: checksum, then HMAC-SHA256 -------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *inner;      /* hashlib.sha256 of the key XOR ipad: copied for each token */
+    PyObject *outer;      /* hashlib.sha256 of the key XOR opad */
+    PyObject *copy;       /* type(inner).copy */
+    PyObject *update;     /* type(inner).update */
+    PyObject *digest;     /* type(inner).digest */
+    PyObject *hexdigest;  /* type(inner).hexdigest */
+} TokenDigester;
+
+static uint32_t
+crc32_of(const unsigned char *data, Py_ssize_t length)
+{
+    uint32_t crc = 0xFFFFFFFFu;
+    for (Py_ssize_t i = 0; i < length; i++) {
+        crc = crc_table[(crc ^ data[i]) & 0xFFu] ^ (crc >> 8);
+    }
+    return crc ^ 0xFFFFFFFFu;
+}
+
+/* True when the last 6 characters of data[0:length] spell, in base62, the CRC32 of the 32 before. */
+static int
+checksum_matches(const unsigned char *data, Py_ssize_t length)
+{
+    if (length < RANDOM_LENGTH + CHECKSUM_LENGTH) {
+        return 0;
+    }
+    const unsigned char *check = data + length - CHECKSUM_LENGTH;
+    uint64_t spelled = 0;
+    for (int i = 0; i < CHECKSUM_LENGTH; i++) {
+        unsigned char value = base62[check[i]];
+        if (!value) {
+            return 0;
+        }
+        spelled = spelled * 62 + (uint64_t)(value - 1);
+    }
+    return spelled == crc32_of(check - RANDOM_LENGTH, RANDOM_LENGTH);
+}
+
+/* copy(state), update(copy, data), then digest or hexdigest: one SHA-256 by hashlib. */
+static PyObject *
+hashed(TokenDigester *self, PyObject *state, PyObject *data, PyObject *finish)
+{
+    PyObject *copied = PyObject_CallOneArg(self->copy, state);
+    if (copied == NULL) {
+        return NULL;
+    }
+    PyObject *update_args[2] = {copied, data};
+    PyObject *done = PyObject_Vectorcall(self->update, update_args, 2, NULL);
+    if (done == NULL) {
+        Py_DECREF(copied);
+        return NULL;
+    }
+    Py_DECREF(done);
+    PyObject *result = PyObject_CallOneArg(finish, copied);
+    Py_DECREF(copied);
+    return result;
+}
+
+static PyObject *
+TokenDigester_checked_digest(TokenDigester *self, PyObject *canonical)
+{
+    if (self->hexdigest == NULL) {  /* init sets all six, or none */
+        PyErr_SetString(PyExc_RuntimeError, "TokenDigester was not initialised");
+        return NULL;
+    }
+    if (!PyUnicode_CheckExact(canonical)) {
+        PyErr_SetString(PyExc_TypeError, "checked_digest() takes a str");
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(canonical) < 0) {
+        return NULL;
+    }
+#endif
+    if (!PyUnicode_IS_ASCII(canonical)) {
+        Py_RETURN_NONE;  /* no canonical token: the Python path says why */
+    }
+    const unsigned char *data = PyUnicode_1BYTE_DATA(canonical);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(canonical);
+    if (!checksum_matches(data, length)) {
+        Py_RETURN_NONE;
+    }
+    PyObject *view = PyMemoryView_FromMemory((char *)data, length, PyBUF_READ);
+    if (view == NULL) {
+        return NULL;
+    }
+    PyObject *inner = hashed(self, self->inner, view, self->digest);
+    Py_DECREF(view);
+    if (inner == NULL) {
+        return NULL;
+    }
+    PyObject *result = hashed(self, self->outer, inner, self->hexdigest);
+    Py_DECREF(inner);
+    return result;
+}
+
+static int
+TokenDigester_init(TokenDigester *self, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"inner", "outer", NULL};
+    PyObject *inner, *outer;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO:TokenDigester", names, &inner, &outer)) {
+        return -1;
+    }
+    if (Py_TYPE(inner) != Py_TYPE(outer)) {
+        PyErr_SetString(PyExc_TypeError, "inner and outer must be hash objects of one type");
+        return -1;
+    }
+    PyObject *type = (PyObject *)Py_TYPE(inner);
+    PyObject *copy = PyObject_GetAttrString(type, "copy");
+    PyObject *update = PyObject_GetAttrString(type, "update");
+    PyObject *digest = PyObject_GetAttrString(type, "digest");
+    PyObject *hexdigest = PyObject_GetAttrString(type, "hexdigest");
+    if (copy == NULL || update == NULL || digest == NULL || hexdigest == NULL) {
+        Py_XDECREF(copy);
+        Py_XDECREF(update);
+        Py_XDECREF(digest);
+        Py_XDECREF(hexdigest);
+        return -1;
+    }
+    Py_XSETREF(self->inner, Py_NewRef(inner));
+    Py_XSETREF(self->outer, Py_NewRef(outer));
+    Py_XSETREF(self->copy, copy);
+    Py_XSETREF(self->update, update);
+    Py_XSETREF(self->digest, digest);
+    Py_XSETREF(self->hexdigest, hexdigest);
+    return 0;
+}
+
+static int
+TokenDigester_traverse(TokenDigester *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->inner);
+    Py_VISIT(self->outer);
+    Py_VISIT(self->copy);
+    Py_VISIT(self->update);
+    Py_VISIT(self->digest);
+    Py_VISIT(self->hexdigest);
+    return 0;
+}
+
+static int
+TokenDigester_clear(TokenDigester *self)
+{
+    Py_CLEAR(self->inner);
+    Py_CLEAR(self->outer);
+    Py_CLEAR(self->copy);
+    Py_CLEAR(self->update);
+    Py_CLEAR(self->digest);
+    Py_CLEAR(self->hexdigest);
+    return 0;
+}
+
+static void
+TokenDigester_dealloc(TokenDigester *self)
+{
+    PyObject_GC_UnTrack(self);
+    TokenDigester_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef TokenDigester_methods[] = {
+    {"checked_digest", (PyCFunction)TokenDigester_checked_digest, METH_O,
+     "checked_digest(canonical, /): the token's HMAC-SHA256 in hex; None when its checksum "
+     "does not match."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject TokenDigesterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tokenguard._speedups.TokenDigester",
+    .tp_doc = "A canonical token's checksum, then its HMAC-SHA256, in one C call.",
+    .tp_basicsize = sizeof(TokenDigester),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)TokenDigester_init,
+    .tp_dealloc = (destructor)TokenDigester_dealloc,
+    .tp_traverse = (traverseproc)TokenDigester_traverse,
+    .tp_clear = (inquiry)TokenDigester_clear,
+    .tp_methods = TokenDigester_methods,
+};
+
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "tokenguard._speedups",
-    .m_doc = "The compiled warm-cache hit of TokenGuard.authenticate_cached.",
+    .m_doc = "The compiled warm-cache hit of TokenGuard.authenticate_cached, and the checksum + HMAC of a miss.",
     .m_size = -1,
 };
 
@@ -421,13 +616,20 @@ PyInit__speedups(void)
 {
     const char *alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     for (const char *c = alphabet; *c; c++) {
-        base62[(unsigned char)*c] = 1;
+        base62[(unsigned char)*c] = (unsigned char)(1 + (c - alphabet));
+    }
+    for (uint32_t byte = 0; byte < 256; byte++) {
+        uint32_t crc = byte;
+        for (int bit = 0; bit < 8; bit++) {
+            crc = (crc & 1u) ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+        }
+        crc_table[byte] = crc;
     }
     if (intern(&s_deadline, "deadline") < 0 || intern(&s_fresh_until, "fresh_until") < 0
         || intern(&s_info, "info") < 0) {
         return NULL;
     }
-    if (PyType_Ready(&WarmIndexType) < 0) {
+    if (PyType_Ready(&WarmIndexType) < 0 || PyType_Ready(&TokenDigesterType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&speedups_module);
@@ -435,6 +637,7 @@ PyInit__speedups(void)
         return NULL;
     }
     if (PyModule_AddObjectRef(module, "WarmIndex", (PyObject *)&WarmIndexType) < 0
+        || PyModule_AddObjectRef(module, "TokenDigester", (PyObject *)&TokenDigesterType) < 0
         || PyModule_AddIntConstant(module, "BODY_LENGTH", BODY_LENGTH) < 0) {
         Py_DECREF(module);
         return NULL;

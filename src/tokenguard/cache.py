@@ -37,7 +37,6 @@ import dataclasses
 import hashlib
 import math
 import operator
-import os
 import secrets
 import threading
 import time
@@ -48,16 +47,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
+from tokenguard._compiled import speedups
 from tokenguard.errors import ValidationError
 from tokenguard.models import TokenInfo
 from tokenguard.stores.base import TokenRecord
-
-try:  # the warm hit in one C call; built from _speedups.c when a compiler was there
-    from tokenguard import _speedups
-except ImportError:  # pragma: no cover (the suite requires it, see test_speedups.py)
-    _speedups = None  # type: ignore[assignment]
-#: ``TOKENGUARD_PURE_PYTHON=1`` runs the Python hot path even where the C one is built.
-PURE_PYTHON = os.environ.get("TOKENGUARD_PURE_PYTHON", "") not in ("", "0")
 
 DEFAULT_TTL = 5.0
 DEFAULT_SIZE = 10_000
@@ -223,8 +216,8 @@ class VerificationCache:
         #: ``find_in_headers(headers, authorization, token_headers, prefix)``: the same from an
         #: ASGI scope's headers, ``None`` when they carry no credential, ``False`` when Python decides.
         self.find_in_headers: Callable[[object, bytes, tuple[bytes, ...], str], HeaderAnswer] | None = None
-        if _speedups is not None and not PURE_PYTHON and self.max_size and clock is time.monotonic:
-            index = _speedups.WarmIndex(self.prober, self._entries)
+        if speedups is not None and self.max_size and clock is time.monotonic:
+            index = speedups.WarmIndex(self.prober, self._entries)
             self.find_fresh, self.find_in_headers = index.find, index.find_in_headers
         #: Bumped by every invalidation; a look-up that started before one is not kept.
         self.generation = 0
@@ -281,10 +274,10 @@ class VerificationCache:
     def put(self, record: TokenRecord, generation: int, key: bytes | None) -> CachedToken:
         """An entry for ``record`` filed under ``key`` (its :meth:`probe`), kept unless an
         invalidation happened since ``generation``. ``key=None``: not kept (the cache is off)."""
-        entry = CachedToken(record, self._clock() + self.ttl)
         if not self.max_size or key is None:  # an entry for this request alone, no lock to take
             self._misses += 1  # a statistic: a rare lost count under threads is harmless
-            return entry
+            return CachedToken(record, -math.inf)  # never kept: no deadline to read the clock for
+        entry = CachedToken(record, self._clock() + self.ttl)
         token_id = record.info.id
         with self._lock:
             self._misses += 1

@@ -11,8 +11,9 @@ import hashlib
 import re
 import secrets
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from tokenguard._compiled import speedups
 from tokenguard.errors import InvalidToken, ValidationError
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -127,14 +128,22 @@ def shape(token: object, prefix: str) -> str:
     return token
 
 
-def verify_checksum(canonical: str) -> None:
-    """Raise :class:`InvalidToken` unless the last 6 characters spell the CRC32 of the 32 before.
+CHECKSUM_MISMATCH = "token checksum does not match"
+
+
+def checksum_matches(canonical: str) -> bool:
+    """True when the last 6 characters spell the CRC32 of the 32 before.
 
     ``canonical`` is what :func:`shape` returned: ASCII letters and digits after the prefix.
     """
     body = canonical[-BODY_LENGTH:]
-    if zlib.crc32(body[:RANDOM_LENGTH].encode("ascii")) != _checksum_value(body[RANDOM_LENGTH:]):
-        raise InvalidToken("token checksum does not match")
+    return zlib.crc32(body[:RANDOM_LENGTH].encode("ascii")) == _checksum_value(body[RANDOM_LENGTH:])
+
+
+def verify_checksum(canonical: str) -> None:
+    """Raise :class:`InvalidToken` unless :func:`checksum_matches`."""
+    if not checksum_matches(canonical):
+        raise InvalidToken(CHECKSUM_MISMATCH)
 
 
 _SHA256_BLOCK = 64
@@ -184,7 +193,7 @@ class Hasher:
     hashing a token costs two SHA-256 state copies and two short updates.
     """
 
-    __slots__ = ("_first_inner", "_first_outer", "_keyed")
+    __slots__ = ("_first_inner", "_first_outer", "_keyed", "checked_digest", "key_count")
 
     def __init__(self, keys: str | bytes | Sequence[str | bytes]) -> None:
         if isinstance(keys, str | bytes):
@@ -204,11 +213,13 @@ class Hasher:
                 )
             keyed.append(_PreKeyedHmac(raw))
         self._keyed = tuple(keyed)
+        self.key_count = len(keyed)
         self._first_inner, self._first_outer = keyed[0].pads
-
-    @property
-    def key_count(self) -> int:
-        return len(self._keyed)
+        #: ``checked_digest(canonical)``: :meth:`digest` once :func:`checksum_matches`, else
+        #: ``None``; both in one C call where ``_speedups.c`` was built.
+        self.checked_digest: Callable[[str], str | None] = (
+            self._checked_digest if speedups is None
+            else speedups.TokenDigester(self._first_inner, self._first_outer).checked_digest)
 
     def derive(self, purpose: str) -> bytes:
         """A 32-byte key for another purpose (CSRF, flash cookies), bound to the first key."""
@@ -221,6 +232,9 @@ class Hasher:
         outer = self._first_outer.copy()
         outer.update(inner.digest())
         return outer.hexdigest()
+
+    def _checked_digest(self, canonical: str) -> str | None:
+        return self.digest(canonical) if checksum_matches(canonical) else None
 
     def candidates(self, token: str) -> list[str]:
         """The digest under every key, first key first, for look-up during rotation."""

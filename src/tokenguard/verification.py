@@ -180,14 +180,13 @@ class Verification:
         if key is not None and cache.negative_ttl and cache.is_unknown(key):
             self._fail("unknown", tokens.hint(canonical), remote)
             raise InvalidToken("unknown token")
-        try:
-            tokens.verify_checksum(canonical)
-        except InvalidToken as exc:
-            self._fail(str(exc), None, remote)
-            raise
+        hasher = self._hasher
+        digest = hasher.checked_digest(canonical)  # under the first key; None: a bad checksum
+        if digest is None:
+            self._fail(tokens.CHECKSUM_MISMATCH, None, remote)
+            raise InvalidToken(tokens.CHECKSUM_MISMATCH)
         generation = cache.generation
-        if self._hasher.key_count == 1:  # the common case, kept flat: one key, one digest
-            digest = self._hasher.digest(canonical)
+        if hasher.key_count == 1:  # the common case, kept flat: one key, one digest
             record = self.store.find(digest)
             if record is not None and hmac.compare_digest(record.digest, digest):
                 info = record.info
@@ -196,7 +195,7 @@ class Verification:
                     record = TokenRecord(with_effective_scopes(info, effective), record.digest)
                 return cache.put(record, generation, key)
         else:
-            for digest in self._hasher.candidates(canonical):
+            for digest in hasher.candidates(canonical):
                 record = self.store.find(digest)
                 if record is not None and hmac.compare_digest(record.digest, digest):
                     presented = self._present(record.info)
