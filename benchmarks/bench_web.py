@@ -99,7 +99,7 @@ def wsgi_caller(app: Any, token: str) -> Callable[[], None]:
 
 def flask_rows(report: Report, guard: TokenGuard, token: str) -> None:
     callers = {name: wsgi_caller(app, token) for name, app in flask_apps(guard, token).items()}
-    samples = interleaved(callers, rounds=9 if QUICK else 15)
+    samples = interleaved(callers, rounds=9 if QUICK else 21, seconds=0.05 if QUICK else 0.2)
     section = "Flask"
     report.add(Row(section, "bare endpoint", 1 / median(samples["bare"]), "req/s"))
     r = ratio(samples, "bare", "tokenguard")
@@ -196,7 +196,7 @@ def starlette_rows(report: Report, guard: TokenGuard, token: str) -> None:
     loop = asyncio.new_event_loop()
     try:
         callers = {name: asgi_caller(app, token, loop) for name, app in starlette_apps(guard, token).items()}
-        samples = interleaved(callers, rounds=9 if QUICK else 15)
+        samples = interleaved(callers, rounds=9 if QUICK else 21, seconds=0.05 if QUICK else 0.2)
     finally:
         loop.close()
     section = "Starlette"
