@@ -11,6 +11,11 @@ answers ``GET /notes`` with a small JSON body.
   Starlette's ``AuthenticationMiddleware`` with a bearer backend over a dict of
   tokens and ``@requires("read")``.
 
+Each framework also gets a ceiling: the same protected endpoint behind a hook (or
+middleware) that hands it a token verified once, at start-up. It checks nothing, so
+it is no contender; it shows what the framework's own machinery of a hook, a
+decorator and the request's credentials costs before any token is looked at.
+
 tokenguard runs on SQLite (the store every request would reach without its
 cache) with the default verification cache.
 """
@@ -42,7 +47,7 @@ def make_guard(workdir: Path) -> tuple[TokenGuard, str]:
 
 
 def flask_apps(guard: TokenGuard, token: str) -> dict[str, Any]:
-    from flask import Flask, jsonify
+    from flask import Flask, jsonify, request
     from flask_httpauth import HTTPTokenAuth
 
     from tokenguard_flask import FlaskTokenGuard, current_token, require_scope
@@ -74,7 +79,21 @@ def flask_apps(guard: TokenGuard, token: str) -> dict[str, Any]:
     def peer_notes() -> Any:
         return jsonify(owner=auth.current_user())
 
-    return {"bare": bare, "tokenguard": protected, "peer": peer}
+    from tokenguard_flask.extension import ENVIRON_KEY
+
+    unverified = Flask("unverified")
+    verified_once = guard.authenticate(token)
+
+    @unverified.before_request
+    def hand_over() -> None:
+        request.environ[ENVIRON_KEY] = verified_once
+
+    @unverified.get("/notes")
+    @require_scope("read")
+    def unverified_notes() -> Any:
+        return jsonify(owner=current_token.owner)
+
+    return {"bare": bare, "tokenguard": protected, "peer": peer, "unverified": unverified}
 
 
 def wsgi_caller(app: Any, token: str) -> Callable[[], None]:
@@ -109,6 +128,13 @@ def flask_rows(report: Report, guard: TokenGuard, token: str) -> None:
     report.add(Row(section, "Flask-HTTPAuth HTTPTokenAuth (dict of tokens)", 1 / median(samples["peer"]),
                    "req/s", r_peer, "bare", "tokenguard ahead", r > r_peer,
                    spread(round_ratios(samples, "bare", "peer"))))
+    ceiling_row(report, section, samples, 1 / median(samples["unverified"]))
+
+
+def ceiling_row(report: Report, section: str, samples: dict[str, list[float]], rate: float) -> None:
+    middle = spread(round_ratios(samples, "bare", "unverified"))
+    report.add(Row(section, "ceiling: the same, a token verified once at start-up", rate, "req/s",
+                   ratio(samples, "bare", "unverified"), "bare", note=f"checks nothing; {middle}"))
 
 
 # -- Starlette --------------------------------------------------------------------------------
@@ -129,7 +155,7 @@ def starlette_apps(guard: TokenGuard, token: str) -> dict[str, Any]:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from tokenguard_asgi import TokenGuardMiddleware, require_scope
+    from tokenguard_asgi import TokenCredentials, TokenGuardMiddleware, TokenUser, require_scope
 
     async def bare_notes(request: Request) -> JSONResponse:
         return JSONResponse({"owner": "alice"})
@@ -154,12 +180,26 @@ def starlette_apps(guard: TokenGuard, token: str) -> dict[str, Any]:
     async def peer_notes(request: Request) -> JSONResponse:
         return JSONResponse({"owner": request.user.username})
 
+    verified_once = guard.authenticate(token)
+
+    class HandOver:
+        """Hands every request the same token, verified once: the ceiling, no contender."""
+
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+            scope["auth"] = TokenCredentials(verified_once, verified_once.effective_scopes)
+            scope["user"] = TokenUser(verified_once)
+            await self.app(scope, receive, send)
+
     return {
         "bare": Starlette(routes=[Route("/notes", bare_notes)]),
         "tokenguard": Starlette(routes=[Route("/notes", protected_notes)],
                                 middleware=[Middleware(TokenGuardMiddleware, guard=guard)]),
         "peer": Starlette(routes=[Route("/notes", peer_notes)],
                           middleware=[Middleware(AuthenticationMiddleware, backend=BearerBackend())]),
+        "unverified": Starlette(routes=[Route("/notes", protected_notes)], middleware=[Middleware(HandOver)]),
     }
 
 
@@ -209,6 +249,7 @@ def starlette_rows(report: Report, guard: TokenGuard, token: str) -> None:
     report.add(Row(section, "AuthenticationMiddleware + @requires (dict)", BATCH / median(samples["peer"]),
                    "req/s", r_peer, "bare", "tokenguard ahead", r > r_peer,
                    spread(round_ratios(samples, "bare", "peer"))))
+    ceiling_row(report, section, samples, BATCH / median(samples["unverified"]))
 
 
 def main() -> None:
