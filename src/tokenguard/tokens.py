@@ -236,7 +236,12 @@ class Hasher:
     def _checked_digest(self, canonical: str) -> str | None:
         return self.digest(canonical) if checksum_matches(canonical) else None
 
-    def candidates(self, token: str) -> list[str]:
-        """The digest under every key, first key first, for look-up during rotation."""
+    def candidates(self, token: str, first: str | None = None) -> list[str]:
+        """The digest under every key, first key first, for look-up during rotation.
+
+        ``first`` is the first key's digest when the caller has it already (``checked_digest``).
+        """
         data = token.encode("ascii")
-        return [keyed.hexdigest(data) for keyed in self._keyed]
+        if first is None:
+            return [keyed.hexdigest(data) for keyed in self._keyed]
+        return [first, *(keyed.hexdigest(data) for keyed in self._keyed[1:])]

@@ -195,9 +195,9 @@ class Verification:
                     record = TokenRecord(with_effective_scopes(info, effective), record.digest)
                 return cache.put(record, generation, key)
         else:
-            for digest in hasher.candidates(canonical):
-                record = self.store.find(digest)
-                if record is not None and hmac.compare_digest(record.digest, digest):
+            for candidate in hasher.candidates(canonical, first=digest):
+                record = self.store.find(candidate)
+                if record is not None and hmac.compare_digest(record.digest, candidate):
                     presented = self._present(record.info)
                     if presented is not record.info:
                         record = TokenRecord(presented, record.digest)
