@@ -6,8 +6,8 @@
  *
  *   1. token is exactly bytes, or an ASCII str; length, "{prefix}_" and the base62
  *      alphabet of the body are checked before anything is hashed;
- *   2. its keyed BLAKE2s probe digest, by hashlib's own object (prober.copy(),
- *      .update(), .digest(), looked up once): no cryptography is written here;
+ *   2. its keyed BLAKE2s probe digest, by hashlib's own object (its type's copy, update
+ *      and digest, looked up once): no cryptography is written here;
  *   3. the entry filed under that digest in the cache's OrderedDict, if its
  *      deadline is after time.monotonic() and its fresh_until after time.time();
  *   4. the entry moved to the LRU end; its TokenInfo returned.
@@ -38,15 +38,81 @@ static unsigned char base62[256];     /* 1 + the digit's value; 0 outside the al
 static uint32_t crc_table[256];       /* CRC-32 (zlib's, reflected 0xEDB88320) by byte */
 static PyObject *s_deadline, *s_fresh_until, *s_info;
 
+/* -- hashlib's methods, looked up once ------------------------------------------------------ */
+
+/* copy, update and digest of one hashlib type, looked up once, not by name at every call. */
+typedef struct {
+    PyObject *copy;
+    PyObject *update;
+    PyObject *digest;
+} HashCalls;
+
+/* The methods of type(state); -1 with an exception set (and nothing kept) if one is missing. */
+static int
+hash_calls_init(HashCalls *calls, PyObject *state)
+{
+    PyObject *type = (PyObject *)Py_TYPE(state);
+    PyObject *copy = PyObject_GetAttrString(type, "copy");
+    PyObject *update = PyObject_GetAttrString(type, "update");
+    PyObject *digest = PyObject_GetAttrString(type, "digest");
+    if (copy == NULL || update == NULL || digest == NULL) {
+        Py_XDECREF(copy);
+        Py_XDECREF(update);
+        Py_XDECREF(digest);
+        return -1;
+    }
+    Py_XSETREF(calls->copy, copy);
+    Py_XSETREF(calls->update, update);
+    Py_XSETREF(calls->digest, digest);
+    return 0;
+}
+
+static int
+hash_calls_traverse(HashCalls *calls, visitproc visit, void *arg)
+{
+    Py_VISIT(calls->copy);
+    Py_VISIT(calls->update);
+    Py_VISIT(calls->digest);
+    return 0;
+}
+
+static void
+hash_calls_clear(HashCalls *calls)
+{
+    Py_CLEAR(calls->copy);
+    Py_CLEAR(calls->update);
+    Py_CLEAR(calls->digest);
+}
+
+/* copy(state), update(copy, data), then finish(copy) (digest or hexdigest): one hash, by hashlib.
+ * NULL with an exception set. */
+static PyObject *
+hashed(const HashCalls *calls, PyObject *state, PyObject *data, PyObject *finish)
+{
+    PyObject *copied = PyObject_CallOneArg(calls->copy, state);
+    if (copied == NULL) {
+        return NULL;
+    }
+    PyObject *update_args[2] = {copied, data};
+    PyObject *done = PyObject_Vectorcall(calls->update, update_args, 2, NULL);
+    if (done == NULL) {
+        Py_DECREF(copied);
+        return NULL;
+    }
+    Py_DECREF(done);
+    PyObject *result = PyObject_CallOneArg(finish, copied);
+    Py_DECREF(copied);
+    return result;
+}
+
+/* -- WarmIndex: the warm hit ---------------------------------------------------------------- */
+
 typedef struct {
     PyObject_HEAD
     PyObject *prober;       /* keyed hashlib.blake2s: copied for each probe */
     PyObject *entries;      /* OrderedDict: probe digest -> CachedToken */
-    /* looked up once, not by name at every call */
-    PyObject *copy;         /* prober.copy */
-    PyObject *update;       /* type(prober).update */
-    PyObject *digest;       /* type(prober).digest */
-    PyObject *move_to_end;  /* entries.move_to_end */
+    PyObject *move_to_end;  /* entries.move_to_end, looked up once */
+    HashCalls calls;        /* the prober's copy, update and digest */
 } WarmIndex;
 
 /* time.time() and time.monotonic() as CPython computes them: int64 nanoseconds, then seconds. */
@@ -84,30 +150,16 @@ read_float(PyObject *entry, PyObject *name, double *value)
 static PyObject *
 probe(WarmIndex *self, PyObject *token, const char *data, Py_ssize_t length)
 {
-    PyObject *hashed = PyObject_CallNoArgs(self->copy);
-    if (hashed == NULL) {
+    if (token != NULL) {
+        return hashed(&self->calls, self->prober, token, self->calls.digest);
+    }
+    /* an ASCII str, or part of a header: its bytes, read in place */
+    PyObject *view = PyMemoryView_FromMemory((char *)data, length, PyBUF_READ);
+    if (view == NULL) {
         return NULL;
     }
-    PyObject *view = token;
-    if (token == NULL) {  /* an ASCII str, or part of a header: its bytes, read in place */
-        view = PyMemoryView_FromMemory((char *)data, length, PyBUF_READ);
-        if (view == NULL) {
-            Py_DECREF(hashed);
-            return NULL;
-        }
-    } else {
-        Py_INCREF(view);
-    }
-    PyObject *update_args[2] = {hashed, view};
-    PyObject *done = PyObject_Vectorcall(self->update, update_args, 2, NULL);
+    PyObject *digest = hashed(&self->calls, self->prober, view, self->calls.digest);
     Py_DECREF(view);
-    if (done == NULL) {
-        Py_DECREF(hashed);
-        return NULL;
-    }
-    Py_DECREF(done);
-    PyObject *digest = PyObject_CallOneArg(self->digest, hashed);
-    Py_DECREF(hashed);
     return digest;
 }
 
@@ -203,7 +255,7 @@ done:
 static int
 initialised(WarmIndex *self)
 {
-    if (self->move_to_end == NULL) {  /* init sets all six, or none */
+    if (self->move_to_end == NULL) {  /* set by init last, once everything else is */
         PyErr_SetString(PyExc_RuntimeError, "WarmIndex was not initialised");
         return 0;
     }
@@ -337,22 +389,13 @@ WarmIndex_init(WarmIndex *self, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO!:WarmIndex", names, &prober, &PyDict_Type, &entries)) {
         return -1;
     }
-    PyObject *copy = PyObject_GetAttrString(prober, "copy");
-    PyObject *update = PyObject_GetAttrString((PyObject *)Py_TYPE(prober), "update");
-    PyObject *digest = PyObject_GetAttrString((PyObject *)Py_TYPE(prober), "digest");
     PyObject *move_to_end = PyObject_GetAttrString(entries, "move_to_end");
-    if (copy == NULL || update == NULL || digest == NULL || move_to_end == NULL) {
-        Py_XDECREF(copy);
-        Py_XDECREF(update);
-        Py_XDECREF(digest);
+    if (move_to_end == NULL || hash_calls_init(&self->calls, prober) < 0) {
         Py_XDECREF(move_to_end);
         return -1;
     }
     Py_XSETREF(self->prober, Py_NewRef(prober));
     Py_XSETREF(self->entries, Py_NewRef(entries));
-    Py_XSETREF(self->copy, copy);
-    Py_XSETREF(self->update, update);
-    Py_XSETREF(self->digest, digest);
     Py_XSETREF(self->move_to_end, move_to_end);
     return 0;
 }
@@ -362,11 +405,8 @@ WarmIndex_traverse(WarmIndex *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->prober);
     Py_VISIT(self->entries);
-    Py_VISIT(self->copy);
-    Py_VISIT(self->update);
-    Py_VISIT(self->digest);
     Py_VISIT(self->move_to_end);
-    return 0;
+    return hash_calls_traverse(&self->calls, visit, arg);
 }
 
 static int
@@ -374,10 +414,8 @@ WarmIndex_clear(WarmIndex *self)
 {
     Py_CLEAR(self->prober);
     Py_CLEAR(self->entries);
-    Py_CLEAR(self->copy);
-    Py_CLEAR(self->update);
-    Py_CLEAR(self->digest);
     Py_CLEAR(self->move_to_end);
+    hash_calls_clear(&self->calls);
     return 0;
 }
 
@@ -418,10 +456,8 @@ typedef struct {
     PyObject_HEAD
     PyObject *inner;      /* hashlib.sha256 of the key XOR ipad: copied for each token */
     PyObject *outer;      /* hashlib.sha256 of the key XOR opad */
-    PyObject *copy;       /* type(inner).copy */
-    PyObject *update;     /* type(inner).update */
-    PyObject *digest;     /* type(inner).digest */
-    PyObject *hexdigest;  /* type(inner).hexdigest */
+    PyObject *hexdigest;  /* type(inner).hexdigest, set by init last */
+    HashCalls calls;      /* type(inner)'s copy, update and digest */
 } TokenDigester;
 
 static uint32_t
@@ -453,30 +489,10 @@ checksum_matches(const unsigned char *data, Py_ssize_t length)
     return spelled == crc32_of(check - RANDOM_LENGTH, RANDOM_LENGTH);
 }
 
-/* copy(state), update(copy, data), then digest or hexdigest: one SHA-256 by hashlib. */
-static PyObject *
-hashed(TokenDigester *self, PyObject *state, PyObject *data, PyObject *finish)
-{
-    PyObject *copied = PyObject_CallOneArg(self->copy, state);
-    if (copied == NULL) {
-        return NULL;
-    }
-    PyObject *update_args[2] = {copied, data};
-    PyObject *done = PyObject_Vectorcall(self->update, update_args, 2, NULL);
-    if (done == NULL) {
-        Py_DECREF(copied);
-        return NULL;
-    }
-    Py_DECREF(done);
-    PyObject *result = PyObject_CallOneArg(finish, copied);
-    Py_DECREF(copied);
-    return result;
-}
-
 static PyObject *
 TokenDigester_checked_digest(TokenDigester *self, PyObject *canonical)
 {
-    if (self->hexdigest == NULL) {  /* init sets all six, or none */
+    if (self->hexdigest == NULL) {  /* set by init last, once everything else is */
         PyErr_SetString(PyExc_RuntimeError, "TokenDigester was not initialised");
         return NULL;
     }
@@ -501,12 +517,12 @@ TokenDigester_checked_digest(TokenDigester *self, PyObject *canonical)
     if (view == NULL) {
         return NULL;
     }
-    PyObject *inner = hashed(self, self->inner, view, self->digest);
+    PyObject *inner = hashed(&self->calls, self->inner, view, self->calls.digest);
     Py_DECREF(view);
     if (inner == NULL) {
         return NULL;
     }
-    PyObject *result = hashed(self, self->outer, inner, self->hexdigest);
+    PyObject *result = hashed(&self->calls, self->outer, inner, self->hexdigest);
     Py_DECREF(inner);
     return result;
 }
@@ -523,23 +539,13 @@ TokenDigester_init(TokenDigester *self, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_TypeError, "inner and outer must be hash objects of one type");
         return -1;
     }
-    PyObject *type = (PyObject *)Py_TYPE(inner);
-    PyObject *copy = PyObject_GetAttrString(type, "copy");
-    PyObject *update = PyObject_GetAttrString(type, "update");
-    PyObject *digest = PyObject_GetAttrString(type, "digest");
-    PyObject *hexdigest = PyObject_GetAttrString(type, "hexdigest");
-    if (copy == NULL || update == NULL || digest == NULL || hexdigest == NULL) {
-        Py_XDECREF(copy);
-        Py_XDECREF(update);
-        Py_XDECREF(digest);
+    PyObject *hexdigest = PyObject_GetAttrString((PyObject *)Py_TYPE(inner), "hexdigest");
+    if (hexdigest == NULL || hash_calls_init(&self->calls, inner) < 0) {
         Py_XDECREF(hexdigest);
         return -1;
     }
     Py_XSETREF(self->inner, Py_NewRef(inner));
     Py_XSETREF(self->outer, Py_NewRef(outer));
-    Py_XSETREF(self->copy, copy);
-    Py_XSETREF(self->update, update);
-    Py_XSETREF(self->digest, digest);
     Py_XSETREF(self->hexdigest, hexdigest);
     return 0;
 }
@@ -549,11 +555,8 @@ TokenDigester_traverse(TokenDigester *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->inner);
     Py_VISIT(self->outer);
-    Py_VISIT(self->copy);
-    Py_VISIT(self->update);
-    Py_VISIT(self->digest);
     Py_VISIT(self->hexdigest);
-    return 0;
+    return hash_calls_traverse(&self->calls, visit, arg);
 }
 
 static int
@@ -561,10 +564,8 @@ TokenDigester_clear(TokenDigester *self)
 {
     Py_CLEAR(self->inner);
     Py_CLEAR(self->outer);
-    Py_CLEAR(self->copy);
-    Py_CLEAR(self->update);
-    Py_CLEAR(self->digest);
     Py_CLEAR(self->hexdigest);
+    hash_calls_clear(&self->calls);
     return 0;
 }
 
