@@ -142,45 +142,90 @@ def test_a_hit_moves_the_token_to_the_end_of_the_lru() -> None:
         assert guard.cache.find_fresh(third, "tg") is not None  # type: ignore[misc]
 
 
-class CountingProber:
-    """Counts probes: the compiled path must not hash what fails the shape checks.
-
-    ``WarmIndex`` calls ``prober.copy()``, then ``type(prober).update`` and ``.digest``
-    on the copy: a real BLAKE2s here, so the digests are the cache's own.
-    """
-
-    def __init__(self, real: object) -> None:
-        self.real = real
-        self.copies = 0
-
-    def copy(self) -> object:
-        self.copies += 1
-        return self.real.copy()  # type: ignore[attr-defined]
-
-    def update(hashed, data: object) -> None:  # called with the copy, a real BLAKE2s
-        hashed.update(data)
-
-    def digest(hashed) -> bytes:
-        return hashed.digest()  # type: ignore[no-any-return]
+def _index(guard: TokenGuard) -> _speedups.WarmIndex:
+    index = guard.cache.warm_index
+    assert index is not None
+    return index
 
 
 @compiled
 def test_no_hashing_before_length_prefix_and_alphabet_pass(guard: TokenGuard) -> None:
     token, info = _warm(guard)
-    counting = CountingProber(guard.cache.prober)
-    index = _speedups.WarmIndex(counting, guard.cache._entries)
+    index = _index(guard)
     body = token[3:]
     refused = [
         token + "a", token[:-1], "xx_" + body, "tg-" + body, token[:-1] + "_", token[:-1] + "é",
         token[:-1] + "\x00", token[:-1] + "\uff10", "x" * 10_000_000, b"tg_" + body.encode() + b"\xff",
         bytearray(token.encode()), memoryview(token.encode()), 41, None,
     ]
+    before = index.probes
     for bad in refused:
         assert index.find(bad, "tg") is None
-    assert counting.copies == 0
+    headers = [[(b"authorization", b"Bearer " + _as_bytes(bad))] for bad in refused if isinstance(bad, str)]
+    for listed in headers:
+        assert index.find_in_headers(listed, b"authorization", (b"api-token",), "tg") is False
+    assert index.probes == before
     assert index.find(token, "tg") == info
     assert index.find(token.encode(), "tg") == info
-    assert counting.copies == 2
+    assert index.find_in_headers([(b"authorization", b"Bearer " + token.encode())], b"authorization",
+                                 (b"api-token",), "tg") == info
+    assert index.probes == before + 3
+
+
+# BLAKE2's own known answer (blake2s-kat.txt): key 00..1f, input 00.
+BLAKE2S_KAT = "40d15fee7c328830166ac3f918650f807e7e01e177258cdc0a39b11f598066f1"
+
+
+@compiled
+def test_the_probe_digest_is_blake2s_known_answer() -> None:
+    index = _speedups.WarmIndex(bytes(range(32)), 32, OrderedDict())
+    assert index.digest(b"\x00").hex() == BLAKE2S_KAT
+
+
+@compiled
+@settings(max_examples=500, deadline=None)
+@given(key=st.binary(min_size=1, max_size=32), size=st.integers(1, 32),
+       data=st.binary(min_size=1, max_size=64))
+def test_the_probe_digest_is_hashlibs_keyed_blake2s(key: bytes, size: int, data: bytes) -> None:
+    """The C BLAKE2s of a probe is hashlib's, for every key, digest size and one-block input."""
+    index = _speedups.WarmIndex(key, size, OrderedDict())
+    assert index.digest(data) == hashlib.blake2s(data, key=key, digest_size=size).digest()
+
+
+@compiled
+def test_the_probe_digest_changes_with_every_byte_of_a_token(guard: TokenGuard) -> None:
+    """A probe reads every byte: each one-character change of a token gives another digest."""
+    index = _index(guard)
+    for number in range(50):
+        token = guard.create_token(f"user{number}", "ci", scopes=["read"]).token.encode()
+        digest = index.digest(token)
+        assert digest == guard.cache.probe(token.decode())  # the Python side files entries by this
+        seen = {digest}
+        for position in range(len(token)):
+            for other in (b"0", b"z", b"_"):
+                if token[position:position + 1] != other:
+                    changed = token[:position] + other + token[position + 1:]
+                    seen.add(index.digest(changed))
+        assert len(seen) == 1 + sum(
+            3 - (token[position:position + 1] in (b"0", b"z", b"_")) for position in range(len(token)))
+
+
+@compiled
+def test_the_warm_index_refuses_bad_arguments() -> None:
+    for key, size in ((b"", 16), (bytes(33), 16), (bytes(32), 0), (bytes(32), 33)):
+        with pytest.raises(ValueError, match="key of 1 to 32 bytes"):
+            _speedups.WarmIndex(key, size, OrderedDict())
+    with pytest.raises(TypeError):
+        _speedups.WarmIndex("text", 16, OrderedDict())  # type: ignore[arg-type]
+    index = _speedups.WarmIndex(bytes(32), 16, OrderedDict())
+    for data in (b"", bytes(65)):
+        with pytest.raises(ValueError, match="1 to 64 bytes"):
+            index.digest(data)
+    with pytest.raises(TypeError, match="bytes"):
+        index.digest(bytearray(8))  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="not initialised"):
+        _speedups.WarmIndex.__new__(_speedups.WarmIndex).digest(b"x")
+    assert index.probes == 0
 
 
 class Shaped(str):
@@ -205,7 +250,7 @@ def test_subclasses_and_other_types_are_left_to_python(guard: TokenGuard) -> Non
     with pytest.raises(TypeError):
         find(token)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        _speedups.WarmIndex(guard.cache.prober, [])  # type: ignore[arg-type]
+        _speedups.WarmIndex(bytes(32), 16, [])  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="not initialised"):
         _speedups.WarmIndex.__new__(_speedups.WarmIndex).find(token, "tg")
     with pytest.raises(RuntimeError, match="not initialised"):

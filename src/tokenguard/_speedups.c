@@ -1,13 +1,14 @@
 /* tokenguard._speedups: the warm-cache hit of TokenGuard.authenticate_cached in one C call.
  *
- * WarmIndex(prober, entries).find(token, prefix) answers what the pure-Python hot
+ * WarmIndex(key, digest_size, entries).find(token, prefix) answers what the pure-Python hot
  * path answers when a token is cached, fresh and alive, and None in every other case
  * (the caller then runs the Python path, which decides and refuses with its hooks):
  *
  *   1. token is exactly bytes, or an ASCII str; length, "{prefix}_" and the base62
  *      alphabet of the body are checked before anything is hashed;
- *   2. its keyed BLAKE2s probe digest, by hashlib's own object (its type's copy, update
- *      and digest, looked up once): no cryptography is written here;
+ *   2. its probe digest: the keyed BLAKE2s (RFC 7693) that the cache files entries under with
+ *      hashlib.blake2s(key=key, digest_size=digest_size), computed here from the state after
+ *      the key block, as one compression of the token's single block;
  *   3. the entry filed under that digest in the cache's OrderedDict, if its
  *      deadline is after time.monotonic() and its fresh_until after time.time();
  *   4. the entry moved to the LRU end; its TokenInfo returned.
@@ -17,13 +18,15 @@
  *
  * TokenDigester(inner, outer).checked_digest(canonical) is the store path's first step
  * after a cache miss: the CRC32 checksum of a token already in canonical shape, then its
- * HMAC-SHA256 from the pre-keyed pads (hashlib's objects again: copy, update, digest) as
+ * HMAC-SHA256 from the pre-keyed pads (hashlib's objects: copy, update, digest) as
  * 64 hex characters; None when the checksum does not match (Python then refuses it).
  *
- * Nothing is copied into a fixed buffer: the token is only read, within its length.
+ * The token is only read, within its length; the one copy made (into the 64-byte block that
+ * BLAKE2s compresses) follows the length check, which bounds it (see PROBED_MAX).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +35,7 @@
 #define MAX_PREFIX 16
 
 #define RANDOM_LENGTH 32
+#define PROBED_MAX 64  /* the longest token shape probed: one BLAKE2s block */
 #define CHECKSUM_LENGTH 6
 
 static unsigned char base62[256];     /* 1 + the digit's value; 0 outside the alphabet */
@@ -105,14 +109,133 @@ hashed(const HashCalls *calls, PyObject *state, PyObject *data, PyObject *finish
     return result;
 }
 
+/* -- BLAKE2s (RFC 7693), keyed, for one block of data --------------------------------------- */
+
+/* The cache's probe is hashlib.blake2s(data, key=key, digest_size=n) for a data of 1 to 64 bytes.
+ * Written here, compactly (the rounds in a loop, not unrolled), because hashlib's object costs a
+ * copy, two method calls and a memoryview per probe, and its unrolled code is cold by the time a
+ * request reaches it. The key block is compressed once, by WarmIndex's init; a probe is then one
+ * compression. tests/test_speedups.py holds it to hashlib's output, RFC 7693's test vector and
+ * every one-byte change of a token. */
+
+static const uint32_t blake2s_iv[8] = {
+    0x6A09E667u, 0xBB67AE85u, 0x3C6EF372u, 0xA54FF53Au,
+    0x510E527Fu, 0x9B05688Cu, 0x1F83D9ABu, 0x5BE0CD19u,
+};
+
+static const uint8_t blake2s_sigma[10][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
+    {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
+    {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
+    {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
+    {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+};
+
+#define BLAKE2S_BLOCK 64
+#define BLAKE2S_KEY 32
+#define BLAKE2S_OUT 32
+
+static inline uint32_t
+rotr32(uint32_t x, unsigned n)
+{
+    return (x >> n) | (x << (32 - n));
+}
+
+static inline uint32_t
+load32_le(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+#define B2S_G(a, b, c, d, x, y)              \
+    do {                                     \
+        v[a] = v[a] + v[b] + (x);            \
+        v[d] = rotr32(v[d] ^ v[a], 16);      \
+        v[c] = v[c] + v[d];                  \
+        v[b] = rotr32(v[b] ^ v[c], 12);      \
+        v[a] = v[a] + v[b] + (y);            \
+        v[d] = rotr32(v[d] ^ v[a], 8);       \
+        v[c] = v[c] + v[d];                  \
+        v[b] = rotr32(v[b] ^ v[c], 7);       \
+    } while (0)
+
+/* RFC 7693's F: h updated by one block; `counter` counts the bytes hashed so far, this block's
+ * included (never more than 2 blocks here, so its high word is 0). */
+static void
+blake2s_compress(uint32_t h[8], const unsigned char block[BLAKE2S_BLOCK], uint32_t counter, int last)
+{
+    uint32_t v[16], m[16];
+    for (int i = 0; i < 8; i++) {
+        v[i] = h[i];
+        v[i + 8] = blake2s_iv[i];
+    }
+    v[12] ^= counter;
+    if (last) {
+        v[14] = ~v[14];
+    }
+    for (int i = 0; i < 16; i++) {
+        m[i] = load32_le(block + 4 * i);
+    }
+    for (int round = 0; round < 10; round++) {
+        const uint8_t *s = blake2s_sigma[round];
+        B2S_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
+        B2S_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
+        B2S_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
+        B2S_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
+        B2S_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
+        B2S_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
+        B2S_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
+        B2S_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
+    }
+    for (int i = 0; i < 8; i++) {
+        h[i] ^= v[i] ^ v[i + 8];
+    }
+}
+
+/* The state after the key block: what every keyed hash by `key` continues from. */
+static void
+blake2s_keyed(uint32_t h[8], const unsigned char *key, Py_ssize_t key_length, Py_ssize_t digest_size)
+{
+    for (int i = 0; i < 8; i++) {
+        h[i] = blake2s_iv[i];
+    }
+    h[0] ^= 0x01010000u ^ ((uint32_t)key_length << 8) ^ (uint32_t)digest_size;  /* fanout, depth 1 */
+    unsigned char block[BLAKE2S_BLOCK] = {0};
+    memcpy(block, key, (size_t)key_length);
+    blake2s_compress(h, block, BLAKE2S_BLOCK, 0);  /* never last: data always follows */
+}
+
+/* The keyed digest of data[0:length], 1 <= length <= 64, continuing from `keyed`. */
+static void
+blake2s_finish(const uint32_t keyed[8], const char *data, Py_ssize_t length, unsigned char out[BLAKE2S_OUT])
+{
+    uint32_t h[8];
+    memcpy(h, keyed, sizeof h);
+    unsigned char block[BLAKE2S_BLOCK] = {0};
+    memcpy(block, data, (size_t)length);
+    blake2s_compress(h, block, (uint32_t)(BLAKE2S_BLOCK + length), 1);
+    for (int i = 0; i < 8; i++) {
+        out[4 * i] = (unsigned char)h[i];
+        out[4 * i + 1] = (unsigned char)(h[i] >> 8);
+        out[4 * i + 2] = (unsigned char)(h[i] >> 16);
+        out[4 * i + 3] = (unsigned char)(h[i] >> 24);
+    }
+}
+
 /* -- WarmIndex: the warm hit ---------------------------------------------------------------- */
 
 typedef struct {
     PyObject_HEAD
-    PyObject *prober;       /* keyed hashlib.blake2s: copied for each probe */
-    PyObject *entries;      /* OrderedDict: probe digest -> CachedToken */
-    PyObject *move_to_end;  /* entries.move_to_end, looked up once */
-    HashCalls calls;        /* the prober's copy, update and digest */
+    PyObject *entries;        /* OrderedDict: probe digest -> CachedToken */
+    PyObject *move_to_end;    /* entries.move_to_end, looked up once */
+    uint32_t keyed[8];        /* BLAKE2s state after the probe key's block */
+    Py_ssize_t digest_size;   /* bytes of the probe digest */
+    unsigned long long probes;  /* digests computed: what the shape checks let through */
 } WarmIndex;
 
 /* time.time() and time.monotonic() as CPython computes them: int64 nanoseconds, then seconds. */
@@ -145,22 +268,14 @@ read_float(PyObject *entry, PyObject *name, double *value)
     return (*value == -1.0 && PyErr_Occurred()) ? -1 : 0;
 }
 
-/* The keyed digest of data[0:length] (exactly the bytes object `token`, when not NULL): hashlib
- * does the hashing. NULL with an exception set. */
+/* The cache's probe digest of data[0:length] (1 to 64 bytes): a new bytes object, NULL on error. */
 static PyObject *
-probe(WarmIndex *self, PyObject *token, const char *data, Py_ssize_t length)
+probe(WarmIndex *self, const char *data, Py_ssize_t length)
 {
-    if (token != NULL) {
-        return hashed(&self->calls, self->prober, token, self->calls.digest);
-    }
-    /* an ASCII str, or part of a header: its bytes, read in place */
-    PyObject *view = PyMemoryView_FromMemory((char *)data, length, PyBUF_READ);
-    if (view == NULL) {
-        return NULL;
-    }
-    PyObject *digest = hashed(&self->calls, self->prober, view, self->calls.digest);
-    Py_DECREF(view);
-    return digest;
+    unsigned char out[BLAKE2S_OUT];
+    blake2s_finish(self->keyed, data, length, out);
+    self->probes++;
+    return PyBytes_FromStringAndSize((const char *)out, self->digest_size);
 }
 
 /* The prefix's ASCII bytes and length, or -1 with an exception set. */
@@ -185,10 +300,9 @@ prefix_bytes(PyObject *prefix, const char **data)
     return length;
 }
 
-/* The info of the token data[0:length] when cached, fresh and alive; None otherwise; NULL on error.
- * `token` is the bytes object holding exactly that data, or NULL (then a memoryview is hashed). */
+/* The info of the token data[0:length] when cached, fresh and alive; None otherwise; NULL on error. */
 static PyObject *
-lookup(WarmIndex *self, PyObject *token, const char *data, Py_ssize_t length, PyObject *prefix)
+lookup(WarmIndex *self, const char *data, Py_ssize_t length, PyObject *prefix)
 {
     const char *expected;
     Py_ssize_t prefix_length = prefix_bytes(prefix, &expected);
@@ -196,6 +310,7 @@ lookup(WarmIndex *self, PyObject *token, const char *data, Py_ssize_t length, Py
         return NULL;
     }
     /* SECURITY.md 3: length and alphabet before any hashing. */
+    _Static_assert(MAX_PREFIX + 1 + BODY_LENGTH <= PROBED_MAX, "a token shape fits one BLAKE2s block");
     if (length != prefix_length + 1 + BODY_LENGTH) {
         Py_RETURN_NONE;
     }
@@ -208,7 +323,7 @@ lookup(WarmIndex *self, PyObject *token, const char *data, Py_ssize_t length, Py
         }
     }
 
-    PyObject *key = probe(self, token, data, length);
+    PyObject *key = probe(self, data, length);
     if (key == NULL) {
         return NULL;
     }
@@ -274,7 +389,7 @@ WarmIndex_find(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *token = args[0];
     if (PyBytes_CheckExact(token)) {
-        return lookup(self, token, PyBytes_AS_STRING(token), PyBytes_GET_SIZE(token), args[1]);
+        return lookup(self, PyBytes_AS_STRING(token), PyBytes_GET_SIZE(token), args[1]);
     }
     if (PyUnicode_CheckExact(token)) {
 #if PY_VERSION_HEX < 0x030C0000
@@ -283,7 +398,7 @@ WarmIndex_find(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
         }
 #endif
         if (PyUnicode_IS_ASCII(token)) {
-            return lookup(self, NULL, (const char *)PyUnicode_1BYTE_DATA(token), PyUnicode_GET_LENGTH(token),
+            return lookup(self, (const char *)PyUnicode_1BYTE_DATA(token), PyUnicode_GET_LENGTH(token),
                           args[1]);
         }
     }
@@ -292,6 +407,24 @@ WarmIndex_find(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     Py_RETURN_NONE;
+}
+
+static PyObject *
+WarmIndex_digest(WarmIndex *self, PyObject *data)
+{
+    if (!initialised(self)) {
+        return NULL;
+    }
+    if (!PyBytes_CheckExact(data)) {
+        PyErr_SetString(PyExc_TypeError, "digest() takes bytes");
+        return NULL;
+    }
+    Py_ssize_t length = PyBytes_GET_SIZE(data);
+    if (length < 1 || length > PROBED_MAX) {
+        PyErr_SetString(PyExc_ValueError, "digest() takes 1 to 64 bytes");
+        return NULL;
+    }
+    return probe(self, PyBytes_AS_STRING(data), length);
 }
 
 static int
@@ -372,7 +505,7 @@ WarmIndex_find_in_headers(WarmIndex *self, PyObject *const *args, Py_ssize_t nar
         Py_RETURN_FALSE;
     }
     Py_INCREF(found);
-    PyObject *info = lookup(self, NULL, PyBytes_AS_STRING(found) + skip, length - skip, args[3]);
+    PyObject *info = lookup(self, PyBytes_AS_STRING(found) + skip, length - skip, args[3]);
     Py_DECREF(found);
     if (info == Py_None) {
         Py_DECREF(info);
@@ -384,17 +517,27 @@ WarmIndex_find_in_headers(WarmIndex *self, PyObject *const *args, Py_ssize_t nar
 static int
 WarmIndex_init(WarmIndex *self, PyObject *args, PyObject *kwargs)
 {
-    static char *names[] = {"prober", "entries", NULL};
-    PyObject *prober, *entries;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO!:WarmIndex", names, &prober, &PyDict_Type, &entries)) {
+    static char *names[] = {"key", "digest_size", "entries", NULL};
+    Py_buffer key;
+    Py_ssize_t digest_size;
+    PyObject *entries;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nO!:WarmIndex", names, &key, &digest_size,
+                                     &PyDict_Type, &entries)) {
+        return -1;
+    }
+    if (key.len < 1 || key.len > BLAKE2S_KEY || digest_size < 1 || digest_size > BLAKE2S_OUT) {
+        PyBuffer_Release(&key);
+        PyErr_SetString(PyExc_ValueError, "WarmIndex: key of 1 to 32 bytes, digest_size of 1 to 32");
         return -1;
     }
     PyObject *move_to_end = PyObject_GetAttrString(entries, "move_to_end");
-    if (move_to_end == NULL || hash_calls_init(&self->calls, prober) < 0) {
-        Py_XDECREF(move_to_end);
+    if (move_to_end == NULL) {
+        PyBuffer_Release(&key);
         return -1;
     }
-    Py_XSETREF(self->prober, Py_NewRef(prober));
+    blake2s_keyed(self->keyed, key.buf, key.len, digest_size);
+    PyBuffer_Release(&key);
+    self->digest_size = digest_size;
     Py_XSETREF(self->entries, Py_NewRef(entries));
     Py_XSETREF(self->move_to_end, move_to_end);
     return 0;
@@ -403,19 +546,16 @@ WarmIndex_init(WarmIndex *self, PyObject *args, PyObject *kwargs)
 static int
 WarmIndex_traverse(WarmIndex *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->prober);
     Py_VISIT(self->entries);
     Py_VISIT(self->move_to_end);
-    return hash_calls_traverse(&self->calls, visit, arg);
+    return 0;
 }
 
 static int
 WarmIndex_clear(WarmIndex *self)
 {
-    Py_CLEAR(self->prober);
     Py_CLEAR(self->entries);
     Py_CLEAR(self->move_to_end);
-    hash_calls_clear(&self->calls);
     return 0;
 }
 
@@ -433,7 +573,15 @@ static PyMethodDef WarmIndex_methods[] = {
     {"find_in_headers", (PyCFunction)(void (*)(void))WarmIndex_find_in_headers, METH_FASTCALL,
      "find_in_headers(headers, authorization, token_headers, prefix, /): a warm token's TokenInfo "
      "from ASGI headers; None without credential headers; False when Python must decide."},
+    {"digest", (PyCFunction)WarmIndex_digest, METH_O,
+     "digest(data, /): the probe digest of 1 to 64 bytes, as the index computes it for a token."},
     {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef WarmIndex_members[] = {
+    {"probes", T_ULONGLONG, offsetof(WarmIndex, probes), READONLY,
+     "How many probe digests this index computed (tokens that passed the shape checks)."},
+    {NULL, 0, 0, 0, NULL},
 };
 
 static PyTypeObject WarmIndexType = {
@@ -448,6 +596,7 @@ static PyTypeObject WarmIndexType = {
     .tp_traverse = (traverseproc)WarmIndex_traverse,
     .tp_clear = (inquiry)WarmIndex_clear,
     .tp_methods = WarmIndex_methods,
+    .tp_members = WarmIndex_members,
 };
 
 /* -- TokenDigester: checksum, then HMAC-SHA256 -------------------------------------------- */

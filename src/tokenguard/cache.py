@@ -45,12 +45,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tokenguard._compiled import speedups
 from tokenguard.errors import ValidationError
 from tokenguard.models import TokenInfo
 from tokenguard.stores.base import TokenRecord
+
+if TYPE_CHECKING:
+    from tokenguard._speedups import WarmIndex
 
 DEFAULT_TTL = 5.0
 DEFAULT_SIZE = 10_000
@@ -204,8 +207,10 @@ class VerificationCache:
         self.negative_ttl = min(seconds(negative_ttl, "negative_ttl"), self.ttl)
         self._clock = clock
         self._lock = threading.Lock()
+        probe_key = secrets.token_bytes(32)
         #: keyed BLAKE2s, keyed once: each probe copies this state (one C call) and hashes 41 bytes.
-        self.prober = hashlib.blake2s(key=secrets.token_bytes(32), digest_size=PROBE_BYTES)
+        #: It files every entry; the compiled look-up computes the same digest (``_speedups.c``).
+        self.prober = hashlib.blake2s(key=probe_key, digest_size=PROBE_BYTES)
         self._entries: OrderedDict[bytes, CachedToken] = OrderedDict()
         self._key_of: dict[str, bytes] = {}  # token id -> probe digest of its cached entry
         self._unknown: OrderedDict[bytes, float] = OrderedDict()  # probe digest -> deadline
@@ -216,8 +221,10 @@ class VerificationCache:
         #: ``find_in_headers(headers, authorization, token_headers, prefix)``: the same from an
         #: ASGI scope's headers, ``None`` when they carry no credential, ``False`` when Python decides.
         self.find_in_headers: Callable[[object, bytes, tuple[bytes, ...], str], HeaderAnswer] | None = None
+        #: the compiled index behind both (``None`` without it): the same keyed BLAKE2s, in C.
+        self.warm_index: WarmIndex | None = None
         if speedups is not None and self.max_size and clock is time.monotonic:
-            index = speedups.WarmIndex(self.prober, self._entries)
+            self.warm_index = index = speedups.WarmIndex(probe_key, PROBE_BYTES, self._entries)
             self.find_fresh, self.find_in_headers = index.find, index.find_in_headers
         #: Bumped by every invalidation; a look-up that started before one is not kept.
         self.generation = 0
