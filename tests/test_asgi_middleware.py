@@ -21,7 +21,8 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tokenguard import MemoryStore, StoreUnavailable, TokenGuard, ValidationError
+from tokenguard import MemoryStore, StoreUnavailable, TokenGuard, ValidationError, hookimpl
+from tokenguard._clock import utcnow
 from tokenguard_asgi import TokenCredentials, TokenGuardMiddleware, TokenUser, require_scope
 
 REALM_ONLY = 'Bearer realm="api"'
@@ -514,3 +515,45 @@ def test_a_token_the_cli_makes_is_the_apps_when_both_read_the_environment(
     info = middleware.guard.authenticate(token)
     assert info.owner == "alice" and info.has_scope("read")
     middleware.guard.close()
+
+
+# -- the compiled common case yields to what it does not decide ----------------------------------
+
+
+class RemoteRecorder:
+    def __init__(self) -> None:
+        self.remotes: list[str | None] = []
+
+    @hookimpl
+    def tokenguard_before_authenticate(self, remote: str | None) -> None:
+        self.remotes.append(remote)
+
+
+def test_a_hook_registered_after_start_up_sees_warm_tokens(tokenguard_guard: TokenGuard) -> None:
+    """A warm token takes one C call, unless a ``before_authenticate`` hook (the limiter) is registered."""
+    token = tokenguard_guard.create_token("alice", "warm", scopes=["read"]).token
+    with TestClient(make_app(tokenguard_guard)) as client:
+        assert client.get("/notes", headers=bearer(token)).status_code == 200  # now warm
+        recorder = RemoteRecorder()
+        tokenguard_guard.plugins.register(recorder)
+        try:
+            assert client.get("/notes", headers=bearer(token)).status_code == 200
+            assert client.get("/public").status_code == 200  # no credentials: no hook call
+        finally:
+            tokenguard_guard.plugins.unregister(recorder)
+        assert recorder.remotes == ["testclient"]
+        assert client.get("/notes", headers=bearer(token)).status_code == 200
+        assert recorder.remotes == ["testclient"]
+
+
+def test_a_clock_set_after_start_up_decides_expiry_of_warm_tokens(tokenguard_guard: TokenGuard) -> None:
+    """The pytest plugin's way: ``guard.clock`` replaced on a mounted guard, the token already warm."""
+    issued = tokenguard_guard.create_token("alice", "short", scopes=["read"], expires_in=timedelta(hours=1))
+    token = issued.token
+    with TestClient(make_app(tokenguard_guard)) as client:
+        assert client.get("/notes", headers=bearer(token)).status_code == 200  # now warm
+        tokenguard_guard.clock = lambda: datetime.now(UTC) + timedelta(hours=2)
+        try:
+            assert_refused(client.get("/notes", headers=bearer(token)), 401, INVALID, "invalid_token")
+        finally:
+            tokenguard_guard.clock = utcnow

@@ -434,41 +434,17 @@ same_bytes(PyObject *a, PyObject *b)
     return length == PyBytes_GET_SIZE(b) && memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), (size_t)length) == 0;
 }
 
-/* find_in_headers(headers, authorization, token_headers, prefix): the ASGI middleware's common case.
- *
- * headers is the scope's list of (name, value) bytes pairs. The answer is the info of a single
- * `authorization: Bearer <token>` whose token is cached, fresh and alive; None when neither
- * `authorization` nor any of the token_headers names is present (an anonymous request); and False
- * for everything else (a repeated or other credential header, another scheme or spelling, another
- * shape of headers, a token not warm here), which the Python path then decides from the start. */
+/* The answer for an ASGI scope's headers (see find_in_headers below); the argument types were
+ * checked by the caller: authorization bytes, token_headers a tuple of bytes, prefix a str. */
 static PyObject *
-WarmIndex_find_in_headers(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
+headers_answer(WarmIndex *self, PyObject *headers, PyObject *authorization, PyObject *token_headers,
+               PyObject *prefix)
 {
-    if (!initialised(self)) {
-        return NULL;
-    }
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError,
-                        "find_in_headers() takes four arguments: headers, authorization, token_headers, prefix");
-        return NULL;
-    }
-    PyObject *headers = args[0], *authorization = args[1], *token_headers = args[2];
-    if (!PyBytes_CheckExact(authorization) || !PyTuple_CheckExact(token_headers)) {
-        PyErr_SetString(PyExc_TypeError, "find_in_headers(): authorization is bytes, token_headers a tuple");
-        return NULL;
-    }
-    Py_ssize_t names = PyTuple_GET_SIZE(token_headers);
-    for (Py_ssize_t j = 0; j < names; j++) {
-        if (!PyBytes_CheckExact(PyTuple_GET_ITEM(token_headers, j))) {
-            PyErr_SetString(PyExc_TypeError, "find_in_headers(): token_headers holds bytes");
-            return NULL;
-        }
-    }
     if (!PyList_CheckExact(headers)) {
         Py_RETURN_FALSE;
     }
     PyObject *found = NULL;  /* borrowed from the list, which nothing below can change */
-    Py_ssize_t count = PyList_GET_SIZE(headers);
+    Py_ssize_t count = PyList_GET_SIZE(headers), names = PyTuple_GET_SIZE(token_headers);
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *pair = PyList_GET_ITEM(headers, i);
         if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) {
@@ -493,7 +469,7 @@ WarmIndex_find_in_headers(WarmIndex *self, PyObject *const *args, Py_ssize_t nar
     }
     if (found == NULL) {
         const char *unused;
-        if (prefix_bytes(args[3], &unused) < 0) {
+        if (prefix_bytes(prefix, &unused) < 0) {
             return NULL;
         }
         Py_RETURN_NONE;
@@ -505,13 +481,54 @@ WarmIndex_find_in_headers(WarmIndex *self, PyObject *const *args, Py_ssize_t nar
         Py_RETURN_FALSE;
     }
     Py_INCREF(found);
-    PyObject *info = lookup(self, PyBytes_AS_STRING(found) + skip, length - skip, args[3]);
+    PyObject *info = lookup(self, PyBytes_AS_STRING(found) + skip, length - skip, prefix);
     Py_DECREF(found);
     if (info == Py_None) {
         Py_DECREF(info);
         Py_RETURN_FALSE;
     }
     return info;
+}
+
+/* -1 with a TypeError unless authorization is bytes and token_headers a tuple of bytes. */
+static int
+check_header_names(PyObject *authorization, PyObject *token_headers, const char *who)
+{
+    if (!PyBytes_CheckExact(authorization) || !PyTuple_CheckExact(token_headers)) {
+        PyErr_Format(PyExc_TypeError, "%s: authorization is bytes, token_headers a tuple", who);
+        return -1;
+    }
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(token_headers); j++) {
+        if (!PyBytes_CheckExact(PyTuple_GET_ITEM(token_headers, j))) {
+            PyErr_Format(PyExc_TypeError, "%s: token_headers holds bytes", who);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* find_in_headers(headers, authorization, token_headers, prefix): the ASGI middleware's common case.
+ *
+ * headers is the scope's list of (name, value) bytes pairs. The answer is the info of a single
+ * `authorization: Bearer <token>` whose token is cached, fresh and alive; None when neither
+ * `authorization` nor any of the token_headers names is present (an anonymous request); and False
+ * for everything else (a repeated or other credential header, another scheme or spelling, another
+ * shape of headers, a token not warm here), which the Python path then decides from the start. */
+static PyObject *
+WarmIndex_find_in_headers(WarmIndex *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!initialised(self)) {
+        return NULL;
+    }
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError,
+                        "find_in_headers() takes four arguments: headers, authorization, token_headers, prefix");
+        return NULL;
+    }
+    if (check_header_names(args[1], args[2], "find_in_headers()") < 0) {
+        return NULL;
+    }
+    return headers_answer(self, args[0], args[1], args[2], args[3]);
 }
 
 static int
@@ -597,6 +614,216 @@ static PyTypeObject WarmIndexType = {
     .tp_clear = (inquiry)WarmIndex_clear,
     .tp_methods = WarmIndex_methods,
     .tp_members = WarmIndex_members,
+};
+
+/* -- ScopeReader: the ASGI middleware's whole common case ----------------------------------- */
+
+/* ScopeReader(index, authorization, token_headers, prefix, mounts, mark_key, mark_value, guard,
+ *             clock, hooks).read(scope)
+ *
+ * What TokenGuardMiddleware decides in Python before it calls the app, for an ordinary request:
+ * an "http" scope without a root_path, whose path starts with none of `mounts` (the web layer's
+ * paths), while guard.clock is `clock` and the `hooks` list (before_authenticate implementations)
+ * is empty. For such a scope it answers as find_in_headers does: the warm token's info, or None
+ * without credential headers, and then stores mark_value under mark_key; or False. A scope
+ * answered False is left untouched: the Python path then decides from the start. */
+typedef struct {
+    PyObject_HEAD
+    WarmIndex *index;
+    PyObject *authorization;  /* bytes: the credential header's lower-case name */
+    PyObject *token_headers;  /* tuple of bytes: the other credential headers' names */
+    PyObject *prefix;         /* str */
+    PyObject *mounts;         /* tuple of str */
+    PyObject *mark_key, *mark_value;
+    PyObject *guard, *clock;  /* guard.clock must be clock */
+    PyObject *hooks;          /* a list that must be empty */
+} ScopeReader;
+
+static PyObject *s_type, *s_http, *s_root_path, *s_path, *s_headers, *s_clock;
+
+/* 1 when scope[name] is exactly a str equal to text (an interned str, compared by identity
+ * first); 0 when it is absent or anything else; -1 on error. */
+static int
+item_is(PyObject *scope, PyObject *name, PyObject *text)
+{
+    PyObject *value = PyDict_GetItemWithError(scope, name);  /* borrowed */
+    if (value == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    if (value == text) {
+        return 1;
+    }
+    return PyUnicode_CheckExact(value) && PyUnicode_Compare(value, text) == 0;
+}
+
+/* 1 when the request is one the compiled path may answer (see above), 0 if not, -1 on error. */
+static int
+ordinary(ScopeReader *self, PyObject *scope)
+{
+    if (!PyDict_CheckExact(scope) || !PyList_CheckExact(self->hooks) || PyList_GET_SIZE(self->hooks) != 0) {
+        return 0;
+    }
+    int http = item_is(scope, s_type, s_http);
+    if (http <= 0) {
+        return http;
+    }
+    PyObject *root_path = PyDict_GetItemWithError(scope, s_root_path);  /* borrowed */
+    if (root_path != NULL) {
+        if (!PyUnicode_CheckExact(root_path) || PyUnicode_GET_LENGTH(root_path) != 0) {
+            return 0;
+        }
+    } else if (PyErr_Occurred()) {
+        return -1;
+    }
+    PyObject *path = PyDict_GetItemWithError(scope, s_path);  /* borrowed */
+    if (path == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    if (!PyUnicode_CheckExact(path)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(self->mounts); i++) {
+        Py_ssize_t starts = PyUnicode_Tailmatch(path, PyTuple_GET_ITEM(self->mounts, i), 0, PY_SSIZE_T_MAX, -1);
+        if (starts != 0) {
+            return starts < 0 ? -1 : 0;
+        }
+    }
+    PyObject *clock = PyObject_GetAttr(self->guard, s_clock);
+    if (clock == NULL) {
+        return -1;
+    }
+    Py_DECREF(clock);  /* only its identity is compared */
+    return clock == self->clock;
+}
+
+static PyObject *
+ScopeReader_read(ScopeReader *self, PyObject *scope)
+{
+    if (self->index == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ScopeReader was not initialised");
+        return NULL;
+    }
+    int answers = ordinary(self, scope);
+    if (answers <= 0) {
+        if (answers < 0) {
+            return NULL;
+        }
+        Py_RETURN_FALSE;
+    }
+    PyObject *headers = PyDict_GetItemWithError(scope, s_headers);  /* borrowed */
+    if (headers == NULL) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        Py_RETURN_FALSE;
+    }
+    Py_INCREF(headers);
+    PyObject *answer = headers_answer(self->index, headers, self->authorization, self->token_headers,
+                                      self->prefix);
+    Py_DECREF(headers);
+    if (answer != NULL && answer != Py_False && PyDict_SetItem(scope, self->mark_key, self->mark_value) < 0) {
+        Py_CLEAR(answer);
+    }
+    return answer;
+}
+
+static int
+ScopeReader_init(ScopeReader *self, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"index", "authorization", "token_headers", "prefix", "mounts", "mark_key",
+                            "mark_value", "guard", "clock", "hooks", NULL};
+    PyObject *index, *authorization, *token_headers, *prefix, *mounts, *mark_key, *mark_value, *guard, *clock,
+        *hooks;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOUO!OOOOO:ScopeReader", names, &WarmIndexType, &index,
+                                     &authorization, &token_headers, &prefix, &PyTuple_Type, &mounts, &mark_key,
+                                     &mark_value, &guard, &clock, &hooks)) {
+        return -1;
+    }
+    if (!initialised((WarmIndex *)index) || check_header_names(authorization, token_headers, "ScopeReader") < 0) {
+        return -1;
+    }
+    const char *unused;
+    if (prefix_bytes(prefix, &unused) < 0) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mounts); i++) {
+        if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(mounts, i))) {
+            PyErr_SetString(PyExc_TypeError, "ScopeReader: mounts holds str");
+            return -1;
+        }
+    }
+    Py_XSETREF(self->authorization, Py_NewRef(authorization));
+    Py_XSETREF(self->token_headers, Py_NewRef(token_headers));
+    Py_XSETREF(self->prefix, Py_NewRef(prefix));
+    Py_XSETREF(self->mounts, Py_NewRef(mounts));
+    Py_XSETREF(self->mark_key, Py_NewRef(mark_key));
+    Py_XSETREF(self->mark_value, Py_NewRef(mark_value));
+    Py_XSETREF(self->guard, Py_NewRef(guard));
+    Py_XSETREF(self->clock, Py_NewRef(clock));
+    Py_XSETREF(self->hooks, Py_NewRef(hooks));
+    Py_XSETREF(self->index, (WarmIndex *)Py_NewRef(index));  /* last: read() checks it */
+    return 0;
+}
+
+static int
+ScopeReader_traverse(ScopeReader *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->index);
+    Py_VISIT(self->authorization);
+    Py_VISIT(self->token_headers);
+    Py_VISIT(self->prefix);
+    Py_VISIT(self->mounts);
+    Py_VISIT(self->mark_key);
+    Py_VISIT(self->mark_value);
+    Py_VISIT(self->guard);
+    Py_VISIT(self->clock);
+    Py_VISIT(self->hooks);
+    return 0;
+}
+
+static int
+ScopeReader_clear(ScopeReader *self)
+{
+    Py_CLEAR(self->index);
+    Py_CLEAR(self->authorization);
+    Py_CLEAR(self->token_headers);
+    Py_CLEAR(self->prefix);
+    Py_CLEAR(self->mounts);
+    Py_CLEAR(self->mark_key);
+    Py_CLEAR(self->mark_value);
+    Py_CLEAR(self->guard);
+    Py_CLEAR(self->clock);
+    Py_CLEAR(self->hooks);
+    return 0;
+}
+
+static void
+ScopeReader_dealloc(ScopeReader *self)
+{
+    PyObject_GC_UnTrack(self);
+    ScopeReader_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef ScopeReader_methods[] = {
+    {"read", (PyCFunction)ScopeReader_read, METH_O,
+     "read(scope, /): a warm token's TokenInfo for an ordinary http scope (marked); None without "
+     "credential headers; False when Python must decide."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ScopeReaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tokenguard._speedups.ScopeReader",
+    .tp_doc = "The ASGI middleware's common case, from the scope to a warm token, in one C call.",
+    .tp_basicsize = sizeof(ScopeReader),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)ScopeReader_init,
+    .tp_dealloc = (destructor)ScopeReader_dealloc,
+    .tp_traverse = (traverseproc)ScopeReader_traverse,
+    .tp_clear = (inquiry)ScopeReader_clear,
+    .tp_methods = ScopeReader_methods,
 };
 
 /* -- TokenDigester: checksum, then HMAC-SHA256 -------------------------------------------- */
@@ -776,10 +1003,13 @@ PyInit__speedups(void)
         crc_table[byte] = crc;
     }
     if (intern(&s_deadline, "deadline") < 0 || intern(&s_fresh_until, "fresh_until") < 0
-        || intern(&s_info, "info") < 0) {
+        || intern(&s_info, "info") < 0 || intern(&s_type, "type") < 0 || intern(&s_http, "http") < 0
+        || intern(&s_root_path, "root_path") < 0 || intern(&s_path, "path") < 0
+        || intern(&s_headers, "headers") < 0 || intern(&s_clock, "clock") < 0) {
         return NULL;
     }
-    if (PyType_Ready(&WarmIndexType) < 0 || PyType_Ready(&TokenDigesterType) < 0) {
+    if (PyType_Ready(&WarmIndexType) < 0 || PyType_Ready(&ScopeReaderType) < 0
+        || PyType_Ready(&TokenDigesterType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&speedups_module);
@@ -787,6 +1017,7 @@ PyInit__speedups(void)
         return NULL;
     }
     if (PyModule_AddObjectRef(module, "WarmIndex", (PyObject *)&WarmIndexType) < 0
+        || PyModule_AddObjectRef(module, "ScopeReader", (PyObject *)&ScopeReaderType) < 0
         || PyModule_AddObjectRef(module, "TokenDigester", (PyObject *)&TokenDigesterType) < 0
         || PyModule_AddIntConstant(module, "BODY_LENGTH", BODY_LENGTH) < 0) {
         Py_DECREF(module);

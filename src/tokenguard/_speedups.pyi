@@ -22,3 +22,13 @@ class TokenDigester:
 
     def __init__(self, inner: object, outer: object) -> None: ...
     def checked_digest(self, canonical: str, /) -> str | None: ...
+
+class ScopeReader:
+    """The ASGI middleware's common case, from the scope to a warm token, in one C call."""
+
+    def __init__(
+        self, index: WarmIndex, authorization: bytes, token_headers: tuple[bytes, ...], prefix: str,
+        mounts: tuple[str, ...], mark_key: object, mark_value: object, guard: object, clock: object,
+        hooks: list[Any],
+    ) -> None: ...
+    def read(self, scope: object, /) -> TokenInfo | Literal[False] | None: ...

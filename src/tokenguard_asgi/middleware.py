@@ -43,10 +43,11 @@ for apps whose plugins do I/O in their hooks).
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.concurrency import run_in_threadpool
@@ -54,6 +55,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenguard._clock import utcnow
+from tokenguard._compiled import speedups
 from tokenguard.cli_config import environment_options
 from tokenguard.errors import StoreUnavailable, TokenGuardError, ValidationError
 from tokenguard.guard import TokenGuard
@@ -79,7 +81,17 @@ SECRET_KEY_ENV = "TOKENGUARD_SECRET_KEY"
 WEBSOCKET_POLICY_VIOLATION = 1008
 WEBSOCKET_TRY_AGAIN_LATER = 1013
 
+if TYPE_CHECKING:
+    from tokenguard._speedups import ScopeReader
+
 _T = TypeVar("_T")
+
+
+class _Answered(enum.Enum):
+    """What ``_decide`` returns for a request it answered itself (a refusal, the web layer's page)."""
+
+    ANSWERED = enum.auto()
+
 _FASTAPI = "fastapi"
 
 
@@ -126,8 +138,50 @@ class TokenGuardMiddleware:
         self._token_header_names = tuple(self._token_headers)
         #: a path that starts with none of these is no mount point (one C call per request).
         self._mounts = (api_path, settings_path)
+        self._read_warm = self._compiled_reader()
+
+    def _compiled_reader(self) -> Callable[[Scope], TokenInfo | Literal[False] | None]:
+        """``_speedups.ScopeReader``: an ordinary request's warm token in one C call, else ``False``."""
+        index = self.guard.cache.warm_index
+        if index is None or speedups is None:  # no compiled module, or no cache: Python decides
+            return _python_decides
+        hooks = self.guard._before_authenticate_impls  # pluggy's live list; else never empty
+        reader: ScopeReader = speedups.ScopeReader(
+            index, self._authorization, self._token_header_names, self.guard.prefix, self._mounts,
+            SCOPE_KEY, self, self.guard, utcnow, hooks if isinstance(hooks, list) else [None],
+        )
+        return reader.read
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The common case in one C call: an http request, no root_path, no mount path, a warm
+        # token (or no credential header at all), the default clock, no before_authenticate hook.
+        info = self._read_warm(scope)
+        if info is False:  # anything else: Python decides, from the start
+            decided = await self._decide(scope, receive, send)
+            if decided is _Answered.ANSWERED:
+                return
+            info = decided
+        if info is None:  # no credentials
+            _anonymous(scope)
+        else:
+            scope["auth"] = TokenCredentials(  # an admin token holds every configured scope
+                info, self._configured if info.admin else info.effective_scopes)
+            scope["user"] = TokenUser(info)
+        if _FASTAPI in sys.modules:  # its handler renders TokenRejected: replaced on the way out
+            await self._call_app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        except TokenRejected as rejected:  # an app without Starlette's exception handling
+            await self._send_rejected(rejected, scope, receive, send)
+
+    async def _decide(self, scope: Scope, receive: Receive, send: Send) -> TokenInfo | _Answered | None:
+        """The request's token (``None``: no credentials), or ``ANSWERED`` when it was answered here.
+
+        Every request the compiled reader leaves to Python (all of them, without it): other
+        scope types, the web layer's paths, a root_path, unusual or refused credentials, a
+        token not warm, a clock of one's own, before_authenticate hooks.
+        """
         kind = scope["type"]
         if kind == "http":
             scope[SCOPE_KEY] = self
@@ -136,42 +190,27 @@ class TokenGuardMiddleware:
                 parts = self.web.split(path)
                 if parts is not None:
                     await self._mount.serve(*parts, scope, receive, send)
-                    return
+                    return _Answered.ANSWERED
         elif kind == "websocket":
             scope[SCOPE_KEY] = self
         else:
             await self.app(scope, receive, send)
-            return
+            return _Answered.ANSWERED
         guard = self.guard
         find = guard.cache.find_in_headers  # the compiled warm hit (tokenguard/_speedups.c), or None
         found = (find(scope["headers"], self._authorization, self._token_header_names, guard.prefix)
                  if find is not None and guard.clock is utcnow else False)
         if found is None:  # no credential header at all
-            _anonymous(scope)
-        else:
-            try:
-                if found is False:  # not warm, or unusual headers: the Python path decides
-                    info = await self._authenticate(scope, remote_address(scope))
-                else:  # a warm token, as authenticate_cached answers it
-                    info = found
-                    if guard._before_authenticate_impls:
-                        guard._before_authenticate(remote=remote_address(scope))
-            except TokenGuardError as exc:
-                await self._refuse(exc, scope, receive, send)
-                return
-            if info is None:  # an unusual header that read_token found empty of credentials
-                _anonymous(scope)
-            else:
-                scope["auth"] = TokenCredentials(  # an admin token holds every configured scope
-                    info, self._configured if info.admin else info.effective_scopes)
-                scope["user"] = TokenUser(info)
-        if _FASTAPI in sys.modules:  # its handler renders TokenRejected: replaced on the way out
-            await self._call_app(scope, receive, send)
-            return
+            return None
         try:
-            await self.app(scope, receive, send)
-        except TokenRejected as rejected:  # an app without Starlette's exception handling
-            await self._send_rejected(rejected, scope, receive, send)
+            if found is False:  # not warm, or unusual headers: the Python path decides
+                return await self._authenticate(scope, remote_address(scope))
+            if guard._before_authenticate_impls:  # a warm token, as authenticate_cached answers it
+                guard._before_authenticate(remote=remote_address(scope))
+            return found
+        except TokenGuardError as exc:
+            await self._refuse(exc, scope, receive, send)
+            return _Answered.ANSWERED
 
     async def _authenticate(self, scope: Scope, remote: str | None) -> TokenInfo | None:
         """The request's token, ``None`` when anonymous; raises ``TokenGuardError`` to refuse."""
@@ -252,6 +291,11 @@ class TokenGuardMiddleware:
             raise rejected
         scope.pop(REFUSAL_KEY, None)
         await to_starlette(rejected.response)(scope, receive, send)
+
+
+def _python_decides(scope: Scope) -> Literal[False]:
+    """The reader without the compiled module: every request takes the Python path."""
+    return False
 
 
 def _renders(start: Message, refusal: WebResponse) -> bool:
