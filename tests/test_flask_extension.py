@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import warnings
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,8 @@ from flask import Flask, request, session
 from flask.testing import FlaskCliRunner
 
 from _flask_support import API, PAGE, Browser, bearer, make_app, make_guard
-from tokenguard import TokenGuard, ValidationError
+from tokenguard import TokenGuard, ValidationError, hookimpl
+from tokenguard._clock import utcnow
 from tokenguard_flask import FlaskTokenGuard, current_token, require_scope, tokens_cli
 
 KEY = secrets.token_urlsafe(40)
@@ -567,3 +569,45 @@ def test_guard_settings_beside_a_given_guard_are_flagged_not_silently_dropped(gu
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         FlaskTokenGuard(quiet, guard)
+
+
+# -- the compiled common case yields to what it does not decide ----------------------------------
+
+
+class RemoteRecorder:
+    def __init__(self) -> None:
+        self.remotes: list[str | None] = []
+
+    @hookimpl
+    def tokenguard_before_authenticate(self, remote: str | None) -> None:
+        self.remotes.append(remote)
+
+
+def test_a_hook_registered_after_start_up_sees_warm_tokens(app: Flask, guard: TokenGuard) -> None:
+    """A warm token takes one C call, unless a ``before_authenticate`` hook (the limiter) is registered."""
+    token = guard.create_token("alice", "warm", scopes=["read"]).token
+    client = app.test_client()
+    assert client.get("/notes", headers=bearer(token)).status_code == 200  # now warm
+    recorder = RemoteRecorder()
+    guard.plugins.register(recorder)
+    try:
+        assert client.get("/notes", headers=bearer(token)).status_code == 200
+    finally:
+        guard.plugins.unregister(recorder)
+    assert recorder.remotes == ["127.0.0.1"]
+    assert client.get("/notes", headers=bearer(token)).status_code == 200
+    assert recorder.remotes == ["127.0.0.1"]
+
+
+def test_a_clock_set_after_start_up_decides_expiry_of_warm_tokens(app: Flask, guard: TokenGuard) -> None:
+    """The pytest plugin's way: ``guard.clock`` replaced on a guard in use, the token already warm."""
+    token = guard.create_token("alice", "short", scopes=["read"], expires_in=timedelta(hours=1)).token
+    client = app.test_client()
+    assert client.get("/notes", headers=bearer(token)).status_code == 200  # now warm
+    guard.clock = lambda: datetime.now(UTC) + timedelta(hours=2)
+    try:
+        response = client.get("/notes", headers=bearer(token))
+    finally:
+        guard.clock = utcnow
+    assert response.status_code == 401 and response.json == {
+        "error": "invalid_token", "error_description": "the access token is invalid, expired or revoked"}

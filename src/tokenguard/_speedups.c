@@ -616,6 +616,57 @@ static PyTypeObject WarmIndexType = {
     .tp_members = WarmIndex_members,
 };
 
+/* -- the conditions of the readers below ---------------------------------------------------- */
+
+/* The compiled readers answer only while guard.clock is `clock` (the pytest plugin may replace it
+ * on a guard already in use) and `hooks`, pluggy's live list of before_authenticate
+ * implementations (the limiter's), is empty: Python answers every other request. */
+typedef struct {
+    PyObject *guard, *clock, *hooks;
+} Preconditions;
+
+static PyObject *s_clock;
+
+/* 1 when they hold, 0 if not, -1 on error. */
+static int
+preconditions_hold(const Preconditions *when)
+{
+    if (!PyList_CheckExact(when->hooks) || PyList_GET_SIZE(when->hooks) != 0) {
+        return 0;
+    }
+    PyObject *clock = PyObject_GetAttr(when->guard, s_clock);
+    if (clock == NULL) {
+        return -1;
+    }
+    Py_DECREF(clock);  /* only its identity is compared: when->clock keeps its own reference */
+    return clock == when->clock;
+}
+
+static void
+preconditions_set(Preconditions *when, PyObject *guard, PyObject *clock, PyObject *hooks)
+{
+    Py_XSETREF(when->guard, Py_NewRef(guard));
+    Py_XSETREF(when->clock, Py_NewRef(clock));
+    Py_XSETREF(when->hooks, Py_NewRef(hooks));
+}
+
+static int
+preconditions_traverse(const Preconditions *when, visitproc visit, void *arg)
+{
+    Py_VISIT(when->guard);
+    Py_VISIT(when->clock);
+    Py_VISIT(when->hooks);
+    return 0;
+}
+
+static void
+preconditions_clear(Preconditions *when)
+{
+    Py_CLEAR(when->guard);
+    Py_CLEAR(when->clock);
+    Py_CLEAR(when->hooks);
+}
+
 /* -- ScopeReader: the ASGI middleware's whole common case ----------------------------------- */
 
 /* ScopeReader(index, authorization, token_headers, prefix, mounts, mark_key, mark_value, guard,
@@ -635,11 +686,10 @@ typedef struct {
     PyObject *prefix;         /* str */
     PyObject *mounts;         /* tuple of str */
     PyObject *mark_key, *mark_value;
-    PyObject *guard, *clock;  /* guard.clock must be clock */
-    PyObject *hooks;          /* a list that must be empty */
+    Preconditions when;
 } ScopeReader;
 
-static PyObject *s_type, *s_http, *s_root_path, *s_path, *s_headers, *s_clock;
+static PyObject *s_type, *s_http, *s_root_path, *s_path, *s_headers;
 
 /* 1 when scope[name] is exactly a str equal to text (an interned str, compared by identity
  * first); 0 when it is absent or anything else; -1 on error. */
@@ -660,7 +710,7 @@ item_is(PyObject *scope, PyObject *name, PyObject *text)
 static int
 ordinary(ScopeReader *self, PyObject *scope)
 {
-    if (!PyDict_CheckExact(scope) || !PyList_CheckExact(self->hooks) || PyList_GET_SIZE(self->hooks) != 0) {
+    if (!PyDict_CheckExact(scope)) {
         return 0;
     }
     int http = item_is(scope, s_type, s_http);
@@ -688,12 +738,7 @@ ordinary(ScopeReader *self, PyObject *scope)
             return starts < 0 ? -1 : 0;
         }
     }
-    PyObject *clock = PyObject_GetAttr(self->guard, s_clock);
-    if (clock == NULL) {
-        return -1;
-    }
-    Py_DECREF(clock);  /* only its identity is compared */
-    return clock == self->clock;
+    return preconditions_hold(&self->when);
 }
 
 static PyObject *
@@ -758,9 +803,7 @@ ScopeReader_init(ScopeReader *self, PyObject *args, PyObject *kwargs)
     Py_XSETREF(self->mounts, Py_NewRef(mounts));
     Py_XSETREF(self->mark_key, Py_NewRef(mark_key));
     Py_XSETREF(self->mark_value, Py_NewRef(mark_value));
-    Py_XSETREF(self->guard, Py_NewRef(guard));
-    Py_XSETREF(self->clock, Py_NewRef(clock));
-    Py_XSETREF(self->hooks, Py_NewRef(hooks));
+    preconditions_set(&self->when, guard, clock, hooks);
     Py_XSETREF(self->index, (WarmIndex *)Py_NewRef(index));  /* last: read() checks it */
     return 0;
 }
@@ -775,10 +818,7 @@ ScopeReader_traverse(ScopeReader *self, visitproc visit, void *arg)
     Py_VISIT(self->mounts);
     Py_VISIT(self->mark_key);
     Py_VISIT(self->mark_value);
-    Py_VISIT(self->guard);
-    Py_VISIT(self->clock);
-    Py_VISIT(self->hooks);
-    return 0;
+    return preconditions_traverse(&self->when, visit, arg);
 }
 
 static int
@@ -791,9 +831,7 @@ ScopeReader_clear(ScopeReader *self)
     Py_CLEAR(self->mounts);
     Py_CLEAR(self->mark_key);
     Py_CLEAR(self->mark_value);
-    Py_CLEAR(self->guard);
-    Py_CLEAR(self->clock);
-    Py_CLEAR(self->hooks);
+    preconditions_clear(&self->when);
     return 0;
 }
 
@@ -824,6 +862,165 @@ static PyTypeObject ScopeReaderType = {
     .tp_traverse = (traverseproc)ScopeReader_traverse,
     .tp_clear = (inquiry)ScopeReader_clear,
     .tp_methods = ScopeReader_methods,
+};
+
+/* -- EnvironReader: the Flask extension's common case --------------------------------------- */
+
+/* EnvironReader(index, authorization_key, token_keys, prefix, guard, clock, hooks).read(environ)
+ *
+ * What the extension's before_request decides in Python, from a WSGI environ, while the same
+ * preconditions hold: the info of a warm token in a single `Bearer` authorization (the environ
+ * holds one value per header: WSGI servers join repeated ones, which then fail the shape checks);
+ * None when neither the authorization key nor any of token_keys is in the environ; False for
+ * everything else (another scheme or spelling, a token header, a token not warm here), which
+ * Python then decides from the start. The environ is only read. */
+typedef struct {
+    PyObject_HEAD
+    WarmIndex *index;
+    PyObject *authorization_key;  /* str: "HTTP_AUTHORIZATION" */
+    PyObject *token_keys;         /* tuple of str: the other credential headers' environ keys */
+    PyObject *prefix;             /* str */
+    Preconditions when;
+} EnvironReader;
+
+static PyObject *
+EnvironReader_read(EnvironReader *self, PyObject *environ)
+{
+    if (self->index == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "EnvironReader was not initialised");
+        return NULL;
+    }
+    if (!PyDict_CheckExact(environ)) {
+        Py_RETURN_FALSE;
+    }
+    int holds = preconditions_hold(&self->when);
+    if (holds <= 0) {
+        if (holds < 0) {
+            return NULL;
+        }
+        Py_RETURN_FALSE;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(self->token_keys); i++) {
+        int present = PyDict_Contains(environ, PyTuple_GET_ITEM(self->token_keys, i));
+        if (present != 0) {
+            if (present < 0) {
+                return NULL;
+            }
+            Py_RETURN_FALSE;
+        }
+    }
+    PyObject *value = PyDict_GetItemWithError(environ, self->authorization_key);  /* borrowed */
+    if (value == NULL) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    if (!PyUnicode_CheckExact(value)) {
+        Py_RETURN_FALSE;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(value) < 0) {
+        return NULL;
+    }
+#endif
+    static const char bearer[] = "Bearer ";
+    const Py_ssize_t skip = (Py_ssize_t)(sizeof bearer - 1);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(value);
+    const char *data = (const char *)PyUnicode_1BYTE_DATA(value);
+    if (!PyUnicode_IS_ASCII(value) || length <= skip || memcmp(data, bearer, (size_t)skip) != 0) {
+        Py_RETURN_FALSE;
+    }
+    Py_INCREF(value);
+    PyObject *info = lookup(self->index, data + skip, length - skip, self->prefix);
+    Py_DECREF(value);
+    if (info == Py_None) {
+        Py_DECREF(info);
+        Py_RETURN_FALSE;
+    }
+    return info;
+}
+
+static int
+EnvironReader_init(EnvironReader *self, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"index", "authorization_key", "token_keys", "prefix", "guard", "clock", "hooks",
+                            NULL};
+    PyObject *index, *authorization_key, *token_keys, *prefix, *guard, *clock, *hooks;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!UO!UOOO:EnvironReader", names, &WarmIndexType, &index,
+                                     &authorization_key, &PyTuple_Type, &token_keys, &prefix, &guard, &clock,
+                                     &hooks)) {
+        return -1;
+    }
+    if (!initialised((WarmIndex *)index)) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(token_keys); i++) {
+        if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(token_keys, i))) {
+            PyErr_SetString(PyExc_TypeError, "EnvironReader: token_keys holds str");
+            return -1;
+        }
+    }
+    const char *unused;
+    if (prefix_bytes(prefix, &unused) < 0) {
+        return -1;
+    }
+    Py_XSETREF(self->authorization_key, Py_NewRef(authorization_key));
+    Py_XSETREF(self->token_keys, Py_NewRef(token_keys));
+    Py_XSETREF(self->prefix, Py_NewRef(prefix));
+    preconditions_set(&self->when, guard, clock, hooks);
+    Py_XSETREF(self->index, (WarmIndex *)Py_NewRef(index));  /* last: read() checks it */
+    return 0;
+}
+
+static int
+EnvironReader_traverse(EnvironReader *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->index);
+    Py_VISIT(self->authorization_key);
+    Py_VISIT(self->token_keys);
+    Py_VISIT(self->prefix);
+    return preconditions_traverse(&self->when, visit, arg);
+}
+
+static int
+EnvironReader_clear(EnvironReader *self)
+{
+    Py_CLEAR(self->index);
+    Py_CLEAR(self->authorization_key);
+    Py_CLEAR(self->token_keys);
+    Py_CLEAR(self->prefix);
+    preconditions_clear(&self->when);
+    return 0;
+}
+
+static void
+EnvironReader_dealloc(EnvironReader *self)
+{
+    PyObject_GC_UnTrack(self);
+    EnvironReader_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef EnvironReader_methods[] = {
+    {"read", (PyCFunction)EnvironReader_read, METH_O,
+     "read(environ, /): a warm token's TokenInfo; None without credential headers; False when "
+     "Python must decide."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject EnvironReaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tokenguard._speedups.EnvironReader",
+    .tp_doc = "The Flask extension's common case, from the WSGI environ to a warm token, in one C call.",
+    .tp_basicsize = sizeof(EnvironReader),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)EnvironReader_init,
+    .tp_dealloc = (destructor)EnvironReader_dealloc,
+    .tp_traverse = (traverseproc)EnvironReader_traverse,
+    .tp_clear = (inquiry)EnvironReader_clear,
+    .tp_methods = EnvironReader_methods,
 };
 
 /* -- TokenDigester: checksum, then HMAC-SHA256 -------------------------------------------- */
@@ -1009,7 +1206,7 @@ PyInit__speedups(void)
         return NULL;
     }
     if (PyType_Ready(&WarmIndexType) < 0 || PyType_Ready(&ScopeReaderType) < 0
-        || PyType_Ready(&TokenDigesterType) < 0) {
+        || PyType_Ready(&EnvironReaderType) < 0 || PyType_Ready(&TokenDigesterType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&speedups_module);
@@ -1018,6 +1215,7 @@ PyInit__speedups(void)
     }
     if (PyModule_AddObjectRef(module, "WarmIndex", (PyObject *)&WarmIndexType) < 0
         || PyModule_AddObjectRef(module, "ScopeReader", (PyObject *)&ScopeReaderType) < 0
+        || PyModule_AddObjectRef(module, "EnvironReader", (PyObject *)&EnvironReaderType) < 0
         || PyModule_AddObjectRef(module, "TokenDigester", (PyObject *)&TokenDigesterType) < 0
         || PyModule_AddIntConstant(module, "BODY_LENGTH", BODY_LENGTH) < 0) {
         Py_DECREF(module);

@@ -47,7 +47,7 @@ import enum
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.concurrency import run_in_threadpool
@@ -55,7 +55,6 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenguard._clock import utcnow
-from tokenguard._compiled import speedups
 from tokenguard.cli_config import environment_options
 from tokenguard.errors import StoreUnavailable, TokenGuardError, ValidationError
 from tokenguard.guard import TokenGuard
@@ -64,6 +63,7 @@ from tokenguard.stores.memory import MemoryStore
 from tokenguard.web.app import TokenWeb
 from tokenguard.web.http import WebResponse
 from tokenguard.web.options import WebOptions
+from tokenguard.web.warm import scope_reader
 from tokenguard_asgi._translate import (
     header_getter,
     plain_credentials,
@@ -80,9 +80,6 @@ DATABASE_URL_ENV = "TOKENGUARD_DATABASE_URL"
 SECRET_KEY_ENV = "TOKENGUARD_SECRET_KEY"
 WEBSOCKET_POLICY_VIOLATION = 1008
 WEBSOCKET_TRY_AGAIN_LATER = 1013
-
-if TYPE_CHECKING:
-    from tokenguard._speedups import ScopeReader
 
 _T = TypeVar("_T")
 
@@ -138,19 +135,9 @@ class TokenGuardMiddleware:
         self._token_header_names = tuple(self._token_headers)
         #: a path that starts with none of these is no mount point (one C call per request).
         self._mounts = (api_path, settings_path)
-        self._read_warm = self._compiled_reader()
-
-    def _compiled_reader(self) -> Callable[[Scope], TokenInfo | Literal[False] | None]:
-        """``_speedups.ScopeReader``: an ordinary request's warm token in one C call, else ``False``."""
-        index = self.guard.cache.warm_index
-        if index is None or speedups is None:  # no compiled module, or no cache: Python decides
-            return _python_decides
-        hooks = self.guard._before_authenticate_impls  # pluggy's live list; else never empty
-        reader: ScopeReader = speedups.ScopeReader(
-            index, self._authorization, self._token_header_names, self.guard.prefix, self._mounts,
-            SCOPE_KEY, self, self.guard, utcnow, hooks if isinstance(hooks, list) else [None],
-        )
-        return reader.read
+        #: the common case in one C call (tokenguard.web.warm)
+        self._read_warm = scope_reader(self.guard, self._authorization, self._token_header_names,
+                                       self._mounts, SCOPE_KEY, self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The common case in one C call: an http request, no root_path, no mount path, a warm
@@ -291,11 +278,6 @@ class TokenGuardMiddleware:
             raise rejected
         scope.pop(REFUSAL_KEY, None)
         await to_starlette(rejected.response)(scope, receive, send)
-
-
-def _python_decides(scope: Scope) -> Literal[False]:
-    """The reader without the compiled module: every request takes the Python path."""
-    return False
 
 
 def _renders(start: Message, refusal: WebResponse) -> bool:

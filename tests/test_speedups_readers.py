@@ -1,12 +1,13 @@
-"""The ASGI middleware's compiled reader (``_speedups.ScopeReader``) decides only what Python would.
+"""The adapters' compiled readers (``ScopeReader``, ``EnvironReader``) decide only what Python would.
 
 ``TokenGuardMiddleware`` hands every scope to one C call first. For an ordinary
 request (``http``, no ``root_path``, a path outside the web layer's mounts, the
 default clock, no ``before_authenticate`` hook) it answers as ``find_in_headers``
 does and marks the scope; for everything else it answers ``False`` and leaves the
-scope untouched, so that the Python path decides from the start. These tests hold
-it to that over generated scopes, and to the clock and the hooks changing after
-the middleware was built.
+scope untouched, so that the Python path decides from the start. The Flask
+extension's ``before_request`` does the same with the WSGI environ, which it only
+reads. These tests hold both to that over generated requests, and to the clock
+and the hooks changing after the app was built.
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ def warm() -> Iterator[tuple[TokenGuard, str]]:
     guard.authenticate(token)
     yield guard, token
     guard.close()
+
+
+def _environ_reader(guard: TokenGuard, hooks: object = None) -> Any:
+    index = guard.cache.warm_index
+    assert index is not None
+    live = guard._before_authenticate_impls if hooks is None else hooks
+    return _speedups.EnvironReader(index, "HTTP_AUTHORIZATION", ("HTTP_API_TOKEN",), guard.prefix, guard,
+                                   utcnow, live).read
 
 
 def _reader(guard: TokenGuard, marker: object, hooks: object = None) -> Any:
@@ -228,3 +237,133 @@ def test_reads_leak_neither_memory_nor_references(warm: tuple[TokenGuard, str]) 
         tracemalloc.stop()
     assert end - start < 4096
     assert (sys.getrefcount(info), sys.getrefcount(marker), sys.getrefcount(guard)) == before
+
+
+# -- EnvironReader: the Flask extension's common case -------------------------------------------
+
+
+def _environ(token: str, **changes: object) -> dict[str, object]:
+    environ: dict[str, object] = {"REQUEST_METHOD": "GET", "PATH_INFO": "/notes", "HTTP_HOST": "x",
+                                  "HTTP_AUTHORIZATION": f"Bearer {token}", "REMOTE_ADDR": "127.0.0.1"}
+    for name, value in changes.items():
+        if value is _ABSENT:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+    return environ
+
+
+def _environ_expected(guard: TokenGuard, environ: dict[str, object]) -> object:
+    """The extension's Python reading of the environ, in the reader's terms (anything odd: Python's)."""
+    if "HTTP_API_TOKEN" in environ:
+        return False
+    if "HTTP_AUTHORIZATION" not in environ:
+        return None
+    value = environ["HTTP_AUTHORIZATION"]
+    if type(value) is not str or not value.startswith("Bearer "):
+        return False
+    find = guard.cache.find_fresh
+    assert find is not None
+    return find(value[len("Bearer "):], guard.prefix) or False
+
+
+def _environs(token: str) -> st.SearchStrategy[dict[str, object]]:
+    other = token[:-1] + ("0" if token[-1] != "0" else "1")
+    authorization = st.sampled_from([
+        f"Bearer {token}", f"Bearer {other}", f"bearer {token}", f"Basic {token}", f"Bearer  {token}",
+        f"Bearer {token}, Bearer {token}", f"Bearer {token} ", f"Bearer {token}é", "Bearer ", "Bearer", token,
+        "", f"Bearer {token}".encode(), None, _ABSENT,
+    ])
+    return st.fixed_dictionaries({
+        "HTTP_AUTHORIZATION": authorization,
+        "HTTP_API_TOKEN": st.sampled_from([_ABSENT, token, ""]),
+        "HTTP_X_API_TOKEN": st.sampled_from([_ABSENT, token]),
+    }).map(lambda drawn: _environ(token, **drawn))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_environ_reader_answers_only_what_python_would(
+    warm: tuple[TokenGuard, str], data: st.DataObject
+) -> None:
+    guard, token = warm
+    read = _environ_reader(guard)
+    environ = data.draw(_environs(token))
+    before = dict(environ)
+    assert read(environ) == _environ_expected(guard, before)
+    assert environ == before  # only read
+
+
+def test_the_environ_cases_by_name(warm: tuple[TokenGuard, str]) -> None:
+    guard, token = warm
+    info = guard.authenticate(token)
+    read = _environ_reader(guard)
+    assert read(_environ(token)) == info
+    assert read(_environ(token, HTTP_AUTHORIZATION=_ABSENT)) is None
+    for other in (_environ(token, HTTP_API_TOKEN=token),
+                  _environ(token, HTTP_AUTHORIZATION=f"bearer {token}"),
+                  _environ(token, HTTP_AUTHORIZATION=f"Bearer {token}, Bearer {token}"),
+                  _environ("tg_" + "0" * 38), _environ(token, HTTP_AUTHORIZATION=None)):
+        assert read(other) is False
+    assert read(["not", "a", "dict"]) is False
+
+
+def test_the_environ_reader_yields_to_a_new_clock_or_hook() -> None:
+    with TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False,
+                    prefix="tg") as guard:
+        token = guard.create_token("alice", "ci", scopes=["read"]).token
+        info = guard.authenticate(token)
+        read = _environ_reader(guard)
+        assert read(_environ(token)) == info
+        guard.clock = lambda: datetime(2030, 1, 1, tzinfo=UTC)
+        assert read(_environ(token)) is False
+        guard.clock = utcnow
+        recorder = Recorder()
+        guard.plugins.register(recorder)
+        assert read(_environ(token)) is False
+        guard.plugins.unregister(recorder)
+        assert read(_environ(token)) == info
+        assert _environ_reader(guard, hooks=[None])(_environ(token)) is False
+
+
+def test_the_environ_reader_refuses_bad_arguments(warm: tuple[TokenGuard, str]) -> None:
+    guard, token = warm
+    good: dict[str, Any] = {"index": guard.cache.warm_index, "authorization_key": "HTTP_AUTHORIZATION",
+                            "token_keys": ("HTTP_API_TOKEN",), "prefix": "tg", "guard": guard,
+                            "clock": utcnow, "hooks": []}
+    assert _speedups.EnvironReader(**good).read(_environ(token)) is not False
+    refused: list[tuple[str, object, type[Exception]]] = [
+        ("index", object(), TypeError), ("authorization_key", b"HTTP_AUTHORIZATION", TypeError),
+        ("token_keys", ["HTTP_API_TOKEN"], TypeError), ("token_keys", (b"HTTP_API_TOKEN",), TypeError),
+        ("prefix", "", ValueError),
+    ]
+    for name, bad, error in refused:
+        with pytest.raises(error):
+            _speedups.EnvironReader(**{**good, name: bad})
+    with pytest.raises(RuntimeError, match="not initialised"):
+        _speedups.EnvironReader.__new__(_speedups.EnvironReader).read({})
+
+
+def test_environ_reads_leak_neither_memory_nor_references(warm: tuple[TokenGuard, str]) -> None:
+    guard, token = warm
+    info = guard.authenticate(token)
+    read = _environ_reader(guard)
+    environs = [_environ(token), _environ(token, HTTP_AUTHORIZATION=_ABSENT),
+                _environ(token, HTTP_API_TOKEN="x"), _environ("tg_" + "0" * 38)]
+    for _ in range(1000):
+        for environ in environs:
+            read(environ)
+    gc.collect()
+    before = (sys.getrefcount(info), sys.getrefcount(guard))
+    tracemalloc.start()
+    try:
+        start, _ = tracemalloc.get_traced_memory()
+        for _ in range(20_000):
+            for environ in environs:
+                read(environ)
+        gc.collect()
+        end, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert end - start < 4096
+    assert (sys.getrefcount(info), sys.getrefcount(guard)) == before
