@@ -155,7 +155,7 @@ def starlette_apps(guard: TokenGuard, token: str) -> dict[str, Any]:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from tokenguard_asgi import TokenCredentials, TokenGuardMiddleware, TokenUser, require_scope
+    from tokenguard_asgi import TokenGuardMiddleware, TokenPrincipal, require_scope
 
     async def bare_notes(request: Request) -> JSONResponse:
         return JSONResponse({"owner": "alice"})
@@ -189,8 +189,7 @@ def starlette_apps(guard: TokenGuard, token: str) -> dict[str, Any]:
             self.app = app
 
         async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-            scope["auth"] = TokenCredentials(verified_once, verified_once.effective_scopes)
-            scope["user"] = TokenUser(verified_once)
+            scope["auth"] = scope["user"] = TokenPrincipal(verified_once, verified_once.effective_scopes)
             await self.app(scope, receive, send)
 
     return {

@@ -23,7 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tokenguard import MemoryStore, StoreUnavailable, TokenGuard, ValidationError, hookimpl
 from tokenguard._clock import utcnow
-from tokenguard_asgi import TokenCredentials, TokenGuardMiddleware, TokenUser, require_scope
+from tokenguard_asgi import TokenCredentials, TokenGuardMiddleware, TokenPrincipal, TokenUser, require_scope
 
 REALM_ONLY = 'Bearer realm="api"'
 MALFORMED = 'Bearer realm="api", error="invalid_request", error_description="the credentials are malformed"'
@@ -310,10 +310,34 @@ def test_request_user_is_token_owner(tokenguard_guard: TokenGuard, make_token: C
         client.get("/", headers=bearer(make_token("write", owner="erin")))
     user, auth = seen["user"], seen["auth"]
     assert isinstance(user, TokenUser) and isinstance(auth, TokenCredentials)
+    assert user is auth and type(auth) is TokenPrincipal  # one object per request, both faces
     assert (user.is_authenticated, user.display_name, user.identity) == (True, "erin", "erin")
     assert auth.token.owner == "erin" and auth.token.scopes == frozenset({"write"})
     assert auth.scopes == ["read", "write"]
     assert "tg_" not in repr(user) + repr(auth)
+    assert repr(auth) == f"TokenPrincipal(owner='erin', token_id={auth.token.id!r}, scopes=['read', 'write'])"
+
+
+@pytest.mark.parametrize("header", ["Authorization", "Api-Token"])  # the compiled path, and Python's
+def test_each_request_gets_its_own_principal(tokenguard_guard: TokenGuard, make_token: Callable[..., str],
+                                             header: str) -> None:
+    """An endpoint may change ``request.auth.scopes``; the next request with the same token starts afresh."""
+    seen: list[Any] = []
+
+    async def endpoint(request: Request) -> JSONResponse:
+        seen.append(request.auth)
+        listed = list(request.auth.scopes)
+        request.auth.scopes = ["changed"]
+        return JSONResponse(listed)
+
+    app = Starlette(routes=[Route("/", endpoint)], middleware=[Middleware(TokenGuardMiddleware,
+                                                                          guard=tokenguard_guard)])
+    token = make_token("write")
+    value = f"Bearer {token}" if header == "Authorization" else token
+    with TestClient(app) as client:
+        assert [client.get("/", headers={header: value}).json() for _ in range(3)] == [["read", "write"]] * 3
+    assert len({id(principal) for principal in seen}) == 3
+    assert all(type(principal) is TokenPrincipal for principal in seen)
 
 
 # -- configuration ---------------------------------------------------------------------------

@@ -14,13 +14,14 @@
 FastAPI's dependency lives in :mod:`tokenguard_asgi.fastapi`.
 """
 
-from tokenguard_asgi.auth import TokenCredentials, TokenRejected, TokenUser
+from tokenguard_asgi.auth import TokenCredentials, TokenPrincipal, TokenRejected, TokenUser
 from tokenguard_asgi.decorators import require_scope
 from tokenguard_asgi.middleware import TokenGuardMiddleware
 
 __all__ = [
     "TokenCredentials",
     "TokenGuardMiddleware",
+    "TokenPrincipal",
     "TokenRejected",
     "TokenUser",
     "require_scope",

@@ -15,7 +15,7 @@ from tokenguard.errors import TokenGuardError
 from tokenguard.models import TokenInfo
 from tokenguard.web.auth import REFUSALS
 from tokenguard_asgi._translate import remote_address, to_starlette
-from tokenguard_asgi.auth import TokenCredentials
+from tokenguard_asgi.auth import TokenCredentials, TokenPrincipal
 from tokenguard_asgi.middleware import (
     WEBSOCKET_POLICY_VIOLATION,
     middleware_of,
@@ -64,7 +64,7 @@ def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) ->
             # Effective scopes are configured ones (ScopeHierarchy.expand): one subset test decides;
             # anything else (anonymous, an unknown scope, a project) takes _refusal's full way.
             credentials = conn.scope.get("auth")
-            if check_fast and type(credentials) is TokenCredentials and wanted <= credentials._effective:
+            if check_fast and type(credentials) is TokenPrincipal and wanted <= credentials._effective:
                 return await function(*args, **kwargs)
             refusal = _refusal(conn, scopes, project_from)
             if refusal is None:
@@ -83,7 +83,7 @@ def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) ->
             """``async_endpoint`` for ``(request)``, as Starlette and FastAPI call it: no packing."""
             if type(request) is Request:
                 credentials = request.scope.get("auth")
-                if type(credentials) is TokenCredentials and wanted <= credentials._effective:
+                if type(credentials) is TokenPrincipal and wanted <= credentials._effective:
                     return await function(request)
             return await async_endpoint(request)
 
@@ -93,7 +93,7 @@ def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) ->
     def sync_endpoint(*args: Any, **kwargs: Any) -> Any:
         conn = args[0] if args and type(args[0]) is Request else _connection(args, kwargs, function)
         credentials = conn.scope.get("auth")
-        if check_fast and type(credentials) is TokenCredentials and wanted <= credentials._effective:
+        if check_fast and type(credentials) is TokenPrincipal and wanted <= credentials._effective:
             return function(*args, **kwargs)
         refusal = _refusal(conn, scopes, project_from)
         return function(*args, **kwargs) if refusal is None else _render(conn, refusal)

@@ -6,9 +6,9 @@ rules:
 * ``lifespan`` and every other scope type pass straight through.
 * For ``http`` and ``websocket`` scopes the credentials are read from the
   headers (``Authorization: Bearer …`` or ``Api-Token: …``; never the query
-  string). A valid token sets ``scope["auth"]`` to :class:`TokenCredentials`
-  (its effective scopes, plus ``.token``) and ``scope["user"]`` to
-  :class:`TokenUser`, so Starlette's ``requires``, ``request.auth`` and
+  string). A valid token sets both ``scope["auth"]`` and ``scope["user"]`` to one
+  :class:`TokenPrincipal`: a :class:`TokenCredentials` (its effective scopes, plus
+  ``.token``) and a :class:`TokenUser` at once, so Starlette's ``requires``, ``request.auth`` and
   ``request.user`` work unchanged.
 * A request without credentials goes on unchanged: ``scope["auth"]`` and
   ``scope["user"]`` default to ``AuthCredentials()`` and
@@ -71,7 +71,7 @@ from tokenguard_asgi._translate import (
     route_path,
     to_starlette,
 )
-from tokenguard_asgi.auth import REFUSAL_KEY, TokenCredentials, TokenRejected, TokenUser
+from tokenguard_asgi.auth import REFUSAL_KEY, TokenPrincipal, TokenRejected
 from tokenguard_asgi.webmount import OwnerLoader, WebMount
 
 #: the key of ``scope`` under which the middleware leaves itself for ``require_scope``.
@@ -151,9 +151,10 @@ class TokenGuardMiddleware:
         if info is None:  # no credentials
             _anonymous(scope)
         else:
-            scope["auth"] = TokenCredentials(  # an admin token holds every configured scope
+            # one object is both: Starlette's credentials and its user (an admin token holds
+            # every configured scope)
+            scope["auth"] = scope["user"] = TokenPrincipal(
                 info, self._configured if info.admin else info.effective_scopes)
-            scope["user"] = TokenUser(info)
         if _FASTAPI in sys.modules:  # its handler renders TokenRejected: replaced on the way out
             await self._call_app(scope, receive, send)
             return
