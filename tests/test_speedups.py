@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from tokenguard import InvalidToken, TokenGuard, TokenGuardError, hookimpl, tokens
 from tokenguard._compiled import PURE_PYTHON
-from tokenguard.cache import VerificationCache
+from tokenguard.cache import CachedToken, VerificationCache
 
 try:
     from tokenguard import _speedups
@@ -117,6 +117,34 @@ def test_boundaries_answer_none_for_the_python_path_to_decide(guard: TokenGuard)
     assert guard.cache._entries == OrderedDict()
 
 
+class OtherEntry(CachedToken):
+    __slots__ = ()
+
+
+@compiled
+def test_an_unusual_entry_is_left_to_the_python_path(guard: TokenGuard) -> None:
+    """The entry's slots are read in place only for an exact CachedToken holding floats."""
+    find = guard.cache.find_fresh
+    assert find is not None
+    token, info = _warm(guard)
+    (key,) = guard.cache._entries
+    entry = _entry(guard)
+    assert find(token, "tg") == info
+    entry.deadline = int(time.monotonic()) + 60  # type: ignore[attr-defined]  # an int: not read in place
+    assert find(token, "tg") is None
+    entry.deadline = time.monotonic() + 60  # type: ignore[attr-defined]
+    assert find(token, "tg") == info
+    del entry.info  # type: ignore[attr-defined]
+    assert find(token, "tg") is None
+    entry.info = info  # type: ignore[attr-defined]
+    other = OtherEntry.__new__(OtherEntry)
+    for name in CachedToken.__slots__:
+        setattr(other, name, getattr(entry, name))
+    guard.cache._entries[key] = other
+    assert find(token, "tg") is None
+    assert guard.authenticate_cached(token) == info  # Python's path still answers
+
+
 @compiled
 def test_an_expired_token_is_left_to_the_python_path(guard: TokenGuard) -> None:
     token, info = _warm(guard, expires_in=timedelta(seconds=30))
@@ -178,7 +206,7 @@ BLAKE2S_KAT = "40d15fee7c328830166ac3f918650f807e7e01e177258cdc0a39b11f598066f1"
 
 @compiled
 def test_the_probe_digest_is_blake2s_known_answer() -> None:
-    index = _speedups.WarmIndex(bytes(range(32)), 32, OrderedDict())
+    index = _speedups.WarmIndex(bytes(range(32)), 32, OrderedDict(), CachedToken)
     assert index.digest(b"\x00").hex() == BLAKE2S_KAT
 
 
@@ -188,7 +216,7 @@ def test_the_probe_digest_is_blake2s_known_answer() -> None:
        data=st.binary(min_size=1, max_size=64))
 def test_the_probe_digest_is_hashlibs_keyed_blake2s(key: bytes, size: int, data: bytes) -> None:
     """The C BLAKE2s of a probe is hashlib's, for every key, digest size and one-block input."""
-    index = _speedups.WarmIndex(key, size, OrderedDict())
+    index = _speedups.WarmIndex(key, size, OrderedDict(), CachedToken)
     assert index.digest(data) == hashlib.blake2s(data, key=key, digest_size=size).digest()
 
 
@@ -214,10 +242,18 @@ def test_the_probe_digest_changes_with_every_byte_of_a_token(guard: TokenGuard) 
 def test_the_warm_index_refuses_bad_arguments() -> None:
     for key, size in ((b"", 16), (bytes(33), 16), (bytes(32), 0), (bytes(32), 33)):
         with pytest.raises(ValueError, match="key of 1 to 32 bytes"):
-            _speedups.WarmIndex(key, size, OrderedDict())
+            _speedups.WarmIndex(key, size, OrderedDict(), CachedToken)
     with pytest.raises(TypeError):
-        _speedups.WarmIndex("text", 16, OrderedDict())  # type: ignore[arg-type]
-    index = _speedups.WarmIndex(bytes(32), 16, OrderedDict())
+        _speedups.WarmIndex("text", 16, OrderedDict(), CachedToken)  # type: ignore[arg-type]
+
+    class NoSlots:
+        deadline = fresh_until = info = 0.0
+
+    with pytest.raises(TypeError, match="no __slots__ attribute"):
+        _speedups.WarmIndex(bytes(32), 16, OrderedDict(), NoSlots)
+    with pytest.raises(AttributeError, match="deadline"):
+        _speedups.WarmIndex(bytes(32), 16, OrderedDict(), dict)
+    index = _speedups.WarmIndex(bytes(32), 16, OrderedDict(), CachedToken)
     for data in (b"", bytes(65)):
         with pytest.raises(ValueError, match="1 to 64 bytes"):
             index.digest(data)
@@ -250,7 +286,7 @@ def test_subclasses_and_other_types_are_left_to_python(guard: TokenGuard) -> Non
     with pytest.raises(TypeError):
         find(token)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        _speedups.WarmIndex(bytes(32), 16, [])  # type: ignore[arg-type]
+        _speedups.WarmIndex(bytes(32), 16, [], CachedToken)  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="not initialised"):
         _speedups.WarmIndex.__new__(_speedups.WarmIndex).find(token, "tg")
     with pytest.raises(RuntimeError, match="not initialised"):

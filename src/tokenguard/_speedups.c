@@ -1,6 +1,6 @@
 /* tokenguard._speedups: the warm-cache hit of TokenGuard.authenticate_cached in one C call.
  *
- * WarmIndex(key, digest_size, entries).find(token, prefix) answers what the pure-Python hot
+ * WarmIndex(key, digest_size, entries, entry_type).find(token, prefix) answers what the pure-Python hot
  * path answers when a token is cached, fresh and alive, and None in every other case
  * (the caller then runs the Python path, which decides and refuses with its hooks):
  *
@@ -10,7 +10,8 @@
  *      hashlib.blake2s(key=key, digest_size=digest_size), computed here from the state after
  *      the key block, as one compression of the token's single block;
  *   3. the entry filed under that digest in the cache's OrderedDict, if its
- *      deadline is after time.monotonic() and its fresh_until after time.time();
+ *      deadline is after time.monotonic() and its fresh_until after time.time() (the
+ *      entry_type's __slots__, CachedToken's, read in place);
  *   4. the entry moved to the LRU end; its TokenInfo returned.
  *
  * find_in_headers() first finds the token in an ASGI scope's headers, as the middleware's
@@ -40,7 +41,6 @@
 
 static unsigned char base62[256];     /* 1 + the digit's value; 0 outside the alphabet */
 static uint32_t crc_table[256];       /* CRC-32 (zlib's, reflected 0xEDB88320) by byte */
-static PyObject *s_deadline, *s_fresh_until, *s_info;
 
 /* -- hashlib's methods, looked up once ------------------------------------------------------ */
 
@@ -233,6 +233,8 @@ typedef struct {
     PyObject_HEAD
     PyObject *entries;        /* OrderedDict: probe digest -> CachedToken */
     PyObject *move_to_end;    /* entries.move_to_end, looked up once */
+    PyTypeObject *entry_type; /* CachedToken: its slots are read in place */
+    Py_ssize_t at_deadline, at_fresh_until, at_info;  /* their offsets */
     uint32_t keyed[8];        /* BLAKE2s state after the probe key's block */
     Py_ssize_t digest_size;   /* bytes of the probe digest */
     unsigned long long probes;  /* digests computed: what the shape checks let through */
@@ -256,16 +258,34 @@ clock_seconds(clockid_t clock, double *seconds)
     return 0;
 }
 
-static int
-read_float(PyObject *entry, PyObject *name, double *value)
+/* The byte offset of `type`'s __slots__ attribute `name` (an object slot); -1 with an exception. */
+static Py_ssize_t
+slot_offset(PyTypeObject *type, const char *name)
 {
-    PyObject *found = PyObject_GetAttr(entry, name);
-    if (found == NULL) {
+    PyObject *descr = PyObject_GetAttrString((PyObject *)type, name);
+    if (descr == NULL) {
         return -1;
     }
-    *value = PyFloat_AsDouble(found);
-    Py_DECREF(found);
-    return (*value == -1.0 && PyErr_Occurred()) ? -1 : 0;
+    Py_ssize_t offset = -1;
+    if (Py_IS_TYPE(descr, &PyMemberDescr_Type) && ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX) {
+        offset = ((PyMemberDescrObject *)descr)->d_member->offset;
+    } else {
+        PyErr_Format(PyExc_TypeError, "WarmIndex: %s.%s is no __slots__ attribute", type->tp_name, name);
+    }
+    Py_DECREF(descr);
+    return offset;
+}
+
+/* The float in entry's slot at `offset`: 0, or -1 when it is unset or no exact float. */
+static int
+slot_float(PyObject *entry, Py_ssize_t offset, double *value)
+{
+    PyObject *found = *(PyObject **)((char *)entry + offset);  /* borrowed */
+    if (found == NULL || !PyFloat_CheckExact(found)) {
+        return -1;
+    }
+    *value = PyFloat_AS_DOUBLE(found);
+    return 0;
 }
 
 /* The cache's probe digest of data[0:length] (1 to 64 bytes): a new bytes object, NULL on error. */
@@ -338,14 +358,21 @@ lookup(WarmIndex *self, const char *data, Py_ssize_t length, PyObject *prefix)
     Py_INCREF(entry);
     PyObject *info = NULL;
     double deadline, fresh_until, now;
-    if (read_float(entry, s_deadline, &deadline) < 0 || clock_seconds(CLOCK_MONOTONIC, &now) < 0) {
+    /* the entry's slots, read in place: anything unusual (another type, a slot unset) is Python's */
+    if (Py_TYPE(entry) != self->entry_type || slot_float(entry, self->at_deadline, &deadline) < 0
+        || slot_float(entry, self->at_fresh_until, &fresh_until) < 0
+        || *(PyObject **)((char *)entry + self->at_info) == NULL) {
+        info = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (clock_seconds(CLOCK_MONOTONIC, &now) < 0) {
         goto done;
     }
     if (!(deadline > now)) {  /* older than the TTL: the Python path drops it */
         info = Py_NewRef(Py_None);
         goto done;
     }
-    if (read_float(entry, s_fresh_until, &fresh_until) < 0 || clock_seconds(CLOCK_REALTIME, &now) < 0) {
+    if (clock_seconds(CLOCK_REALTIME, &now) < 0) {
         goto done;
     }
     if (!(now < fresh_until)) {  /* revoked, expired, or a last_used_at write due */
@@ -360,7 +387,8 @@ lookup(WarmIndex *self, const char *data, Py_ssize_t length, PyObject *prefix)
     } else {
         goto done;
     }
-    info = PyObject_GetAttr(entry, s_info);
+    info = *(PyObject **)((char *)entry + self->at_info);  /* the entry is still ours: set */
+    Py_INCREF(info);
 done:
     Py_DECREF(entry);
     Py_DECREF(key);
@@ -534,12 +562,12 @@ WarmIndex_find_in_headers(WarmIndex *self, PyObject *const *args, Py_ssize_t nar
 static int
 WarmIndex_init(WarmIndex *self, PyObject *args, PyObject *kwargs)
 {
-    static char *names[] = {"key", "digest_size", "entries", NULL};
+    static char *names[] = {"key", "digest_size", "entries", "entry_type", NULL};
     Py_buffer key;
     Py_ssize_t digest_size;
-    PyObject *entries;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nO!:WarmIndex", names, &key, &digest_size,
-                                     &PyDict_Type, &entries)) {
+    PyObject *entries, *entry_type;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nO!O!:WarmIndex", names, &key, &digest_size,
+                                     &PyDict_Type, &entries, &PyType_Type, &entry_type)) {
         return -1;
     }
     if (key.len < 1 || key.len > BLAKE2S_KEY || digest_size < 1 || digest_size > BLAKE2S_OUT) {
@@ -547,7 +575,15 @@ WarmIndex_init(WarmIndex *self, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_ValueError, "WarmIndex: key of 1 to 32 bytes, digest_size of 1 to 32");
         return -1;
     }
-    PyObject *move_to_end = PyObject_GetAttrString(entries, "move_to_end");
+    PyTypeObject *type = (PyTypeObject *)entry_type;
+    Py_ssize_t at_deadline = slot_offset(type, "deadline"), at_fresh_until = -1, at_info = -1;
+    if (at_deadline >= 0) {
+        at_fresh_until = slot_offset(type, "fresh_until");
+    }
+    if (at_fresh_until >= 0) {
+        at_info = slot_offset(type, "info");
+    }
+    PyObject *move_to_end = at_info < 0 ? NULL : PyObject_GetAttrString(entries, "move_to_end");
     if (move_to_end == NULL) {
         PyBuffer_Release(&key);
         return -1;
@@ -555,6 +591,10 @@ WarmIndex_init(WarmIndex *self, PyObject *args, PyObject *kwargs)
     blake2s_keyed(self->keyed, key.buf, key.len, digest_size);
     PyBuffer_Release(&key);
     self->digest_size = digest_size;
+    self->at_deadline = at_deadline;
+    self->at_fresh_until = at_fresh_until;
+    self->at_info = at_info;
+    Py_XSETREF(self->entry_type, (PyTypeObject *)Py_NewRef(entry_type));
     Py_XSETREF(self->entries, Py_NewRef(entries));
     Py_XSETREF(self->move_to_end, move_to_end);
     return 0;
@@ -563,6 +603,7 @@ WarmIndex_init(WarmIndex *self, PyObject *args, PyObject *kwargs)
 static int
 WarmIndex_traverse(WarmIndex *self, visitproc visit, void *arg)
 {
+    Py_VISIT(self->entry_type);
     Py_VISIT(self->entries);
     Py_VISIT(self->move_to_end);
     return 0;
@@ -571,6 +612,7 @@ WarmIndex_traverse(WarmIndex *self, visitproc visit, void *arg)
 static int
 WarmIndex_clear(WarmIndex *self)
 {
+    Py_CLEAR(self->entry_type);
     Py_CLEAR(self->entries);
     Py_CLEAR(self->move_to_end);
     return 0;
@@ -1199,8 +1241,7 @@ PyInit__speedups(void)
         }
         crc_table[byte] = crc;
     }
-    if (intern(&s_deadline, "deadline") < 0 || intern(&s_fresh_until, "fresh_until") < 0
-        || intern(&s_info, "info") < 0 || intern(&s_type, "type") < 0 || intern(&s_http, "http") < 0
+    if (intern(&s_type, "type") < 0 || intern(&s_http, "http") < 0
         || intern(&s_root_path, "root_path") < 0 || intern(&s_path, "path") < 0
         || intern(&s_headers, "headers") < 0 || intern(&s_clock, "clock") < 0) {
         return NULL;

@@ -10,7 +10,9 @@ class WarmIndex:
 
     #: probe digests computed: tokens that passed the length, prefix and alphabet checks
     probes: int
-    def __init__(self, key: bytes, digest_size: int, entries: OrderedDict[bytes, Any]) -> None: ...
+    def __init__(
+        self, key: bytes, digest_size: int, entries: OrderedDict[bytes, Any], entry_type: type
+    ) -> None: ...
     def find(self, token: object, prefix: str, /) -> TokenInfo | None: ...
     def find_in_headers(
         self, headers: object, authorization: bytes, token_headers: tuple[bytes, ...], prefix: str, /

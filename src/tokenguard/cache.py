@@ -224,7 +224,7 @@ class VerificationCache:
         #: the compiled index behind both (``None`` without it): the same keyed BLAKE2s, in C.
         self.warm_index: WarmIndex | None = None
         if speedups is not None and self.max_size and clock is time.monotonic:
-            self.warm_index = index = speedups.WarmIndex(probe_key, PROBE_BYTES, self._entries)
+            self.warm_index = index = speedups.WarmIndex(probe_key, PROBE_BYTES, self._entries, CachedToken)
             self.find_fresh, self.find_in_headers = index.find, index.find_in_headers
         #: Bumped by every invalidation; a look-up that started before one is not kept.
         self.generation = 0
