@@ -34,7 +34,9 @@ rules:
 
 The event loop is never blocked: guard calls that reach the store run in a
 worker thread, and a token found in the guard's verification cache needs no
-store, so it is answered inline (``TokenGuard.authenticate_cached``). One
+store, so it is answered inline (``TokenGuard.authenticate_cached``). The
+common case, an ordinary ``http`` request with a warm token or none, is decided
+by one C call before any of this (:mod:`tokenguard.web.warm`). One
 explicit fast path goes further: when the guard's store is exactly the
 in-process :class:`~tokenguard.MemoryStore`, a look-up is a dict access and
 runs inline (``inline_memory_store=False`` turns it off,
