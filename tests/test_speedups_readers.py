@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from tokenguard import TokenGuard, hookimpl
 from tokenguard._clock import utcnow
 from tokenguard._compiled import PURE_PYTHON
+from tokenguard.cache import VerificationCache
 
 if not PURE_PYTHON:
     from tokenguard import _speedups
@@ -59,7 +60,7 @@ def _environ_reader(guard: TokenGuard, hooks: object = None) -> Any:
     assert index is not None
     live = guard._before_authenticate_impls if hooks is None else hooks
     return _speedups.EnvironReader(index, "HTTP_AUTHORIZATION", ("HTTP_API_TOKEN",), guard.prefix, guard,
-                                   utcnow, live).read
+                                   utcnow, guard.cache, live).read
 
 
 def _reader(guard: TokenGuard, marker: object, hooks: object = None) -> Any:
@@ -67,7 +68,7 @@ def _reader(guard: TokenGuard, marker: object, hooks: object = None) -> Any:
     assert index is not None
     live = guard._before_authenticate_impls if hooks is None else hooks
     return _speedups.ScopeReader(index, AUTH, TOKEN_HEADERS, guard.prefix, MOUNTS, MARK, marker, guard,
-                                 utcnow, live).read
+                                 utcnow, guard.cache, live).read
 
 
 def _scope(token: str, **changes: object) -> dict[str, object]:
@@ -153,7 +154,7 @@ def test_the_ordinary_cases_by_name(warm: tuple[TokenGuard, str]) -> None:
     assert read(["not", "a", "dict"]) is False
 
 
-def test_a_clock_set_after_the_middleware_was_built_is_left_to_python() -> None:
+def test_a_clock_or_cache_set_after_the_middleware_was_built_is_left_to_python() -> None:
     """The pytest plugin replaces ``guard.clock`` on a guard already mounted: the reader yields."""
     with TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False,
                     prefix="tg") as guard:
@@ -164,6 +165,11 @@ def test_a_clock_set_after_the_middleware_was_built_is_left_to_python() -> None:
         guard.clock = lambda: datetime(2030, 1, 1, tzinfo=UTC)
         assert read(_scope(token)) is False
         guard.clock = utcnow
+        assert read(_scope(token)) == info
+        cache = guard.cache
+        guard.cache = VerificationCache()  # the reader reads the old cache's index: Python decides
+        assert read(_scope(token)) is False
+        guard.cache = cache
         assert read(_scope(token)) == info
 
 
@@ -198,7 +204,7 @@ def test_the_reader_refuses_bad_arguments(warm: tuple[TokenGuard, str]) -> None:
     hooks: list[object] = []
     good: dict[str, Any] = {"index": index, "authorization": AUTH, "token_headers": TOKEN_HEADERS,
                             "prefix": "tg", "mounts": MOUNTS, "mark_key": MARK, "mark_value": None,
-                            "guard": guard, "clock": utcnow, "hooks": hooks}
+                            "guard": guard, "clock": utcnow, "cache": guard.cache, "hooks": hooks}
     assert _speedups.ScopeReader(**good).read(_scope(token)) is not False
     refused: list[tuple[str, object, type[Exception]]] = [
         ("index", object(), TypeError), ("authorization", "authorization", TypeError),
@@ -308,7 +314,7 @@ def test_the_environ_cases_by_name(warm: tuple[TokenGuard, str]) -> None:
     assert read(["not", "a", "dict"]) is False
 
 
-def test_the_environ_reader_yields_to_a_new_clock_or_hook() -> None:
+def test_the_environ_reader_yields_to_a_new_clock_cache_or_hook() -> None:
     with TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False,
                     prefix="tg") as guard:
         token = guard.create_token("alice", "ci", scopes=["read"]).token
@@ -318,6 +324,10 @@ def test_the_environ_reader_yields_to_a_new_clock_or_hook() -> None:
         guard.clock = lambda: datetime(2030, 1, 1, tzinfo=UTC)
         assert read(_environ(token)) is False
         guard.clock = utcnow
+        cache = guard.cache
+        guard.cache = VerificationCache()
+        assert read(_environ(token)) is False
+        guard.cache = cache
         recorder = Recorder()
         guard.plugins.register(recorder)
         assert read(_environ(token)) is False
@@ -330,7 +340,7 @@ def test_the_environ_reader_refuses_bad_arguments(warm: tuple[TokenGuard, str]) 
     guard, token = warm
     good: dict[str, Any] = {"index": guard.cache.warm_index, "authorization_key": "HTTP_AUTHORIZATION",
                             "token_keys": ("HTTP_API_TOKEN",), "prefix": "tg", "guard": guard,
-                            "clock": utcnow, "hooks": []}
+                            "clock": utcnow, "cache": guard.cache, "hooks": []}
     assert _speedups.EnvironReader(**good).read(_environ(token)) is not False
     refused: list[tuple[str, object, type[Exception]]] = [
         ("index", object(), TypeError), ("authorization_key", b"HTTP_AUTHORIZATION", TypeError),

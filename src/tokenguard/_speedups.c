@@ -661,13 +661,26 @@ static PyTypeObject WarmIndexType = {
 /* -- the conditions of the readers below ---------------------------------------------------- */
 
 /* The compiled readers answer only while guard.clock is `clock` (the pytest plugin may replace it
- * on a guard already in use) and `hooks`, pluggy's live list of before_authenticate
- * implementations (the limiter's), is empty: Python answers every other request. */
+ * on a guard already in use), guard.cache is `cache` (the one whose index they read) and
+ * `hooks`, pluggy's live list of before_authenticate implementations (the limiter's), is
+ * empty: Python answers every other request. */
 typedef struct {
-    PyObject *guard, *clock, *hooks;
+    PyObject *guard, *clock, *cache, *hooks;
 } Preconditions;
 
-static PyObject *s_clock;
+static PyObject *s_clock, *s_cache;
+
+/* 1 when getattr(guard, name) is `expected`, 0 if not, -1 on error. */
+static int
+attribute_is(PyObject *guard, PyObject *name, PyObject *expected)
+{
+    PyObject *found = PyObject_GetAttr(guard, name);
+    if (found == NULL) {
+        return -1;
+    }
+    Py_DECREF(found);  /* only its identity is compared: `expected` keeps its own reference */
+    return found == expected;
+}
 
 /* 1 when they hold, 0 if not, -1 on error. */
 static int
@@ -676,19 +689,16 @@ preconditions_hold(const Preconditions *when)
     if (!PyList_CheckExact(when->hooks) || PyList_GET_SIZE(when->hooks) != 0) {
         return 0;
     }
-    PyObject *clock = PyObject_GetAttr(when->guard, s_clock);
-    if (clock == NULL) {
-        return -1;
-    }
-    Py_DECREF(clock);  /* only its identity is compared: when->clock keeps its own reference */
-    return clock == when->clock;
+    int holds = attribute_is(when->guard, s_clock, when->clock);
+    return holds <= 0 ? holds : attribute_is(when->guard, s_cache, when->cache);
 }
 
 static void
-preconditions_set(Preconditions *when, PyObject *guard, PyObject *clock, PyObject *hooks)
+preconditions_set(Preconditions *when, PyObject *guard, PyObject *clock, PyObject *cache, PyObject *hooks)
 {
     Py_XSETREF(when->guard, Py_NewRef(guard));
     Py_XSETREF(when->clock, Py_NewRef(clock));
+    Py_XSETREF(when->cache, Py_NewRef(cache));
     Py_XSETREF(when->hooks, Py_NewRef(hooks));
 }
 
@@ -697,6 +707,7 @@ preconditions_traverse(const Preconditions *when, visitproc visit, void *arg)
 {
     Py_VISIT(when->guard);
     Py_VISIT(when->clock);
+    Py_VISIT(when->cache);
     Py_VISIT(when->hooks);
     return 0;
 }
@@ -706,18 +717,18 @@ preconditions_clear(Preconditions *when)
 {
     Py_CLEAR(when->guard);
     Py_CLEAR(when->clock);
+    Py_CLEAR(when->cache);
     Py_CLEAR(when->hooks);
 }
 
 /* -- ScopeReader: the ASGI middleware's whole common case ----------------------------------- */
 
 /* ScopeReader(index, authorization, token_headers, prefix, mounts, mark_key, mark_value, guard,
- *             clock, hooks).read(scope)
+ *             clock, cache, hooks).read(scope)
  *
  * What TokenGuardMiddleware decides in Python before it calls the app, for an ordinary request:
  * an "http" scope without a root_path, whose path starts with none of `mounts` (the web layer's
- * paths), while guard.clock is `clock` and the `hooks` list (before_authenticate implementations)
- * is empty. For such a scope it answers as find_in_headers does: the warm token's info, or None
+ * paths), while the preconditions above hold. For such a scope it answers as find_in_headers does: the warm token's info, or None
  * without credential headers, and then stores mark_value under mark_key; or False. A scope
  * answered False is left untouched: the Python path then decides from the start. */
 typedef struct {
@@ -818,12 +829,12 @@ static int
 ScopeReader_init(ScopeReader *self, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"index", "authorization", "token_headers", "prefix", "mounts", "mark_key",
-                            "mark_value", "guard", "clock", "hooks", NULL};
+                            "mark_value", "guard", "clock", "cache", "hooks", NULL};
     PyObject *index, *authorization, *token_headers, *prefix, *mounts, *mark_key, *mark_value, *guard, *clock,
-        *hooks;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOUO!OOOOO:ScopeReader", names, &WarmIndexType, &index,
+        *cache, *hooks;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOUO!OOOOOO:ScopeReader", names, &WarmIndexType, &index,
                                      &authorization, &token_headers, &prefix, &PyTuple_Type, &mounts, &mark_key,
-                                     &mark_value, &guard, &clock, &hooks)) {
+                                     &mark_value, &guard, &clock, &cache, &hooks)) {
         return -1;
     }
     if (!initialised((WarmIndex *)index) || check_header_names(authorization, token_headers, "ScopeReader") < 0) {
@@ -845,7 +856,7 @@ ScopeReader_init(ScopeReader *self, PyObject *args, PyObject *kwargs)
     Py_XSETREF(self->mounts, Py_NewRef(mounts));
     Py_XSETREF(self->mark_key, Py_NewRef(mark_key));
     Py_XSETREF(self->mark_value, Py_NewRef(mark_value));
-    preconditions_set(&self->when, guard, clock, hooks);
+    preconditions_set(&self->when, guard, clock, cache, hooks);
     Py_XSETREF(self->index, (WarmIndex *)Py_NewRef(index));  /* last: read() checks it */
     return 0;
 }
@@ -908,7 +919,7 @@ static PyTypeObject ScopeReaderType = {
 
 /* -- EnvironReader: the Flask extension's common case --------------------------------------- */
 
-/* EnvironReader(index, authorization_key, token_keys, prefix, guard, clock, hooks).read(environ)
+/* EnvironReader(index, authorization_key, token_keys, prefix, guard, clock, cache, hooks).read(environ)
  *
  * What the extension's before_request decides in Python, from a WSGI environ, while the same
  * preconditions hold: the info of a warm token in a single `Bearer` authorization (the environ
@@ -986,12 +997,12 @@ EnvironReader_read(EnvironReader *self, PyObject *environ)
 static int
 EnvironReader_init(EnvironReader *self, PyObject *args, PyObject *kwargs)
 {
-    static char *names[] = {"index", "authorization_key", "token_keys", "prefix", "guard", "clock", "hooks",
-                            NULL};
-    PyObject *index, *authorization_key, *token_keys, *prefix, *guard, *clock, *hooks;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!UO!UOOO:EnvironReader", names, &WarmIndexType, &index,
+    static char *names[] = {"index", "authorization_key", "token_keys", "prefix", "guard", "clock", "cache",
+                            "hooks", NULL};
+    PyObject *index, *authorization_key, *token_keys, *prefix, *guard, *clock, *cache, *hooks;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!UO!UOOOO:EnvironReader", names, &WarmIndexType, &index,
                                      &authorization_key, &PyTuple_Type, &token_keys, &prefix, &guard, &clock,
-                                     &hooks)) {
+                                     &cache, &hooks)) {
         return -1;
     }
     if (!initialised((WarmIndex *)index)) {
@@ -1010,7 +1021,7 @@ EnvironReader_init(EnvironReader *self, PyObject *args, PyObject *kwargs)
     Py_XSETREF(self->authorization_key, Py_NewRef(authorization_key));
     Py_XSETREF(self->token_keys, Py_NewRef(token_keys));
     Py_XSETREF(self->prefix, Py_NewRef(prefix));
-    preconditions_set(&self->when, guard, clock, hooks);
+    preconditions_set(&self->when, guard, clock, cache, hooks);
     Py_XSETREF(self->index, (WarmIndex *)Py_NewRef(index));  /* last: read() checks it */
     return 0;
 }
@@ -1243,7 +1254,8 @@ PyInit__speedups(void)
     }
     if (intern(&s_type, "type") < 0 || intern(&s_http, "http") < 0
         || intern(&s_root_path, "root_path") < 0 || intern(&s_path, "path") < 0
-        || intern(&s_headers, "headers") < 0 || intern(&s_clock, "clock") < 0) {
+        || intern(&s_headers, "headers") < 0 || intern(&s_clock, "clock") < 0
+        || intern(&s_cache, "cache") < 0) {
         return NULL;
     }
     if (PyType_Ready(&WarmIndexType) < 0 || PyType_Ready(&ScopeReaderType) < 0

@@ -31,7 +31,7 @@ class ScopeReader:
     def __init__(
         self, index: WarmIndex, authorization: bytes, token_headers: tuple[bytes, ...], prefix: str,
         mounts: tuple[str, ...], mark_key: object, mark_value: object, guard: object, clock: object,
-        hooks: list[Any],
+        cache: object, hooks: list[Any],
     ) -> None: ...
     def read(self, scope: object, /) -> TokenInfo | Literal[False] | None: ...
 
@@ -40,6 +40,6 @@ class EnvironReader:
 
     def __init__(
         self, index: WarmIndex, authorization_key: str, token_keys: tuple[str, ...], prefix: str,
-        guard: object, clock: object, hooks: list[Any],
+        guard: object, clock: object, cache: object, hooks: list[Any],
     ) -> None: ...
     def read(self, environ: object, /) -> TokenInfo | Literal[False] | None: ...

@@ -3,9 +3,10 @@
 ``scope_reader`` (ASGI) and ``environ_reader`` (WSGI) wrap ``_speedups.ScopeReader`` and
 ``_speedups.EnvironReader``. Each reader answers a request's warm token, ``None`` for a
 request without credential headers, or ``False``, and the adapter's Python path then
-decides from the start. They answer only while ``guard.clock`` is the default clock and no
-``before_authenticate`` hook is registered, both checked at every call (the pytest plugin
-replaces the clock of a guard in use; a limiter may be registered at any time). Without the
+decides from the start. They answer only while ``guard.clock`` is the default clock,
+``guard.cache`` the cache whose index they read, and no ``before_authenticate`` hook is
+registered, all checked at every call (the pytest plugin replaces the clock of a guard in
+use; a limiter may be registered at any time). Without the
 compiled module, or without a cache, the reader is a function that always answers ``False``.
 """
 
@@ -31,9 +32,10 @@ def python_decides(request: object) -> Literal[False]:
     return False
 
 
-def _preconditions(guard: TokenGuard) -> tuple[TokenGuard, object, list[Any]]:
+def _preconditions(guard: TokenGuard) -> tuple[TokenGuard, object, object, list[Any]]:
+    """What the readers check at every call: this clock, this cache, no before_authenticate hook."""
     hooks = guard._before_authenticate_impls  # pluggy's live list; anything else: never answer
-    return guard, utcnow, hooks if isinstance(hooks, list) else [None]
+    return guard, utcnow, guard.cache, hooks if isinstance(hooks, list) else [None]
 
 
 def scope_reader(guard: TokenGuard, authorization: bytes, token_headers: tuple[bytes, ...],
