@@ -24,10 +24,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tokenguard import TokenGuard, hookimpl
+from tokenguard import TokenGuard, TokenInfo, hookimpl
 from tokenguard._clock import utcnow
 from tokenguard._compiled import PURE_PYTHON
 from tokenguard.cache import VerificationCache
+from tokenguard_asgi import TokenPrincipal
 
 if not PURE_PYTHON:
     from tokenguard import _speedups
@@ -67,8 +68,18 @@ def _reader(guard: TokenGuard, marker: object, hooks: object = None) -> Any:
     index = guard.cache.warm_index
     assert index is not None
     live = guard._before_authenticate_impls if hooks is None else hooks
-    return _speedups.ScopeReader(index, AUTH, TOKEN_HEADERS, guard.prefix, MOUNTS, MARK, marker, guard,
-                                 utcnow, guard.cache, live).read
+    return _speedups.ScopeReader(index, AUTH, TOKEN_HEADERS, guard.prefix, MOUNTS, MARK, marker,
+                                 TokenPrincipal, TokenInfo, guard, utcnow, guard.cache, live).read
+
+
+def _token_in(read: Any, scope: dict[str, object]) -> object:
+    """The reader's answer, with ``True`` (the scope holds a principal) shown as the principal's token."""
+    answer = read(scope)
+    if answer is not True:
+        return answer
+    principal = scope["auth"]
+    assert type(principal) is TokenPrincipal and scope["user"] is principal
+    return principal.token
 
 
 def _scope(token: str, **changes: object) -> dict[str, object]:
@@ -128,11 +139,25 @@ def test_the_reader_answers_only_what_python_would(warm: tuple[TokenGuard, str],
     scope = data.draw(_scopes(token))
     before = dict(scope)
     answer = read(scope)
-    assert answer == _expected(guard, before)
+    expected = _expected(guard, before)
+    if isinstance(expected, TokenInfo) and expected.admin:
+        expected = False  # an admin token's principal holds the configured scopes: Python makes it
     if answer is False:
+        assert expected is False
         assert scope == before  # untouched: Python decides from the start
-    else:
+    elif answer is None:
+        assert expected is None
         assert scope == {**before, MARK: marker}
+    else:
+        assert answer is True and isinstance(expected, TokenInfo)
+        principal = scope["auth"]
+        assert scope == {**before, MARK: marker, "auth": principal, "user": principal}
+        made = TokenPrincipal(expected, expected.effective_scopes)  # what Python makes
+        assert type(principal) is TokenPrincipal
+        assert (principal.token, principal._effective, principal._listed) == (
+            made.token, made._effective, made._listed)
+        assert principal.scopes == made.scopes and repr(principal) == repr(made)
+        assert (principal.is_authenticated, principal.display_name) == (True, expected.owner)
 
 
 def test_the_ordinary_cases_by_name(warm: tuple[TokenGuard, str]) -> None:
@@ -141,10 +166,10 @@ def test_the_ordinary_cases_by_name(warm: tuple[TokenGuard, str]) -> None:
     marker = Marker()
     read = _reader(guard, marker)
     scope = _scope(token)
-    assert read(scope) == info and scope[MARK] is marker
+    assert _token_in(read, scope) == info and scope[MARK] is marker
     anonymous = _scope(token, headers=[(b"host", b"x")])
     assert read(anonymous) is None and anonymous[MARK] is marker
-    assert read(_scope(token, root_path=_ABSENT)) == info  # a server that sends no root_path
+    assert _token_in(read, _scope(token, root_path=_ABSENT)) == info  # a server that sends no root_path
     for other in (_scope(token, type="websocket"), _scope(token, type="lifespan"),
                   _scope(token, root_path="/mounted"), _scope(token, path="/api/tokens"),
                   _scope(token, path="/settings/tokens/new"), _scope(token, headers=_ABSENT),
@@ -154,6 +179,20 @@ def test_the_ordinary_cases_by_name(warm: tuple[TokenGuard, str]) -> None:
     assert read(["not", "a", "dict"]) is False
 
 
+def test_an_admin_token_is_left_to_python() -> None:
+    """An admin token holds every configured scope: the middleware's Python path makes its principal."""
+    with TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False,
+                    prefix="tg") as guard:
+        admin = guard.create_token("root", "ops", admin=True).token
+        user = guard.create_token("alice", "ci", scopes=["read"]).token
+        guard.authenticate(admin)
+        info = guard.authenticate(user)
+        read = _reader(guard, Marker())
+        scope = _scope(admin)
+        assert read(scope) is False and scope == _scope(admin)
+        assert _token_in(read, _scope(user)) == info
+
+
 def test_a_clock_or_cache_set_after_the_middleware_was_built_is_left_to_python() -> None:
     """The pytest plugin replaces ``guard.clock`` on a guard already mounted: the reader yields."""
     with TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False,
@@ -161,16 +200,16 @@ def test_a_clock_or_cache_set_after_the_middleware_was_built_is_left_to_python()
         token = guard.create_token("alice", "ci", scopes=["read"]).token
         info = guard.authenticate(token)
         read = _reader(guard, Marker())
-        assert read(_scope(token)) == info
+        assert _token_in(read, _scope(token)) == info
         guard.clock = lambda: datetime(2030, 1, 1, tzinfo=UTC)
         assert read(_scope(token)) is False
         guard.clock = utcnow
-        assert read(_scope(token)) == info
+        assert _token_in(read, _scope(token)) == info
         cache = guard.cache
         guard.cache = VerificationCache()  # the reader reads the old cache's index: Python decides
         assert read(_scope(token)) is False
         guard.cache = cache
-        assert read(_scope(token)) == info
+        assert _token_in(read, _scope(token)) == info
 
 
 class Recorder:
@@ -189,12 +228,12 @@ def test_a_hook_registered_after_the_middleware_was_built_is_left_to_python() ->
         token = guard.create_token("alice", "ci", scopes=["read"]).token
         info = guard.authenticate(token)
         read = _reader(guard, Marker())
-        assert read(_scope(token)) == info
+        assert _token_in(read, _scope(token)) == info
         recorder = Recorder()
         guard.plugins.register(recorder)
         assert read(_scope(token)) is False
         guard.plugins.unregister(recorder)
-        assert read(_scope(token)) == info
+        assert _token_in(read, _scope(token)) == info
         assert _reader(guard, Marker(), hooks=[None])(_scope(token)) is False  # never empty: never answers
 
 
@@ -204,13 +243,16 @@ def test_the_reader_refuses_bad_arguments(warm: tuple[TokenGuard, str]) -> None:
     hooks: list[object] = []
     good: dict[str, Any] = {"index": index, "authorization": AUTH, "token_headers": TOKEN_HEADERS,
                             "prefix": "tg", "mounts": MOUNTS, "mark_key": MARK, "mark_value": None,
-                            "guard": guard, "clock": utcnow, "cache": guard.cache, "hooks": hooks}
+                            "principal_type": TokenPrincipal, "info_type": TokenInfo, "guard": guard,
+                            "clock": utcnow, "cache": guard.cache, "hooks": hooks}
     assert _speedups.ScopeReader(**good).read(_scope(token)) is not False
     refused: list[tuple[str, object, type[Exception]]] = [
         ("index", object(), TypeError), ("authorization", "authorization", TypeError),
         ("token_headers", [b"api-token"], TypeError), ("token_headers", ("x",), TypeError),
         ("prefix", "", ValueError), ("prefix", b"tg", TypeError),
         ("mounts", ["/api"], TypeError), ("mounts", (b"/api",), TypeError),
+        ("principal_type", "TokenPrincipal", TypeError), ("principal_type", Marker, AttributeError),
+        ("info_type", TokenPrincipal, AttributeError),
     ]
     for name, bad, error in refused:
         with pytest.raises(error):

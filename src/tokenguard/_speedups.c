@@ -270,17 +270,24 @@ slot_offset(PyTypeObject *type, const char *name)
     if (Py_IS_TYPE(descr, &PyMemberDescr_Type) && ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX) {
         offset = ((PyMemberDescrObject *)descr)->d_member->offset;
     } else {
-        PyErr_Format(PyExc_TypeError, "WarmIndex: %s.%s is no __slots__ attribute", type->tp_name, name);
+        PyErr_Format(PyExc_TypeError, "%s.%s is no __slots__ attribute", type->tp_name, name);
     }
     Py_DECREF(descr);
     return offset;
+}
+
+/* The object in `owner`'s slot at `offset` (borrowed; NULL when unset). */
+static inline PyObject *
+slot_at(PyObject *owner, Py_ssize_t offset)
+{
+    return *(PyObject **)((char *)owner + offset);
 }
 
 /* The float in entry's slot at `offset`: 0, or -1 when it is unset or no exact float. */
 static int
 slot_float(PyObject *entry, Py_ssize_t offset, double *value)
 {
-    PyObject *found = *(PyObject **)((char *)entry + offset);  /* borrowed */
+    PyObject *found = slot_at(entry, offset);
     if (found == NULL || !PyFloat_CheckExact(found)) {
         return -1;
     }
@@ -361,7 +368,7 @@ lookup(WarmIndex *self, const char *data, Py_ssize_t length, PyObject *prefix)
     /* the entry's slots, read in place: anything unusual (another type, a slot unset) is Python's */
     if (Py_TYPE(entry) != self->entry_type || slot_float(entry, self->at_deadline, &deadline) < 0
         || slot_float(entry, self->at_fresh_until, &fresh_until) < 0
-        || *(PyObject **)((char *)entry + self->at_info) == NULL) {
+        || slot_at(entry, self->at_info) == NULL) {
         info = Py_NewRef(Py_None);
         goto done;
     }
@@ -387,8 +394,7 @@ lookup(WarmIndex *self, const char *data, Py_ssize_t length, PyObject *prefix)
     } else {
         goto done;
     }
-    info = *(PyObject **)((char *)entry + self->at_info);  /* the entry is still ours: set */
-    Py_INCREF(info);
+    info = Py_NewRef(slot_at(entry, self->at_info));  /* the entry is still ours: set */
 done:
     Py_DECREF(entry);
     Py_DECREF(key);
@@ -723,14 +729,17 @@ preconditions_clear(Preconditions *when)
 
 /* -- ScopeReader: the ASGI middleware's whole common case ----------------------------------- */
 
-/* ScopeReader(index, authorization, token_headers, prefix, mounts, mark_key, mark_value, guard,
- *             clock, cache, hooks).read(scope)
+/* ScopeReader(index, authorization, token_headers, prefix, mounts, mark_key, mark_value, principal_type,
+ *             info_type, guard, clock, cache, hooks).read(scope)
  *
  * What TokenGuardMiddleware decides in Python before it calls the app, for an ordinary request:
  * an "http" scope without a root_path, whose path starts with none of `mounts` (the web layer's
- * paths), while the preconditions above hold. For such a scope it answers as find_in_headers does: the warm token's info, or None
- * without credential headers, and then stores mark_value under mark_key; or False. A scope
- * answered False is left untouched: the Python path then decides from the start. */
+ * paths), while the preconditions above hold. For such a scope whose headers find_in_headers
+ * answers with a warm, non-admin token's info, it puts the token's principal (principal_type,
+ * TokenPrincipal, made as principal_of says) in scope["auth"] and scope["user"], marks the scope
+ * (mark_value under mark_key) and answers True; without credential headers it marks the scope
+ * and answers None. A scope answered False is left untouched: the Python path then decides from
+ * the start. */
 typedef struct {
     PyObject_HEAD
     WarmIndex *index;
@@ -739,10 +748,38 @@ typedef struct {
     PyObject *prefix;         /* str */
     PyObject *mounts;         /* tuple of str */
     PyObject *mark_key, *mark_value;
+    PyTypeObject *principal_type;  /* TokenPrincipal: made here for a warm token, its slots filled */
+    Py_ssize_t at_token, at_effective, at_listed;
+    PyTypeObject *info_type;       /* TokenInfo: its admin and effective_scopes slots, read in place */
+    Py_ssize_t at_admin, at_scopes;
     Preconditions when;
 } ScopeReader;
 
-static PyObject *s_type, *s_http, *s_root_path, *s_path, *s_headers;
+static PyObject *s_type, *s_http, *s_root_path, *s_path, *s_headers, *s_auth, *s_user;
+
+
+/* What TokenPrincipal(info, info.effective_scopes) makes, without running Python: the type's
+ * tp_alloc (as object.__new__ does), then its three slots. False (a new reference) when Python
+ * must make it: an admin token (whose scopes are the configured ones) or anything unusual. */
+static PyObject *
+principal_of(ScopeReader *self, PyObject *info)
+{
+    if (Py_TYPE(info) != self->info_type) {
+        Py_RETURN_FALSE;
+    }
+    PyObject *admin = slot_at(info, self->at_admin), *scopes = slot_at(info, self->at_scopes);
+    if (admin != Py_False || scopes == NULL || !PyFrozenSet_CheckExact(scopes)) {
+        Py_RETURN_FALSE;
+    }
+    PyObject *principal = self->principal_type->tp_alloc(self->principal_type, 0);
+    if (principal == NULL) {
+        return NULL;
+    }
+    *(PyObject **)((char *)principal + self->at_token) = Py_NewRef(info);
+    *(PyObject **)((char *)principal + self->at_effective) = Py_NewRef(scopes);
+    *(PyObject **)((char *)principal + self->at_listed) = Py_NewRef(Py_None);
+    return principal;
+}
 
 /* 1 when scope[name] is exactly a str equal to text (an interned str, compared by identity
  * first); 0 when it is absent or anything else; -1 on error. */
@@ -819,8 +856,25 @@ ScopeReader_read(ScopeReader *self, PyObject *scope)
     PyObject *answer = headers_answer(self->index, headers, self->authorization, self->token_headers,
                                       self->prefix);
     Py_DECREF(headers);
-    if (answer != NULL && answer != Py_False && PyDict_SetItem(scope, self->mark_key, self->mark_value) < 0) {
-        Py_CLEAR(answer);
+    if (answer == NULL || answer == Py_False) {
+        return answer;
+    }
+    if (answer != Py_None) {  /* a warm token's info: its principal, in scope["auth"] and ["user"] */
+        PyObject *principal = principal_of(self, answer);
+        Py_DECREF(answer);
+        if (principal == NULL || principal == Py_False) {
+            return principal;
+        }
+        int failed = PyDict_SetItem(scope, s_auth, principal) < 0 || PyDict_SetItem(scope, s_user, principal) < 0;
+        Py_DECREF(principal);
+        if (failed) {
+            return NULL;
+        }
+        answer = Py_NewRef(Py_True);
+    }
+    if (PyDict_SetItem(scope, self->mark_key, self->mark_value) < 0) {
+        Py_DECREF(answer);
+        return NULL;
     }
     return answer;
 }
@@ -829,13 +883,25 @@ static int
 ScopeReader_init(ScopeReader *self, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"index", "authorization", "token_headers", "prefix", "mounts", "mark_key",
-                            "mark_value", "guard", "clock", "cache", "hooks", NULL};
-    PyObject *index, *authorization, *token_headers, *prefix, *mounts, *mark_key, *mark_value, *guard, *clock,
-        *cache, *hooks;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOUO!OOOOOO:ScopeReader", names, &WarmIndexType, &index,
+                            "mark_value", "principal_type", "info_type", "guard", "clock", "cache", "hooks",
+                            NULL};
+    PyObject *index, *authorization, *token_headers, *prefix, *mounts, *mark_key, *mark_value, *principal_type,
+        *info_type, *guard, *clock, *cache, *hooks;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOUO!OOO!O!OOOO:ScopeReader", names, &WarmIndexType, &index,
                                      &authorization, &token_headers, &prefix, &PyTuple_Type, &mounts, &mark_key,
-                                     &mark_value, &guard, &clock, &cache, &hooks)) {
+                                     &mark_value, &PyType_Type, &principal_type, &PyType_Type, &info_type, &guard,
+                                     &clock, &cache, &hooks)) {
         return -1;
+    }
+    PyTypeObject *principal = (PyTypeObject *)principal_type, *info = (PyTypeObject *)info_type;
+    PyTypeObject *owners[5] = {principal, principal, principal, info, info};
+    const char *slots[5] = {"token", "_effective", "_listed", "admin", "effective_scopes"};
+    Py_ssize_t offsets[5];
+    for (int i = 0; i < 5; i++) {
+        offsets[i] = slot_offset(owners[i], slots[i]);
+        if (offsets[i] < 0) {
+            return -1;
+        }
     }
     if (!initialised((WarmIndex *)index) || check_header_names(authorization, token_headers, "ScopeReader") < 0) {
         return -1;
@@ -856,6 +922,13 @@ ScopeReader_init(ScopeReader *self, PyObject *args, PyObject *kwargs)
     Py_XSETREF(self->mounts, Py_NewRef(mounts));
     Py_XSETREF(self->mark_key, Py_NewRef(mark_key));
     Py_XSETREF(self->mark_value, Py_NewRef(mark_value));
+    self->at_token = offsets[0];
+    self->at_effective = offsets[1];
+    self->at_listed = offsets[2];
+    self->at_admin = offsets[3];
+    self->at_scopes = offsets[4];
+    Py_XSETREF(self->principal_type, (PyTypeObject *)Py_NewRef(principal_type));
+    Py_XSETREF(self->info_type, (PyTypeObject *)Py_NewRef(info_type));
     preconditions_set(&self->when, guard, clock, cache, hooks);
     Py_XSETREF(self->index, (WarmIndex *)Py_NewRef(index));  /* last: read() checks it */
     return 0;
@@ -864,6 +937,8 @@ ScopeReader_init(ScopeReader *self, PyObject *args, PyObject *kwargs)
 static int
 ScopeReader_traverse(ScopeReader *self, visitproc visit, void *arg)
 {
+    Py_VISIT(self->principal_type);
+    Py_VISIT(self->info_type);
     Py_VISIT(self->index);
     Py_VISIT(self->authorization);
     Py_VISIT(self->token_headers);
@@ -884,6 +959,8 @@ ScopeReader_clear(ScopeReader *self)
     Py_CLEAR(self->mounts);
     Py_CLEAR(self->mark_key);
     Py_CLEAR(self->mark_value);
+    Py_CLEAR(self->principal_type);
+    Py_CLEAR(self->info_type);
     preconditions_clear(&self->when);
     return 0;
 }
@@ -1255,7 +1332,7 @@ PyInit__speedups(void)
     if (intern(&s_type, "type") < 0 || intern(&s_http, "http") < 0
         || intern(&s_root_path, "root_path") < 0 || intern(&s_path, "path") < 0
         || intern(&s_headers, "headers") < 0 || intern(&s_clock, "clock") < 0
-        || intern(&s_cache, "cache") < 0) {
+        || intern(&s_cache, "cache") < 0 || intern(&s_auth, "auth") < 0 || intern(&s_user, "user") < 0) {
         return NULL;
     }
     if (PyType_Ready(&WarmIndexType) < 0 || PyType_Ready(&ScopeReaderType) < 0

@@ -30,10 +30,10 @@ class ScopeReader:
 
     def __init__(
         self, index: WarmIndex, authorization: bytes, token_headers: tuple[bytes, ...], prefix: str,
-        mounts: tuple[str, ...], mark_key: object, mark_value: object, guard: object, clock: object,
-        cache: object, hooks: list[Any],
+        mounts: tuple[str, ...], mark_key: object, mark_value: object, principal_type: type,
+        info_type: type, guard: object, clock: object, cache: object, hooks: list[Any],
     ) -> None: ...
-    def read(self, scope: object, /) -> TokenInfo | Literal[False] | None: ...
+    def read(self, scope: object, /) -> bool | None: ...
 
 class EnvironReader:
     """The Flask extension's common case, from the WSGI environ to a warm token, in one C call."""

@@ -139,24 +139,26 @@ class TokenGuardMiddleware:
         self._mounts = (api_path, settings_path)
         #: the common case in one C call (tokenguard.web.warm)
         self._read_warm = scope_reader(self.guard, self._authorization, self._token_header_names,
-                                       self._mounts, SCOPE_KEY, self)
+                                       self._mounts, SCOPE_KEY, self, TokenPrincipal)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The common case in one C call: an http request, no root_path, no mount path, a warm
-        # token (or no credential header at all), the default clock, no before_authenticate hook.
-        info = self._read_warm(scope)
-        if info is False:  # anything else: Python decides, from the start
-            decided = await self._decide(scope, receive, send)
-            if decided is _Answered.ANSWERED:
-                return
-            info = decided
-        if info is None:  # no credentials
+        # token (or no credential header at all), the default clock, no before_authenticate hook;
+        # the same TokenPrincipal as below, made in C.
+        answered = self._read_warm(scope)  # True: scope["auth"] and ["user"] hold the principal
+        if answered is None:  # no credentials
             _anonymous(scope)
-        else:
-            # one object is both: Starlette's credentials and its user (an admin token holds
-            # every configured scope)
-            scope["auth"] = scope["user"] = TokenPrincipal(
-                info, self._configured if info.admin else info.effective_scopes)
+        elif answered is False:  # anything else: Python decides, from the start
+            info = await self._decide(scope, receive, send)
+            if info is _Answered.ANSWERED:
+                return
+            if info is None:
+                _anonymous(scope)
+            else:
+                # one object is both: Starlette's credentials and its user (an admin token holds
+                # every configured scope)
+                scope["auth"] = scope["user"] = TokenPrincipal(
+                    info, self._configured if info.admin else info.effective_scopes)
         if _FASTAPI in sys.modules:  # its handler renders TokenRejected: replaced on the way out
             await self._call_app(scope, receive, send)
             return

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 #: a reader: the request's warm token, ``None`` without credentials, ``False`` for Python to decide.
 Reader = Callable[[Any], TokenInfo | Literal[False] | None]
+#: the ASGI reader: ``True`` once the scope holds the warm token's principal, else as ``Reader``.
+ScopeAnswer = Callable[[Any], bool | None]
 
 
 def python_decides(request: object) -> Literal[False]:
@@ -39,16 +41,20 @@ def _preconditions(guard: TokenGuard) -> tuple[TokenGuard, object, object, list[
 
 
 def scope_reader(guard: TokenGuard, authorization: bytes, token_headers: tuple[bytes, ...],
-                 mounts: tuple[str, ...], mark_key: str, mark_value: object) -> Reader:
+                 mounts: tuple[str, ...], mark_key: str, mark_value: object,
+                 principal_type: type) -> ScopeAnswer:
     """ASGI: an ``http`` scope without ``root_path``, its path under none of ``mounts``.
 
-    A scope it answers is marked: ``mark_value`` under ``mark_key``.
+    For a warm token (not an admin's) it puts ``principal_type(info, info.effective_scopes)``,
+    made in C, in ``scope["auth"]`` and ``scope["user"]`` and answers ``True``; ``None`` without
+    credentials. A scope it answers is marked: ``mark_value`` under ``mark_key``.
     """
     index = guard.cache.warm_index
     if index is None or speedups is None:
         return python_decides
     reader: ScopeReader = speedups.ScopeReader(index, authorization, token_headers, guard.prefix, mounts,
-                                               mark_key, mark_value, *_preconditions(guard))
+                                               mark_key, mark_value, principal_type, TokenInfo,
+                                               *_preconditions(guard))
     return reader.read
 
 
