@@ -17,6 +17,11 @@
  * find_in_headers() first finds the token in an ASGI scope's headers, as the middleware's
  * plain_credentials() does, for the common case of one `authorization: Bearer …`.
  *
+ * ScopeReader and EnvironReader are the adapters' first step for every request (see
+ * tokenguard/web/warm.py): from an ASGI scope or a WSGI environ to the warm token, in one call,
+ * only while the guard's clock, cache and before_authenticate hooks are the expected ones; the
+ * ASGI reader also makes the request's TokenPrincipal. Anything else is left to Python.
+ *
  * TokenDigester(inner, outer).checked_digest(canonical) is the store path's first step
  * after a cache miss: the CRC32 checksum of a token already in canonical shape, then its
  * HMAC-SHA256 from the pre-keyed pads (hashlib's objects: copy, update, digest) as
