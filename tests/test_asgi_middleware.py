@@ -21,7 +21,8 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tokenguard import MemoryStore, StoreUnavailable, TokenGuard, ValidationError, hookimpl
+from _hooks import RemoteRecorder
+from tokenguard import MemoryStore, StoreUnavailable, TokenGuard, ValidationError
 from tokenguard._clock import utcnow
 from tokenguard_asgi import TokenCredentials, TokenGuardMiddleware, TokenPrincipal, TokenUser, require_scope
 
@@ -542,15 +543,6 @@ def test_a_token_the_cli_makes_is_the_apps_when_both_read_the_environment(
 
 
 # -- the compiled common case yields to what it does not decide ----------------------------------
-
-
-class RemoteRecorder:
-    def __init__(self) -> None:
-        self.remotes: list[str | None] = []
-
-    @hookimpl
-    def tokenguard_before_authenticate(self, remote: str | None) -> None:
-        self.remotes.append(remote)
 
 
 def test_a_hook_registered_after_start_up_sees_warm_tokens(tokenguard_guard: TokenGuard) -> None:

@@ -12,7 +12,8 @@ from flask import Flask, request, session
 from flask.testing import FlaskCliRunner
 
 from _flask_support import API, PAGE, Browser, bearer, make_app, make_guard
-from tokenguard import TokenGuard, ValidationError, hookimpl
+from _hooks import RemoteRecorder
+from tokenguard import TokenGuard, ValidationError
 from tokenguard._clock import utcnow
 from tokenguard_flask import FlaskTokenGuard, current_token, require_scope, tokens_cli
 
@@ -572,15 +573,6 @@ def test_guard_settings_beside_a_given_guard_are_flagged_not_silently_dropped(gu
 
 
 # -- the compiled common case yields to what it does not decide ----------------------------------
-
-
-class RemoteRecorder:
-    def __init__(self) -> None:
-        self.remotes: list[str | None] = []
-
-    @hookimpl
-    def tokenguard_before_authenticate(self, remote: str | None) -> None:
-        self.remotes.append(remote)
 
 
 def test_a_hook_registered_after_start_up_sees_warm_tokens(app: Flask, guard: TokenGuard) -> None:

@@ -12,10 +12,7 @@ and the hooks changing after the app was built.
 
 from __future__ import annotations
 
-import gc
 import secrets
-import sys
-import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tokenguard import TokenGuard, TokenInfo, hookimpl
+from _hooks import RemoteRecorder, assert_steady
+from tokenguard import TokenGuard, TokenInfo
 from tokenguard._clock import utcnow
 from tokenguard._compiled import PURE_PYTHON
 from tokenguard.cache import VerificationCache
@@ -212,15 +210,6 @@ def test_a_clock_or_cache_set_after_the_middleware_was_built_is_left_to_python()
         assert _token_in(read, _scope(token)) == info
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.remotes: list[str | None] = []
-
-    @hookimpl
-    def tokenguard_before_authenticate(self, remote: str | None) -> None:
-        self.remotes.append(remote)
-
-
 def test_a_hook_registered_after_the_middleware_was_built_is_left_to_python() -> None:
     """``before_authenticate`` (the limiter) must see every request: the reader yields to it."""
     with TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False,
@@ -229,7 +218,7 @@ def test_a_hook_registered_after_the_middleware_was_built_is_left_to_python() ->
         info = guard.authenticate(token)
         read = _reader(guard, Marker())
         assert _token_in(read, _scope(token)) == info
-        recorder = Recorder()
+        recorder = RemoteRecorder()
         guard.plugins.register(recorder)
         assert read(_scope(token)) is False
         guard.plugins.unregister(recorder)
@@ -268,23 +257,11 @@ def test_reads_leak_neither_memory_nor_references(warm: tuple[TokenGuard, str]) 
     read = _reader(guard, marker)
     scopes = [_scope(token), _scope(token, headers=[(b"host", b"x")]), _scope(token, path="/api/tokens"),
               _scope("tg_" + "0" * 38), _scope(token, type="websocket")]
-    for _ in range(1000):
+    def run() -> None:
         for scope in scopes:
             read(scope)
-    gc.collect()
-    before = (sys.getrefcount(info), sys.getrefcount(marker), sys.getrefcount(guard))
-    tracemalloc.start()
-    try:
-        start, _ = tracemalloc.get_traced_memory()
-        for _ in range(20_000):
-            for scope in scopes:
-                read(scope)
-        gc.collect()
-        end, _ = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert end - start < 4096
-    assert (sys.getrefcount(info), sys.getrefcount(marker), sys.getrefcount(guard)) == before
+
+    assert_steady(run, (info, marker, guard))
 
 
 # -- EnvironReader: the Flask extension's common case -------------------------------------------
@@ -370,7 +347,7 @@ def test_the_environ_reader_yields_to_a_new_clock_cache_or_hook() -> None:
         guard.cache = VerificationCache()
         assert read(_environ(token)) is False
         guard.cache = cache
-        recorder = Recorder()
+        recorder = RemoteRecorder()
         guard.plugins.register(recorder)
         assert read(_environ(token)) is False
         guard.plugins.unregister(recorder)
@@ -402,20 +379,8 @@ def test_environ_reads_leak_neither_memory_nor_references(warm: tuple[TokenGuard
     read = _environ_reader(guard)
     environs = [_environ(token), _environ(token, HTTP_AUTHORIZATION=_ABSENT),
                 _environ(token, HTTP_API_TOKEN="x"), _environ("tg_" + "0" * 38)]
-    for _ in range(1000):
+    def run() -> None:
         for environ in environs:
             read(environ)
-    gc.collect()
-    before = (sys.getrefcount(info), sys.getrefcount(guard))
-    tracemalloc.start()
-    try:
-        start, _ = tracemalloc.get_traced_memory()
-        for _ in range(20_000):
-            for environ in environs:
-                read(environ)
-        gc.collect()
-        end, _ = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert end - start < 4096
-    assert (sys.getrefcount(info), sys.getrefcount(guard)) == before
+
+    assert_steady(run, (info, guard))
