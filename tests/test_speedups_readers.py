@@ -54,6 +54,15 @@ def warm() -> Iterator[tuple[TokenGuard, str]]:
     guard.close()
 
 
+@pytest.fixture
+def fresh() -> Iterator[tuple[TokenGuard, str, TokenInfo]]:
+    """A guard of the test's own (its clock, cache and hooks get changed) and a warm token."""
+    with TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False,
+                    prefix="tg") as guard:
+        token = guard.create_token("alice", "ci", scopes=["read"]).token
+        yield guard, token, guard.authenticate(token)
+
+
 def _environ_reader(guard: TokenGuard, hooks: object = None) -> Any:
     index = guard.cache.warm_index
     assert index is not None
@@ -177,53 +186,48 @@ def test_the_ordinary_cases_by_name(warm: tuple[TokenGuard, str]) -> None:
     assert read(["not", "a", "dict"]) is False
 
 
-def test_an_admin_token_is_left_to_python() -> None:
+def test_an_admin_token_is_left_to_python(fresh: tuple[TokenGuard, str, TokenInfo]) -> None:
     """An admin token holds every configured scope: the middleware's Python path makes its principal."""
-    with TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False,
-                    prefix="tg") as guard:
-        admin = guard.create_token("root", "ops", admin=True).token
-        user = guard.create_token("alice", "ci", scopes=["read"]).token
-        guard.authenticate(admin)
-        info = guard.authenticate(user)
-        read = _reader(guard, Marker())
-        scope = _scope(admin)
-        assert read(scope) is False and scope == _scope(admin)
-        assert _token_in(read, _scope(user)) == info
+    guard, user, info = fresh
+    admin = guard.create_token("root", "ops", admin=True).token
+    guard.authenticate(admin)
+    read = _reader(guard, Marker())
+    scope = _scope(admin)
+    assert read(scope) is False and scope == _scope(admin)
+    assert _token_in(read, _scope(user)) == info
 
 
-def test_a_clock_or_cache_set_after_the_middleware_was_built_is_left_to_python() -> None:
+def test_a_clock_or_cache_set_after_the_middleware_was_built_is_left_to_python(
+    fresh: tuple[TokenGuard, str, TokenInfo],
+) -> None:
     """The pytest plugin replaces ``guard.clock`` on a guard already mounted: the reader yields."""
-    with TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False,
-                    prefix="tg") as guard:
-        token = guard.create_token("alice", "ci", scopes=["read"]).token
-        info = guard.authenticate(token)
-        read = _reader(guard, Marker())
-        assert _token_in(read, _scope(token)) == info
-        guard.clock = lambda: datetime(2030, 1, 1, tzinfo=UTC)
-        assert read(_scope(token)) is False
-        guard.clock = utcnow
-        assert _token_in(read, _scope(token)) == info
-        cache = guard.cache
-        guard.cache = VerificationCache()  # the reader reads the old cache's index: Python decides
-        assert read(_scope(token)) is False
-        guard.cache = cache
-        assert _token_in(read, _scope(token)) == info
+    guard, token, info = fresh
+    read = _reader(guard, Marker())
+    assert _token_in(read, _scope(token)) == info
+    guard.clock = lambda: datetime(2030, 1, 1, tzinfo=UTC)
+    assert read(_scope(token)) is False
+    guard.clock = utcnow
+    assert _token_in(read, _scope(token)) == info
+    cache = guard.cache
+    guard.cache = VerificationCache()  # the reader reads the old cache's index: Python decides
+    assert read(_scope(token)) is False
+    guard.cache = cache
+    assert _token_in(read, _scope(token)) == info
 
 
-def test_a_hook_registered_after_the_middleware_was_built_is_left_to_python() -> None:
+def test_a_hook_registered_after_the_middleware_was_built_is_left_to_python(
+    fresh: tuple[TokenGuard, str, TokenInfo],
+) -> None:
     """``before_authenticate`` (the limiter) must see every request: the reader yields to it."""
-    with TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False,
-                    prefix="tg") as guard:
-        token = guard.create_token("alice", "ci", scopes=["read"]).token
-        info = guard.authenticate(token)
-        read = _reader(guard, Marker())
-        assert _token_in(read, _scope(token)) == info
-        recorder = RemoteRecorder()
-        guard.plugins.register(recorder)
-        assert read(_scope(token)) is False
-        guard.plugins.unregister(recorder)
-        assert _token_in(read, _scope(token)) == info
-        assert _reader(guard, Marker(), hooks=[None])(_scope(token)) is False  # never empty: never answers
+    guard, token, info = fresh
+    read = _reader(guard, Marker())
+    assert _token_in(read, _scope(token)) == info
+    recorder = RemoteRecorder()
+    guard.plugins.register(recorder)
+    assert read(_scope(token)) is False
+    guard.plugins.unregister(recorder)
+    assert _token_in(read, _scope(token)) == info
+    assert _reader(guard, Marker(), hooks=[None])(_scope(token)) is False  # never empty: never answers
 
 
 def test_the_reader_refuses_bad_arguments(warm: tuple[TokenGuard, str]) -> None:
@@ -333,26 +337,25 @@ def test_the_environ_cases_by_name(warm: tuple[TokenGuard, str]) -> None:
     assert read(["not", "a", "dict"]) is False
 
 
-def test_the_environ_reader_yields_to_a_new_clock_cache_or_hook() -> None:
-    with TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False,
-                    prefix="tg") as guard:
-        token = guard.create_token("alice", "ci", scopes=["read"]).token
-        info = guard.authenticate(token)
-        read = _environ_reader(guard)
-        assert read(_environ(token)) == info
-        guard.clock = lambda: datetime(2030, 1, 1, tzinfo=UTC)
-        assert read(_environ(token)) is False
-        guard.clock = utcnow
-        cache = guard.cache
-        guard.cache = VerificationCache()
-        assert read(_environ(token)) is False
-        guard.cache = cache
-        recorder = RemoteRecorder()
-        guard.plugins.register(recorder)
-        assert read(_environ(token)) is False
-        guard.plugins.unregister(recorder)
-        assert read(_environ(token)) == info
-        assert _environ_reader(guard, hooks=[None])(_environ(token)) is False
+def test_the_environ_reader_yields_to_a_new_clock_cache_or_hook(
+    fresh: tuple[TokenGuard, str, TokenInfo],
+) -> None:
+    guard, token, info = fresh
+    read = _environ_reader(guard)
+    assert read(_environ(token)) == info
+    guard.clock = lambda: datetime(2030, 1, 1, tzinfo=UTC)
+    assert read(_environ(token)) is False
+    guard.clock = utcnow
+    cache = guard.cache
+    guard.cache = VerificationCache()
+    assert read(_environ(token)) is False
+    guard.cache = cache
+    recorder = RemoteRecorder()
+    guard.plugins.register(recorder)
+    assert read(_environ(token)) is False
+    guard.plugins.unregister(recorder)
+    assert read(_environ(token)) == info
+    assert _environ_reader(guard, hooks=[None])(_environ(token)) is False
 
 
 def test_the_environ_reader_refuses_bad_arguments(warm: tuple[TokenGuard, str]) -> None:
