@@ -473,6 +473,25 @@ same_bytes(PyObject *a, PyObject *b)
     return length == PyBytes_GET_SIZE(b) && memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), (size_t)length) == 0;
 }
 
+/* The answer for one credential header's value, data[0:length]: the info of the token after
+ * "Bearer " when it is warm; False for another scheme or spelling, or a token not warm here
+ * (Python then decides); NULL on error. */
+static PyObject *
+bearer_answer(WarmIndex *self, const char *data, Py_ssize_t length, PyObject *prefix)
+{
+    static const char bearer[] = "Bearer ";
+    const Py_ssize_t skip = (Py_ssize_t)(sizeof bearer - 1);
+    if (length <= skip || memcmp(data, bearer, (size_t)skip) != 0) {
+        Py_RETURN_FALSE;
+    }
+    PyObject *info = lookup(self, data + skip, length - skip, prefix);
+    if (info == Py_None) {
+        Py_DECREF(info);
+        Py_RETURN_FALSE;
+    }
+    return info;
+}
+
 /* The answer for an ASGI scope's headers (see find_in_headers below); the argument types were
  * checked by the caller: authorization bytes, token_headers a tuple of bytes, prefix a str. */
 static PyObject *
@@ -513,19 +532,9 @@ headers_answer(WarmIndex *self, PyObject *headers, PyObject *authorization, PyOb
         }
         Py_RETURN_NONE;
     }
-    static const char bearer[] = "Bearer ";
-    const Py_ssize_t skip = (Py_ssize_t)(sizeof bearer - 1);
-    Py_ssize_t length = PyBytes_GET_SIZE(found);
-    if (length <= skip || memcmp(PyBytes_AS_STRING(found), bearer, (size_t)skip) != 0) {
-        Py_RETURN_FALSE;
-    }
     Py_INCREF(found);
-    PyObject *info = lookup(self, PyBytes_AS_STRING(found) + skip, length - skip, prefix);
+    PyObject *info = bearer_answer(self, PyBytes_AS_STRING(found), PyBytes_GET_SIZE(found), prefix);
     Py_DECREF(found);
-    if (info == Py_None) {
-        Py_DECREF(info);
-        Py_RETURN_FALSE;
-    }
     return info;
 }
 
@@ -1059,20 +1068,13 @@ EnvironReader_read(EnvironReader *self, PyObject *environ)
         return NULL;
     }
 #endif
-    static const char bearer[] = "Bearer ";
-    const Py_ssize_t skip = (Py_ssize_t)(sizeof bearer - 1);
-    Py_ssize_t length = PyUnicode_GET_LENGTH(value);
-    const char *data = (const char *)PyUnicode_1BYTE_DATA(value);
-    if (!PyUnicode_IS_ASCII(value) || length <= skip || memcmp(data, bearer, (size_t)skip) != 0) {
+    if (!PyUnicode_IS_ASCII(value)) {
         Py_RETURN_FALSE;
     }
     Py_INCREF(value);
-    PyObject *info = lookup(self->index, data + skip, length - skip, self->prefix);
+    PyObject *info = bearer_answer(self->index, (const char *)PyUnicode_1BYTE_DATA(value),
+                                   PyUnicode_GET_LENGTH(value), self->prefix);
     Py_DECREF(value);
-    if (info == Py_None) {
-        Py_DECREF(info);
-        Py_RETURN_FALSE;
-    }
     return info;
 }
 
