@@ -1,4 +1,4 @@
-"""Test plugins shared by the adapters' and the readers' tests."""
+"""Helpers shared by the adapters', the readers' and the extension's tests: a hook plugin, a leak check."""
 
 from __future__ import annotations
 

@@ -84,14 +84,13 @@ WEBSOCKET_POLICY_VIOLATION = 1008
 WEBSOCKET_TRY_AGAIN_LATER = 1013
 
 _T = TypeVar("_T")
+_FASTAPI = "fastapi"
 
 
 class _Answered(enum.Enum):
     """What ``_decide`` returns for a request it answered itself (a refusal, the web layer's page)."""
 
     ANSWERED = enum.auto()
-
-_FASTAPI = "fastapi"
 
 
 class TokenGuardMiddleware:

@@ -6,8 +6,8 @@ request without credential headers, or ``False``, and the adapter's Python path 
 decides from the start. They answer only while ``guard.clock`` is the default clock,
 ``guard.cache`` the cache whose index they read, and no ``before_authenticate`` hook is
 registered, all checked at every call (the pytest plugin replaces the clock of a guard in
-use; a limiter may be registered at any time). Without the
-compiled module, or without a cache, the reader is a function that always answers ``False``.
+use; a limiter may be registered at any time). Without the compiled module, or without a
+cache, the reader is a function that always answers ``False``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ Reader = Callable[[Any], TokenInfo | Literal[False] | None]
 ScopeAnswer = Callable[[Any], bool | None]
 
 
-def python_decides(request: object) -> Literal[False]:
+def _python_decides(request: object) -> Literal[False]:
     """The reader without the compiled module: every request takes the Python path."""
     return False
 
@@ -51,7 +51,7 @@ def scope_reader(guard: TokenGuard, authorization: bytes, token_headers: tuple[b
     """
     index = guard.cache.warm_index
     if index is None or speedups is None:
-        return python_decides
+        return _python_decides
     reader: ScopeReader = speedups.ScopeReader(index, authorization, token_headers, guard.prefix, mounts,
                                                mark_key, mark_value, principal_type, TokenInfo,
                                                *_preconditions(guard))
@@ -62,7 +62,7 @@ def environ_reader(guard: TokenGuard, authorization_key: str, token_keys: tuple[
     """WSGI: the environ's ``authorization_key`` (``HTTP_AUTHORIZATION``) and ``token_keys``; read only."""
     index = guard.cache.warm_index
     if index is None or speedups is None:
-        return python_decides
+        return _python_decides
     reader: EnvironReader = speedups.EnvironReader(index, authorization_key, token_keys, guard.prefix,
                                                    *_preconditions(guard))
     return reader.read
