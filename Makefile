@@ -9,7 +9,7 @@ PORT ?= 5000
 
 .PHONY: demo test lint typecheck bench clean browser
 
-$(STAMP): pyproject.toml src/tokenguard/_speedups.c
+$(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[flask,asgi,postgres,mysql,redis,dev]'

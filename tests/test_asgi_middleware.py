@@ -545,9 +545,12 @@ def test_a_token_the_cli_makes_is_the_apps_when_both_read_the_environment(
 # -- the compiled common case yields to what it does not decide ----------------------------------
 
 
-def test_a_hook_registered_after_start_up_sees_warm_tokens(tokenguard_guard: TokenGuard) -> None:
-    """A warm token takes one C call, unless a ``before_authenticate`` hook (the limiter) is registered."""
+def test_a_hook_registered_after_start_up_sees_cold_tokens_not_warm_ones(
+    tokenguard_guard: TokenGuard,
+) -> None:
+    """``before_authenticate`` runs before work that may reach the store: a warm token costs none."""
     token = tokenguard_guard.create_token("alice", "warm", scopes=["read"]).token
+    cold = tokenguard_guard.create_token("alice", "cold", scopes=["read"]).token
     with TestClient(make_app(tokenguard_guard)) as client:
         assert client.get("/notes", headers=bearer(token)).status_code == 200  # now warm
         recorder = RemoteRecorder()
@@ -555,6 +558,8 @@ def test_a_hook_registered_after_start_up_sees_warm_tokens(tokenguard_guard: Tok
         try:
             assert client.get("/notes", headers=bearer(token)).status_code == 200
             assert client.get("/public").status_code == 200  # no credentials: no hook call
+            assert recorder.remotes == []
+            assert client.get("/notes", headers=bearer(cold)).status_code == 200
         finally:
             tokenguard_guard.plugins.unregister(recorder)
         assert recorder.remotes == ["testclient"]

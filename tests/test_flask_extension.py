@@ -575,15 +575,20 @@ def test_guard_settings_beside_a_given_guard_are_flagged_not_silently_dropped(gu
 # -- the compiled common case yields to what it does not decide ----------------------------------
 
 
-def test_a_hook_registered_after_start_up_sees_warm_tokens(app: Flask, guard: TokenGuard) -> None:
-    """A warm token takes one C call, unless a ``before_authenticate`` hook (the limiter) is registered."""
+def test_a_hook_registered_after_start_up_sees_cold_tokens_not_warm_ones(
+    app: Flask, guard: TokenGuard,
+) -> None:
+    """``before_authenticate`` runs before work that may reach the store: a warm token costs none."""
     token = guard.create_token("alice", "warm", scopes=["read"]).token
+    cold = guard.create_token("alice", "cold", scopes=["read"]).token
     client = app.test_client()
     assert client.get("/notes", headers=bearer(token)).status_code == 200  # now warm
     recorder = RemoteRecorder()
     guard.plugins.register(recorder)
     try:
         assert client.get("/notes", headers=bearer(token)).status_code == 200
+        assert recorder.remotes == []
+        assert client.get("/notes", headers=bearer(cold)).status_code == 200
     finally:
         guard.plugins.unregister(recorder)
     assert recorder.remotes == ["127.0.0.1"]

@@ -45,15 +45,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-from tokenguard._compiled import speedups
 from tokenguard.errors import ValidationError
 from tokenguard.models import TokenInfo
 from tokenguard.stores.base import TokenRecord
-
-if TYPE_CHECKING:
-    from tokenguard._speedups import WarmIndex
 
 DEFAULT_TTL = 5.0
 DEFAULT_SIZE = 10_000
@@ -64,8 +60,6 @@ PROBE_BYTES = 16
 #: Seconds between two ``last_used_at`` writes for one token.
 TOUCH_SECONDS = 60.0
 
-#: ``find_in_headers``' answer: a warm token, no credential header (``None``), or ``False``: ask Python.
-HeaderAnswer = TokenInfo | Literal[False] | None
 
 _INFO_FIELDS = tuple(f.name for f in dataclasses.fields(TokenInfo))
 # with_effective_scopes() builds TokenInfo positionally, in this order:
@@ -209,23 +203,10 @@ class VerificationCache:
         self._lock = threading.Lock()
         probe_key = secrets.token_bytes(32)
         #: keyed BLAKE2s, keyed once: each probe copies this state (one C call) and hashes 41 bytes.
-        #: It files every entry; the compiled look-up computes the same digest (``_speedups.c``).
         self.prober = hashlib.blake2s(key=probe_key, digest_size=PROBE_BYTES)
         self._entries: OrderedDict[bytes, CachedToken] = OrderedDict()
         self._key_of: dict[str, bytes] = {}  # token id -> probe digest of its cached entry
         self._unknown: OrderedDict[bytes, float] = OrderedDict()  # probe digest -> deadline
-        #: ``find_fresh(token, prefix)``: the TokenInfo of a cached token that is fresh, alive and
-        #: needs no ``last_used_at`` write, else ``None``; the same checks in one C call
-        #: (``_speedups.c``). ``None`` without the compiled module, or with a clock of one's own.
-        self.find_fresh: Callable[[object, str], TokenInfo | None] | None = None
-        #: ``find_in_headers(headers, authorization, token_headers, prefix)``: the same from an
-        #: ASGI scope's headers, ``None`` when they carry no credential, ``False`` when Python decides.
-        self.find_in_headers: Callable[[object, bytes, tuple[bytes, ...], str], HeaderAnswer] | None = None
-        #: the compiled index behind both (``None`` without it): the same keyed BLAKE2s, in C.
-        self.warm_index: WarmIndex | None = None
-        if speedups is not None and self.max_size and clock is time.monotonic:
-            self.warm_index = index = speedups.WarmIndex(probe_key, PROBE_BYTES, self._entries, CachedToken)
-            self.find_fresh, self.find_in_headers = index.find, index.find_in_headers
         #: Bumped by every invalidation; a look-up that started before one is not kept.
         self.generation = 0
         self._misses = self._unknown_hits = self._evictions = self._invalidations = 0

@@ -25,6 +25,7 @@ from tokenguard.errors import (
     TokenNotFound,
     ValidationError,
 )
+from tokenguard.limiter import FailedAttemptLimiter
 from tokenguard.models import IssuedToken, TokenInfo
 from tokenguard.plugins import make_plugin_manager
 from tokenguard.scopes import ScopeHierarchy
@@ -40,16 +41,6 @@ class _Default:
 #: Marks "use the guard's default lifetime" (``None`` means "never expires").
 DEFAULT: Final = _Default()
 TOUCH_INTERVAL = timedelta(seconds=TOUCH_SECONDS)
-
-
-class _LiveImpls:
-    """Truthy when a hook has implementations (fallback if pluggy's internals change)."""
-
-    def __init__(self, caller: Any) -> None:
-        self._caller = caller
-
-    def __bool__(self) -> bool:
-        return bool(self._caller.get_hookimpls())
 
 
 class TokenGuard(Verification):
@@ -75,6 +66,7 @@ class TokenGuard(Verification):
         cache_ttl: timedelta | float | None = timedelta(seconds=DEFAULT_TTL),
         cache_size: int = DEFAULT_SIZE,
         invalidation: str | object | None = None,
+        limiter: FailedAttemptLimiter | _Default | None = DEFAULT,
     ) -> None:
         self.prefix = tokens.validate_prefix(prefix)
         self._plain_token = tokens.plain_pattern(prefix).fullmatch
@@ -92,14 +84,18 @@ class TokenGuard(Verification):
             raise ValidationError("default_lifetime exceeds max_lifetime", field="default_lifetime")
         self.scopes = ScopeHierarchy(scopes)
         self.clock: Clock = clock or utcnow
+        plugins = tuple(plugins)
         self.plugins = make_plugin_manager(plugins, load_entry_points=load_entry_points)
         self.hook = self.plugins.hook
-        self._before_authenticate = self.hook.tokenguard_before_authenticate
-        # pluggy keeps a hook's implementations in one list, changed in place by (un)register:
-        # testing it is free, while get_hookimpls() copies it on every request.
-        impls = getattr(self._before_authenticate, "_hookimpls", None)
-        self._before_authenticate_impls: object = (
-            impls if isinstance(impls, list) else _LiveImpls(self._before_authenticate))
+        #: Failed attempts per client address (on by default; ``limiter=None`` turns it off). One
+        #: given among ``plugins`` is the guard's limiter too.
+        given = next((p for p in plugins if isinstance(p, FailedAttemptLimiter)), None)
+        if isinstance(limiter, _Default):
+            limiter = given or FailedAttemptLimiter()
+        self.limiter = limiter
+        self._blocked = limiter.blocked if limiter is not None else {}
+        if limiter is not None and limiter is not given:
+            self.plugins.register(limiter, name="tokenguard.limiter")
         #: Verified tokens by keyed digest; ``cache_ttl`` also bounds how long another
         #: process's revoke may go unnoticed here without ``invalidation``.
         self.cache = VerificationCache(cache_ttl, cache_size)
@@ -393,8 +389,7 @@ class TokenGuard(Verification):
         ``remote`` goes into the ``auth_failed`` event of an unknown or malformed value, and
         to ``before_authenticate`` first: an address the limiter blocks is refused here too.
         """
-        if self._before_authenticate_impls:
-            self._before_authenticate(remote=remote)
+        self._check_attempt(remote)
         return self._lookup_store(self._canonical(token, remote), None, remote).info
 
     def _invalidate(self, record: TokenRecord) -> None:

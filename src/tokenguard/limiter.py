@@ -43,8 +43,8 @@ class _Client:
 
 
 class FailedAttemptLimiter:
-    """A pluggy plugin: counts ``tokenguard_auth_failed`` per address, refuses in
-    ``tokenguard_before_authenticate`` while an address is blocked."""
+    """Counts ``tokenguard_auth_failed`` per address (a pluggy plugin of its guard); the guard
+    asks :meth:`check` before any work that may reach the store."""
 
     def __init__(
         self,
@@ -68,17 +68,21 @@ class FailedAttemptLimiter:
         self._clock = clock
         self._lock = threading.Lock()
         self._clients: OrderedDict[str, _Client] = OrderedDict()
+        #: addresses blocked now, with the monotonic instant their block ends. The guard tests
+        #: it on every request (an empty dict is falsy: a warm request pays one test).
+        self.blocked: dict[str, float] = {}
 
-    @hookimpl
-    def tokenguard_before_authenticate(self, remote: str | None) -> None:
-        if remote is None:
+    def check(self, remote: str) -> None:
+        """Raise ``TooManyAttempts`` while ``remote`` is blocked (the guard asks before the store)."""
+        until = self.blocked.get(remote)
+        if until is None:
             return
         now = self._clock()
+        if now < until:
+            raise TooManyAttempts(max(1, math.ceil(until - now)))
         with self._lock:
-            client = self._clients.get(remote)
-            blocked_until = client.blocked_until if client is not None else 0.0
-        if now < blocked_until:
-            raise TooManyAttempts(max(1, math.ceil(blocked_until - now)))
+            if self.blocked.get(remote) == until:
+                del self.blocked[remote]
 
     @hookimpl
     def tokenguard_auth_failed(self, reason: str, hint: str | None, remote: str | None) -> None:
@@ -94,6 +98,9 @@ class FailedAttemptLimiter:
             if len(failures) < self.max_failures or now < client.blocked_until:
                 return
             client.blocked_until = now + self.block_for
+            self.blocked[remote] = client.blocked_until
+            while len(self.blocked) > self.max_clients:
+                del self.blocked[next(iter(self.blocked))]
             count = len(failures)
             failures.clear()
         self._report(remote, count)
@@ -103,7 +110,8 @@ class FailedAttemptLimiter:
         if client is None:
             client = self._clients[remote] = _Client()
             while len(self._clients) > self.max_clients:
-                self._clients.popitem(last=False)
+                forgotten, _ = self._clients.popitem(last=False)
+                self.blocked.pop(forgotten, None)
         else:
             self._clients.move_to_end(remote)
         return client
@@ -119,8 +127,8 @@ class FailedAttemptLimiter:
     def is_blocked(self, remote: str) -> bool:
         """Whether ``remote`` is refused right now (for status pages and tests)."""
         with self._lock:
-            client = self._clients.get(remote)
-            return client is not None and self._clock() < client.blocked_until
+            until = self.blocked.get(remote)
+            return until is not None and self._clock() < until
 
     def tracked_clients(self) -> int:
         with self._lock:

@@ -8,12 +8,12 @@ hashing or storage access. A leading ``secret-token:`` (RFC 8959) is accepted.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from tokenguard._compiled import speedups
 from tokenguard.errors import InvalidToken, ValidationError
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -146,54 +146,14 @@ def verify_checksum(canonical: str) -> None:
         raise InvalidToken(CHECKSUM_MISMATCH)
 
 
-_SHA256_BLOCK = 64
-_INNER_PAD = bytes(x ^ 0x36 for x in range(256))
-_OUTER_PAD = bytes(x ^ 0x5C for x in range(256))
-
-
-class _PreKeyedHmac:
-    """HMAC-SHA256 (RFC 2104) with the inner and outer pads hashed once, at start-up.
-
-    Each call copies two SHA-256 states instead of keying a new ``hmac`` object:
-    about half the cost of ``hmac.new(...).hexdigest()`` per token.
-    """
-
-    __slots__ = ("_inner", "_outer")
-
-    def __init__(self, key: bytes) -> None:
-        if len(key) > _SHA256_BLOCK:
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(_SHA256_BLOCK, b"\0")
-        self._inner = hashlib.sha256(key.translate(_INNER_PAD))
-        self._outer = hashlib.sha256(key.translate(_OUTER_PAD))
-
-    @property
-    def pads(self) -> tuple[hashlib._Hash, hashlib._Hash]:
-        return self._inner, self._outer
-
-    def digest(self, data: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(data)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
-
-    def hexdigest(self, data: bytes) -> str:
-        inner = self._inner.copy()
-        inner.update(data)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()
-
-
 class Hasher:
     """HMAC-SHA256 under a list of keys: the first hashes new tokens, all verify.
 
-    Keys are turned into pre-keyed pads once (see :class:`_PreKeyedHmac`), so
-    hashing a token costs two SHA-256 state copies and two short updates.
+    Each key is keyed once into an :mod:`hmac` object at start-up; hashing a token
+    copies that object (``.copy()``), so no key schedule is repeated per token.
     """
 
-    __slots__ = ("_first_inner", "_first_outer", "_keyed", "checked_digest", "key_count")
+    __slots__ = ("_first", "_keyed", "key_count")
 
     def __init__(self, keys: str | bytes | Sequence[str | bytes]) -> None:
         if isinstance(keys, str | bytes):
@@ -211,29 +171,25 @@ class Hasher:
                     "with: python -c 'import secrets; print(secrets.token_urlsafe(48))'",
                     field="secret_key",
                 )
-            keyed.append(_PreKeyedHmac(raw))
+            keyed.append(hmac.new(raw, digestmod=hashlib.sha256))
         self._keyed = tuple(keyed)
+        self._first = keyed[0]
         self.key_count = len(keyed)
-        self._first_inner, self._first_outer = keyed[0].pads
-        #: ``checked_digest(canonical)``: :meth:`digest` once :func:`checksum_matches`, else
-        #: ``None``; both in one C call where ``_speedups.c`` was built.
-        self.checked_digest: Callable[[str], str | None] = (
-            self._checked_digest if speedups is None
-            else speedups.TokenDigester(self._first_inner, self._first_outer).checked_digest)
 
     def derive(self, purpose: str) -> bytes:
         """A 32-byte key for another purpose (CSRF, flash cookies), bound to the first key."""
-        return self._keyed[0].digest(b"tokenguard derive\x00" + purpose.encode("utf-8"))
+        mac = self._first.copy()
+        mac.update(b"tokenguard derive\x00" + purpose.encode("utf-8"))
+        return mac.digest()
 
     def digest(self, token: str) -> str:
         """The digest new tokens are stored under (first key), as 64 hex characters."""
-        inner = self._first_inner.copy()  # _PreKeyedHmac.hexdigest, inlined: the hot path
-        inner.update(token.encode("ascii"))
-        outer = self._first_outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()
+        mac = self._first.copy()
+        mac.update(token.encode("ascii"))
+        return mac.hexdigest()
 
-    def _checked_digest(self, canonical: str) -> str | None:
+    def checked_digest(self, canonical: str) -> str | None:
+        """:meth:`digest` once :func:`checksum_matches`, else ``None`` (nothing hashed)."""
         return self.digest(canonical) if checksum_matches(canonical) else None
 
     def candidates(self, token: str, first: str | None = None) -> list[str]:
@@ -242,6 +198,9 @@ class Hasher:
         ``first`` is the first key's digest when the caller has it already (``checked_digest``).
         """
         data = token.encode("ascii")
-        if first is None:
-            return [keyed.hexdigest(data) for keyed in self._keyed]
-        return [first, *(keyed.hexdigest(data) for keyed in self._keyed[1:])]
+        digests = [first] if first is not None else []
+        for keyed in self._keyed[len(digests):]:
+            mac = keyed.copy()
+            mac.update(data)
+            digests.append(mac.hexdigest())
+        return digests

@@ -12,7 +12,7 @@ import hmac
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from tokenguard.errors import (
     RevokedToken,
     ValidationError,
 )
+from tokenguard.limiter import FailedAttemptLimiter
 from tokenguard.models import TokenInfo
 from tokenguard.scopes import ScopeHierarchy
 from tokenguard.stores.base import Store, TokenRecord
@@ -48,8 +49,9 @@ class Verification:
     _hasher: tokens.Hasher
     _plain_token: Callable[[str], re.Match[str] | None]
     _plain_token_bytes: Callable[[bytes], re.Match[bytes] | None]
-    _before_authenticate: Any
-    _before_authenticate_impls: object
+    limiter: FailedAttemptLimiter | None
+    #: the limiter's blocked addresses (an empty dict without one): one test per warm request.
+    _blocked: Mapping[str, float]
 
 
     def authenticate(self, token: object, *, remote: str | None = None) -> TokenInfo:
@@ -64,10 +66,9 @@ class Verification:
             found = self.authenticate_cached(token, remote=remote)
             if found is not None:
                 return found
-        if self._before_authenticate_impls:  # an empty hook call costs more than a cache hit
-            self._before_authenticate(remote=remote)
+        self._check_attempt(remote)
         entry = self._lookup(token, remote)
-        now = time.time() if self.clock is utcnow else self.clock().timestamp()
+        now = self._now()
         if now < entry.fresh_until:  # alive, and no last-use write due
             return entry.info
         info = self._alive(entry, now, remote)  # raises: revoked or expired
@@ -91,55 +92,50 @@ class Verification:
         caller's full checks), and nothing is decoded.
         """
         cache = self.cache
-        find = cache.find_fresh
-        if find is not None and self.clock is utcnow:  # the common case, in one C call
-            info = find(token, self.prefix)
-            if info is not None:
-                if self._before_authenticate_impls:  # once per answered attempt, before the answer
-                    self._before_authenticate(remote=remote)
-                return info
-        if type(token) is bytes:
-            if not (cache.max_size and self._plain_token_bytes(token)):
-                return None
-            data = token
-        elif type(token) is str and cache.max_size:
+        if not cache.max_size:
+            return None
+        if type(token) is str:
             if not self._plain_token(token):  # a secret-token: scheme, or a token to refuse
                 try:
                     token = tokens.shape(token, self.prefix)
                 except InvalidToken:
                     return None  # authenticate() refuses it, with its hooks in their order
             data = token.encode("ascii")
+        elif type(token) is bytes and self._plain_token_bytes(token):
+            data = token
         else:
             return None
         probe = cache.prober.copy()  # cache.probe(), inlined
         probe.update(data)
-        key = probe.digest()
-        entries = cache._entries  # cache.get(), inlined for a fresh entry
-        entry = entries.get(key)
-        if entry is not None and entry.deadline > cache._clock():
-            try:  # noqa: SIM105 (faster than suppress) least recently used goes first
-                entries.move_to_end(key)
-            except KeyError:  # invalidated meanwhile: this request began before that
-                pass
-        else:
-            entry = cache.get(key)  # absent, or too old: cache.get() drops it
+        entry = cache.get(probe.digest())
         if entry is None:
+            key = probe.digest()
             if not cache.is_unknown(key):
                 return None
-            if self._before_authenticate_impls:
-                self._before_authenticate(remote=remote)
+            self._check_attempt(remote)
             self._fail("unknown", tokens.hint(data.decode("ascii")), remote)
             raise InvalidToken("unknown token")
-        now = time.time() if self.clock is utcnow else self.clock().timestamp()
+        blocked = self._blocked
+        if blocked and remote in blocked:  # a limited address is refused, warm token or not
+            self._check_attempt(remote)
+        now = self._now()
         if now < entry.fresh_until:  # alive, and no last-use write due: the common case
-            if self._before_authenticate_impls:  # once per answered attempt, before the answer
-                self._before_authenticate(remote=remote)
             return entry.info
         if entry.info.revoked_at is None and now < entry.expires_at:
             return None  # alive, but a last_used_at write is due: authenticate() makes it
-        if self._before_authenticate_impls:
-            self._before_authenticate(remote=remote)
         return self._alive(entry, now, remote)  # raises
+
+    def _now(self) -> float:
+        """The clock as a POSIX timestamp: ``time.time()`` (what freezegun and time-machine patch)
+        for the default clock, else the guard's own clock."""
+        return time.time() if self.clock is utcnow else self.clock().timestamp()
+
+    def _check_attempt(self, remote: str | None) -> None:
+        """Before work that may reach the store: the limiter's block, then ``before_authenticate``."""
+        limiter = self.limiter
+        if limiter is not None and remote is not None:
+            limiter.check(remote)
+        self.hook.tokenguard_before_authenticate(remote=remote)
 
     def _alive(self, entry: CachedToken, now: float, remote: str | None) -> TokenInfo:
         """The entry's info, unless it is revoked or expired at ``now``: checked at every use."""

@@ -56,7 +56,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tokenguard._clock import utcnow
 from tokenguard.cli_config import environment_options
 from tokenguard.errors import StoreUnavailable, TokenGuardError, ValidationError
 from tokenguard.guard import TokenGuard
@@ -65,7 +64,6 @@ from tokenguard.stores.memory import MemoryStore
 from tokenguard.web.app import TokenWeb
 from tokenguard.web.http import WebResponse
 from tokenguard.web.options import WebOptions
-from tokenguard.web.warm import scope_reader
 from tokenguard_asgi._translate import (
     header_getter,
     plain_credentials,
@@ -136,28 +134,18 @@ class TokenGuardMiddleware:
         self._token_header_names = tuple(self._token_headers)
         #: a path that starts with none of these is no mount point (one C call per request).
         self._mounts = (api_path, settings_path)
-        #: the common case in one C call (tokenguard.web.warm)
-        self._read_warm = scope_reader(self.guard, self._authorization, self._token_header_names,
-                                       self._mounts, SCOPE_KEY, self, TokenPrincipal)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The common case in one C call: an http request, no root_path, no mount path, a warm
-        # token (or no credential header at all), the default clock, no before_authenticate hook;
-        # the same TokenPrincipal as below, made in C.
-        answered = self._read_warm(scope)  # True: scope["auth"] and ["user"] hold the principal
-        if answered is None:  # no credentials
+        info = await self._decide(scope, receive, send)
+        if info is _Answered.ANSWERED:
+            return
+        if info is None:
             _anonymous(scope)
-        elif answered is False:  # anything else: Python decides, from the start
-            info = await self._decide(scope, receive, send)
-            if info is _Answered.ANSWERED:
-                return
-            if info is None:
-                _anonymous(scope)
-            else:
-                # one object is both: Starlette's credentials and its user (an admin token holds
-                # every configured scope)
-                scope["auth"] = scope["user"] = TokenPrincipal(
-                    info, self._configured if info.admin else info.effective_scopes)
+        else:
+            # one object is both: Starlette's credentials and its user (an admin token holds
+            # every configured scope)
+            scope["auth"] = scope["user"] = TokenPrincipal(
+                info, self._configured if info.admin else info.effective_scopes)
         if _FASTAPI in sys.modules:  # its handler renders TokenRejected: replaced on the way out
             await self._call_app(scope, receive, send)
             return
@@ -187,18 +175,8 @@ class TokenGuardMiddleware:
         else:
             await self.app(scope, receive, send)
             return _Answered.ANSWERED
-        guard = self.guard
-        find = guard.cache.find_in_headers  # the compiled warm hit (tokenguard/_speedups.c), or None
-        found = (find(scope["headers"], self._authorization, self._token_header_names, guard.prefix)
-                 if find is not None and guard.clock is utcnow else False)
-        if found is None:  # no credential header at all
-            return None
         try:
-            if found is False:  # not warm, or unusual headers: the Python path decides
-                return await self._authenticate(scope, remote_address(scope))
-            if guard._before_authenticate_impls:  # a warm token, as authenticate_cached answers it
-                guard._before_authenticate(remote=remote_address(scope))
-            return found
+            return await self._authenticate(scope, remote_address(scope))
         except TokenGuardError as exc:
             await self._refuse(exc, scope, receive, send)
             return _Answered.ANSWERED

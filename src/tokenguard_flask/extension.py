@@ -18,7 +18,6 @@ from tokenguard.web.app import TokenWeb
 from tokenguard.web.credentials import PLAIN_BEARER
 from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse, signed_in_owner
 from tokenguard.web.options import WebOptions
-from tokenguard.web.warm import environ_reader
 from tokenguard_flask._contexts import request_context_var
 
 OwnerLoader = Callable[[], object]
@@ -281,9 +280,6 @@ def request_identifier(found: TokenGuardState) -> Callable[[], Response | None]:
     web, guard, authenticator = found.web, found.guard, found.web.authenticator
     mounts = (web.options.api_path, web.options.settings_path)
     authorization_key, token_keys = found.authorization_key, found.token_keys
-    #: the common case in one C call: a warm Bearer token, or no credentials (tokenguard.web.warm)
-    read_warm = environ_reader(guard, authorization_key, token_keys)
-
     csrf_exempt = False
 
     def identify_request() -> Response | None:
@@ -296,21 +292,19 @@ def request_identifier(found: TokenGuardState) -> Callable[[], Response | None]:
                 csrf_exempt = exempt_from_csrf(request_context.app)
             return None
         environ = flask_request.environ
-        info = read_warm(environ)
-        if info is False:  # anything else: Python decides, from the start
-            value = environ.get(authorization_key)
-            token_header = not environ.keys().isdisjoint(token_keys)
-            remote = environ.get("REMOTE_ADDR")
-            info = None
-            try:
-                if value is not None and not token_header and value.startswith(PLAIN_BEARER):
-                    info = guard.authenticate_cached(value[_PLAIN_START:], remote=remote)  # warm
-                if info is None and (value is not None or token_header):
-                    # another scheme or spelling, a token header, or a token the cache cannot
-                    # answer alone: read_token's full checks, then the store
-                    info = authenticator.identify(header_getter(environ), remote)
-            except (AuthenticationError, StoreUnavailable) as exc:
-                return to_flask(authenticator.respond(exc))
+        value = environ.get(authorization_key)
+        token_header = not environ.keys().isdisjoint(token_keys)
+        remote = environ.get("REMOTE_ADDR")
+        info = None
+        try:
+            if value is not None and not token_header and value.startswith(PLAIN_BEARER):
+                info = guard.authenticate_cached(value[_PLAIN_START:], remote=remote)  # warm
+            if info is None and (value is not None or token_header):
+                # another scheme or spelling, a token header, or a token the cache cannot
+                # answer alone: read_token's full checks, then the store
+                info = authenticator.identify(header_getter(environ), remote)
+        except (AuthenticationError, StoreUnavailable) as exc:
+            return to_flask(authenticator.respond(exc))
         environ[ENVIRON_KEY] = info
         return None
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from tokenguard import TokenGuard
 
-REFUSALS = frozenset({400, 401, 403, 404, 409, 413, 431})
+REFUSALS = frozenset({400, 401, 403, 404, 409, 413, 429, 431})  # 429: the default limiter
 FULL_WIDTH = {c: chr(ord(c) + 0xFEE0) for c in string.ascii_letters + string.digits}
 
 
