@@ -23,7 +23,7 @@ import secrets
 import threading
 from collections import defaultdict
 from typing import Annotated
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from fastapi import FastAPI, Request, Security
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -76,8 +76,19 @@ def signed_in_user(request: Request) -> str | None:
 
 
 def safe_next(value: str | None) -> str:
-    """Only a local path: never redirect a visitor to another site."""
-    return value if value and value.startswith("/") and not value.startswith("//") else "/"
+    """Where to go after signing in: a path on this site (``/notes?x=1``), else ``/``.
+
+    Checked as sent and percent-decoded: browsers drop tabs and newlines (``/\\t/evil.example``
+    is ``//evil.example``) and read ``\\`` as ``/``; a CR LF would break the Location header.
+    """
+    if not value:
+        return "/"
+    for path in (value, unquote(value)):
+        if (not path.startswith("/") or path.startswith("//") or "\\" in path
+                or any(c <= " " or c == "\x7f" for c in path)):
+            return "/"
+    parts = urlsplit(value)
+    return value if not parts.scheme and not parts.netloc else "/"
 
 
 def create_app(guard: TokenGuard | None = None, *, session_secret: str | None = None) -> FastAPI:

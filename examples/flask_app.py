@@ -25,6 +25,7 @@ import sys
 import threading
 from collections import defaultdict
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask, abort, redirect, render_template_string, request, session, url_for
 
@@ -79,8 +80,19 @@ PAGE = """<!doctype html>
 
 
 def safe_next(value: str | None) -> str:
-    """Only a local path: never redirect a visitor to another site."""
-    return value if value and value.startswith("/") and not value.startswith(("//", "/\\")) else "/"
+    """Where to go after signing in: a path on this site (``/notes?x=1``), else ``/``.
+
+    Checked as sent and percent-decoded: browsers drop tabs and newlines (``/\\t/evil.example``
+    is ``//evil.example``) and read ``\\`` as ``/``; a CR LF would break the Location header.
+    """
+    if not value:
+        return "/"
+    for path in (value, unquote(value)):
+        if (not path.startswith("/") or path.startswith("//") or "\\" in path
+                or any(c <= " " or c == "\x7f" for c in path)):
+            return "/"
+    parts = urlsplit(value)
+    return value if not parts.scheme and not parts.netloc else "/"
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -25,7 +25,7 @@ import os
 import secrets
 import threading
 from collections import defaultdict
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -65,8 +65,19 @@ def signed_in_user(request: Request) -> str | None:
 
 
 def safe_next(value: str | None) -> str:
-    """Only a local path: never redirect a visitor to another site."""
-    return value if value and value.startswith("/") and not value.startswith("//") else "/"
+    """Where to go after signing in: a path on this site (``/notes?x=1``), else ``/``.
+
+    Checked as sent and percent-decoded: browsers drop tabs and newlines (``/\\t/evil.example``
+    is ``//evil.example``) and read ``\\`` as ``/``; a CR LF would break the Location header.
+    """
+    if not value:
+        return "/"
+    for path in (value, unquote(value)):
+        if (not path.startswith("/") or path.startswith("//") or "\\" in path
+                or any(c <= " " or c == "\x7f" for c in path)):
+            return "/"
+    parts = urlsplit(value)
+    return value if not parts.scheme and not parts.netloc else "/"
 
 
 async def home(request: Request) -> HTMLResponse:
