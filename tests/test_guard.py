@@ -726,3 +726,48 @@ def test_an_expiry_given_in_another_zone_is_kept_in_utc(guard: TokenGuard) -> No
     assert issued.info.expires_at.utcoffset() == timedelta(0)
     with pytest.raises(ValidationError, match="too far"):
         guard.create_token("alice", "far", expires_at=datetime(9999, 12, 31, 23, tzinfo=minus_seven))
+
+
+def test_narrowing_a_parent_narrows_or_revokes_what_it_minted(guard: TokenGuard) -> None:
+    """A child stays within its parent: it keeps the projects both have, and dies with none left."""
+    parent = guard.create_token("alice", "parent", scopes=["management"], projects=["alpha", "beta"]).info
+    both = guard.create_token("alice", "both", scopes=["read"], projects=["alpha", "beta"], parent=parent)
+    beta = guard.create_token("alice", "beta", scopes=["read"], projects=["beta"], parent=parent)
+    other = guard.create_token("alice", "other", scopes=["read"], projects=["beta"])
+    guard.update_token(parent.id, projects=["alpha"])
+    assert guard.get_token(both.info.id).projects == {"alpha"}
+    assert guard.get_token(both.info.id).status == "active"
+    assert guard.get_token(beta.info.id).status == "revoked"
+    assert guard.get_token(other.info.id).projects == {"beta"}  # not minted by it
+    with pytest.raises(RevokedToken):
+        guard.authenticate(beta.token)
+    assert guard.authenticate(both.token).projects == {"alpha"}
+
+
+def test_narrowing_reaches_grandchildren(guard: TokenGuard) -> None:
+    parent = guard.create_token("alice", "parent", scopes=["management"], projects=["alpha", "beta"]).info
+    mid = guard.create_token("alice", "mid", scopes=["management"], projects=["alpha", "beta"],
+                             parent=parent).info
+    grandchild = guard.create_token("alice", "grand", scopes=["read"], projects=["beta"], parent=mid)
+    guard.update_token(parent.id, projects=["alpha"])
+    assert guard.get_token(mid.id).projects == {"alpha"}
+    assert guard.get_token(grandchild.info.id).status == "revoked"
+
+
+def test_an_unrestricted_child_takes_its_narrowed_parents_projects(guard: TokenGuard) -> None:
+    parent = guard.create_token("alice", "parent", scopes=["management"]).info
+    child = guard.create_token("alice", "child", scopes=["read"], parent=parent)
+    guard.update_token(parent.id, projects=["gamma"])
+    assert guard.get_token(child.info.id).projects == {"gamma"}
+    guard.update_token(parent.id, projects=[])  # widening the parent widens no child
+    assert guard.get_token(child.info.id).projects == {"gamma"}
+
+
+def test_a_child_cannot_be_widened_beyond_its_parent(guard: TokenGuard) -> None:
+    parent = guard.create_token("alice", "parent", scopes=["management"], projects=["alpha"]).info
+    child = guard.create_token("alice", "child", scopes=["read"], projects=["alpha"], parent=parent)
+    with pytest.raises(ValidationError, match="projects"):
+        guard.update_token(child.info.id, projects=["alpha", "beta"])
+    with pytest.raises(ValidationError, match="projects"):
+        guard.update_token(child.info.id, projects=[])  # unrestricted is wider than alpha
+    assert guard.get_token(child.info.id).projects == {"alpha"}

@@ -260,17 +260,50 @@ class TokenGuard(Verification):
         self, token_id: str, *, name: str | None = None, projects: Iterable[str] | None = None,
         actor: str | None = None, remote: str | None = None,
     ) -> TokenInfo:
+        """Rename or re-project a token. Narrowing a token's projects narrows what it minted.
+
+        A child keeps only the projects its parent still has (an unrestricted child takes
+        the parent's); a child left with none of them is revoked.
+        """
         changes: TokenChanges = {}
         if name is not None:
             changes["name"] = validation.name(name)
         if projects is not None:
             changes["projects"] = validation.projects(projects)
         record = self._record(token_id)
+        parent_id = record.info.parent_id
+        if "projects" in changes and parent_id is not None:
+            parent = self.store.get(parent_id)
+            minted_it = parent is not None and parent.info.owner == record.info.owner and (
+                parent.info.created_at <= record.info.created_at)  # not a newer token with the id
+            if parent is not None and minted_it and not self.reaches(parent.info, frozenset(),
+                                                                     changes["projects"]):
+                raise ValidationError("projects must be within the projects of the token that minted it",
+                                      field="projects")
         if changes:
             record = self._apply(token_id, changes)
             self._invalidate(record)
-            self.hook.tokenguard_token_updated(info=record.info, actor=actor, remote=remote)
+            try:
+                self.hook.tokenguard_token_updated(info=record.info, actor=actor, remote=remote)
+            finally:  # what it minted stays within it, whatever a plugin does with the event
+                if "projects" in changes:
+                    self._narrow_children(record.info, actor, remote)
         return self._present(record.info)
+
+    def _narrow_children(self, parent: TokenInfo, actor: str | None, remote: str | None) -> None:
+        """Every live token ``parent`` minted, brought back within the parent's projects."""
+        allowed = parent.projects
+        if not allowed:  # unrestricted: every child is within it
+            return
+        for child in self.store.list(parent.owner):
+            info = child.info
+            if info.parent_id != parent.id or info.revoked_at is not None:
+                continue
+            kept = allowed if not info.projects else info.projects & allowed
+            if not kept:
+                self.revoke(info.id, actor=actor, remote=remote)
+            elif kept != info.projects:
+                self.update_token(info.id, projects=kept, actor=actor, remote=remote)
 
     def _apply(self, token_id: str, changes: TokenChanges) -> TokenRecord:
         record = self.store.update(token_id, changes)
