@@ -25,7 +25,7 @@ from tokenguard.errors import (
     TokenNotFound,
     ValidationError,
 )
-from tokenguard.limiter import FailedAttemptLimiter
+from tokenguard.limiter import FailedAttemptLimiter, default_limiter
 from tokenguard.models import IssuedToken, TokenInfo
 from tokenguard.plugins import make_plugin_manager
 from tokenguard.scopes import ScopeHierarchy
@@ -91,7 +91,7 @@ class TokenGuard(Verification):
         #: given among ``plugins`` is the guard's limiter too.
         given = next((p for p in plugins if isinstance(p, FailedAttemptLimiter)), None)
         if isinstance(limiter, _Default):
-            limiter = given or FailedAttemptLimiter()
+            limiter = given or default_limiter(invalidation)  # in its Redis, if it has one
         self.limiter = limiter
         self._blocked = limiter.blocked if limiter is not None else {}
         if limiter is not None and limiter is not given:
