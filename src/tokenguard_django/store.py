@@ -1,0 +1,280 @@
+"""``DjangoStore``: the Store protocol on the project's own database, through Django's ORM.
+
+* Rows live in ``tokenguard_token`` (see :mod:`tokenguard_django.models`) on one
+  alias of ``DATABASES`` (``TOKENGUARD["database"]``, default ``"default"``).
+* ``insert`` keeps the per-owner limit under concurrency: on PostgreSQL and
+  MariaDB/MySQL creators of one owner queue on the owner's row of
+  ``tokenguard_owner`` (``SELECT … FOR UPDATE``); on SQLite every write
+  transaction starts with a write, so writers queue on the database's lock
+  instead of failing at once when a reader would have to become a writer.
+* Writes run in ``transaction.atomic``: inside a project's own transaction they
+  are a savepoint of it, and commit or roll back with it.
+* Every database failure is raised as :class:`~tokenguard.errors.StoreUnavailable`
+  (the adapters answer 503), and a broken connection is dropped, so the next call
+  reconnects once the database is back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db.models import Q
+
+from tokenguard.errors import StoreUnavailable, TokenGuardError, TokenIdConflict, TokenLimitExceeded
+from tokenguard.models import TokenInfo
+from tokenguard.stores.base import TokenChanges, TokenRecord
+from tokenguard_django.models import OwnerLock, Token
+
+__all__ = ["DjangoStore"]
+
+T = TypeVar("T")
+#: Column order of every read of a whole record (see :func:`record_from_row`).
+COLUMNS = ("id", "digest", "owner", "name", "scopes", "projects", "admin",
+           "created_at", "expires_at", "last_used_at", "revoked_at", "hint", "parent_id")
+_CHANGEABLE = frozenset({"name", "projects", "revoked_at", "expires_at", "digest", "hint"})
+#: Attempts of a write transaction the database picked as a deadlock victim (outermost only).
+WRITE_ATTEMPTS = 5
+#: ``revoke_owner`` updates ids in batches of this many (bound-parameter limits).
+ID_BATCH = 500
+#: PostgreSQL: serialization failure, deadlock; MariaDB/MySQL: lock wait timeout, deadlock.
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
+_TRANSIENT_MYSQL_CODES = frozenset({1205, 1213})
+
+
+class DjangoStore:
+    """Token records in the project's database (``using``: an alias of ``DATABASES``)."""
+
+    def __init__(self, using: str = "default") -> None:
+        self.using = using
+
+    def __repr__(self) -> str:
+        return f"DjangoStore(using={self.using!r})"
+
+    @property
+    def _tokens(self) -> Any:
+        return Token.objects.using(self.using)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def find(self, digest: str) -> TokenRecord | None:
+        return self._one(self._tokens.filter(digest=digest))
+
+    def get(self, token_id: str) -> TokenRecord | None:
+        return self._one(self._tokens.filter(pk=token_id))
+
+    def list(self, owner: str | None = None) -> Sequence[TokenRecord]:
+        rows = self._tokens.order_by("created_at", "id")
+        if owner is not None:
+            rows = rows.filter(owner=owner)
+        with self._failures():
+            return [record_from_row(row) for row in rows.values_list(*COLUMNS)]
+
+    def _one(self, rows: Any) -> TokenRecord | None:
+        with self._failures():
+            found = list(rows.values_list(*COLUMNS)[:1])
+        return record_from_row(found[0]) if found else None
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def insert(self, record: TokenRecord, *, limit: int | None, now: datetime) -> None:
+        info = record.info
+
+        def work() -> None:
+            self._lock_owner(info.owner, create=True)
+            if limit is not None:
+                # a taken id is a conflict, full or not, as in every store
+                if self._tokens.filter(pk=info.id).exists():
+                    raise TokenIdConflict(info.id)
+                unexpired = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+                if self._tokens.filter(unexpired, owner=info.owner).count() >= limit:
+                    raise TokenLimitExceeded(info.owner, limit)
+            try:
+                with transaction.atomic(using=self.using):  # a savepoint: a conflict spoils nothing
+                    self._tokens.create(**row_values(record))
+            except IntegrityError:
+                if self._tokens.filter(pk=info.id).exists():
+                    raise TokenIdConflict(info.id) from None
+                raise TokenGuardError("a token with the same digest already exists") from None
+
+        self._write(work)
+
+    def update(self, token_id: str, changes: TokenChanges) -> TokenRecord | None:
+        values = change_values(changes)
+
+        def work() -> TokenRecord | None:
+            if values:
+                self._tokens.filter(pk=token_id).update(**values)
+            return self.get(token_id)
+
+        return self._write(work)
+
+    def delete(self, token_id: str) -> TokenRecord | None:
+        def work() -> TokenRecord | None:
+            found = self._one(self._tokens.select_for_update().filter(pk=token_id))
+            if found is not None:
+                self._tokens.filter(pk=token_id).delete()
+            return found
+
+        return self._write(work)
+
+    def revoke_owner(self, owner: str, at: datetime) -> Sequence[str]:
+        def work() -> list[str]:
+            # The owner's lock row keeps creators of this owner out meanwhile.
+            self._lock_owner(owner, create=False)
+            unrevoked = self._tokens.select_for_update().filter(owner=owner, revoked_at__isnull=True)
+            ids = [str(token_id) for token_id in unrevoked.values_list("id", flat=True)]
+            for start in range(0, len(ids), ID_BATCH):
+                self._tokens.filter(pk__in=ids[start:start + ID_BATCH]).update(revoked_at=at)
+            return ids
+
+        return self._write(work)
+
+    def touch(self, token_id: str, at: datetime) -> None:
+        """Bookkeeping on the request path: skipped, never waited for, when the row is locked."""
+        skip_locked = connections[self.using].features.has_select_for_update_skip_locked
+
+        def work() -> None:
+            rows = self._tokens.filter(pk=token_id)
+            if skip_locked and not rows.select_for_update(skip_locked=True).values_list("id").exists():
+                return  # unknown, or locked by a writer: the next use records it
+            rows.update(last_used_at=at)
+
+        self._write(work)
+
+    def close(self) -> None:
+        """Nothing to release: Django owns the connections."""
+
+    # -- locks, transactions, errors ----------------------------------------------------------
+
+    def _lock_owner(self, owner: str, *, create: bool) -> None:
+        """Hold the owner's lock row until the transaction ends (SQLite: the write lock does)."""
+        connection = connections[self.using]
+        if create:
+            self._create_owner_row(owner)
+        if connection.vendor != "sqlite":
+            locking = OwnerLock.objects.using(self.using).select_for_update().filter(owner=owner)
+            list(locking.values_list("owner", flat=True))
+
+    def _create_owner_row(self, owner: str) -> None:
+        """Insert the owner's lock row unless it exists; a concurrent insert is no error."""
+        connection = connections[self.using]
+        if connection.vendor == "mysql":
+            # An exclusive lock on an existing row at once: INSERT IGNORE would take a shared
+            # one, and two creators upgrading theirs to FOR UPDATE would deadlock.
+            table = connection.ops.quote_name(OwnerLock._meta.db_table)
+            column = connection.ops.quote_name("owner")
+            with connection.cursor() as cursor:
+                cursor.execute(f"INSERT INTO {table} ({column}) VALUES (%s) "  # noqa: S608 - names quoted
+                               f"ON DUPLICATE KEY UPDATE {column} = {column}", [owner])
+        elif connection.features.supports_ignore_conflicts:
+            OwnerLock.objects.using(self.using).bulk_create([OwnerLock(owner=owner)], ignore_conflicts=True)
+        else:
+            try:
+                with transaction.atomic(using=self.using):
+                    OwnerLock.objects.using(self.using).create(owner=owner)
+            except IntegrityError:
+                pass
+
+    def _write(self, work: Callable[[], T]) -> T:
+        """Run ``work`` in a transaction; again if it was a deadlock victim and nothing encloses it."""
+        connection = connections[self.using]
+        attempts = 1 if connection.in_atomic_block else WRITE_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            try:
+                with self._failures(), transaction.atomic(using=self.using):
+                    if connection.vendor == "sqlite":
+                        _claim_sqlite_write_lock(connection)
+                    return work()
+            except StoreUnavailable as exc:
+                if attempt == attempts or not _is_transient(exc.__cause__):
+                    raise
+                time.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except DatabaseError as exc:
+            connection = connections[self.using]
+            if not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()  # reconnect on the next call
+            raise StoreUnavailable(_describe(exc)) from exc
+
+
+def _claim_sqlite_write_lock(connection: Any) -> None:
+    """Make the transaction a writer first, so it waits for the lock (busy timeout).
+
+    A transaction that reads first and writes later may be refused at once ("database is
+    locked") while another writes: SQLite does not wait when waiting could deadlock.
+    """
+    table = connection.ops.quote_name(OwnerLock._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET owner = owner WHERE 0 = 1")  # noqa: S608 - a constant
+
+
+def _is_transient(exc: BaseException | None) -> bool:
+    """A deadlock or serialization failure: the transaction may simply run again."""
+    cause = exc.__cause__ if exc is not None else None  # the driver's own error
+    if cause is None:
+        return False
+    if getattr(cause, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+        return True
+    args = getattr(cause, "args", ())
+    if args and args[0] in _TRANSIENT_MYSQL_CODES:
+        return True
+    return "database is locked" in str(cause)  # SQLite, past its busy timeout
+
+
+def _describe(exc: BaseException) -> str:
+    """The error's kind and first line: never a bound value (they are not in driver messages)."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+# -- rows and records -------------------------------------------------------------------------
+
+
+def _words(values: frozenset[str]) -> str:
+    # Scope and project names never contain whitespace (validated by the guard).
+    return " ".join(sorted(values))
+
+
+def row_values(record: TokenRecord) -> dict[str, Any]:
+    info = record.info
+    return {
+        "id": info.id, "digest": record.digest, "owner": info.owner, "name": info.name,
+        "scopes": _words(info.scopes), "projects": _words(info.projects), "admin": info.admin,
+        "created_at": info.created_at, "expires_at": info.expires_at,
+        "last_used_at": info.last_used_at, "revoked_at": info.revoked_at, "hint": info.hint,
+        "parent_id": info.parent_id,
+    }
+
+
+def change_values(changes: TokenChanges) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key not in _CHANGEABLE:
+            raise ValueError(f"{key!r} cannot be changed")
+        values[key] = _words(value) if key == "projects" else value  # type: ignore[arg-type]
+    return values
+
+
+def record_from_row(row: Sequence[Any]) -> TokenRecord:
+    """A record from the values of :data:`COLUMNS`, as the ORM returns them."""
+    (token_id, digest, owner, name, scopes, projects, admin,
+     created_at, expires_at, last_used_at, revoked_at, hint, parent_id) = row
+    info = TokenInfo(
+        id=token_id, owner=owner, name=name, scopes=frozenset(scopes.split()),
+        projects=frozenset(projects.split()), admin=bool(admin), created_at=created_at,
+        expires_at=expires_at, last_used_at=last_used_at, revoked_at=revoked_at, hint=hint,
+        parent_id=parent_id,
+    )
+    return TokenRecord(info, digest)

@@ -1,0 +1,8 @@
+"""The URLconf of the tests' Django project."""
+
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]
