@@ -345,9 +345,12 @@ def test_per_owner_limit(cli: CLI, env: dict[str, str]) -> None:
     assert cli("token", "create", "t3", "--owner", "alice", env=limited_env).code == 1
     assert cli("token", "create", "t3", "--owner", "alice", "--max-tokens-per-owner", "none").code == 0
     bad = cli("token", "list", "--max-tokens-per-owner", "-3")
-    assert bad.code == 2 and "per-owner limit" in bad.error_line
+    assert bad.code == 2 and "--max-tokens-per-owner must be a positive whole number" in bad.error_line
     superscript = cli("token", "list", "--max-tokens-per-owner", "\u00b3")  # isdigit(), yet not int()
-    assert superscript.code == 2 and "per-owner limit" in superscript.error_line
+    assert superscript.code == 2 and "--max-tokens-per-owner must be" in superscript.error_line
+    from_env = cli("token", "list", env={**env, "TOKENGUARD_MAX_TOKENS_PER_OWNER": "-3"})
+    assert from_env.error_line.removeprefix("tokenguard: error: TOKENGUARD_MAX_TOKENS_PER_OWNER") == \
+        bad.error_line.removeprefix("tokenguard: error: --max-tokens-per-owner")
 
 
 def test_secret_key_file_with_rotation(cli: CLI, env: dict[str, str], tmp_path: Path) -> None:

@@ -1,11 +1,17 @@
 """The ``tokenguard`` command: manage tokens from a shell, upgrade the schema, run the demo.
 
-Configuration comes from options or the environment (``TOKENGUARD_DATABASE_URL``,
-``TOKENGUARD_SECRET_KEY``, ``TOKENGUARD_PREFIX``,
-``TOKENGUARD_MAX_TOKENS_PER_OWNER``). A secret is printed alone on stdout, so
-``export TOKEN=$(tokenguard token create …)`` works; everything meant for people
-goes to stderr. Every error is one line on stderr and a non-zero exit status:
-2 for usage and configuration, 1 for a refusal (unknown id, limit, store down).
+Configuration comes from options or the environment: every setting of
+:data:`tokenguard.config.SETTINGS` (``TOKENGUARD_DATABASE_URL``,
+``TOKENGUARD_SECRET_KEY`` or ``TOKENGUARD_SECRET_KEY_FILE``, ``TOKENGUARD_PREFIX``
+…), read as the apps read it; an option (``--database-url`` …) wins. A secret is
+printed alone on stdout, so ``export TOKEN=$(tokenguard token create …)`` works;
+everything meant for people goes to stderr. Every error is one line on stderr and
+a non-zero exit status: 2 for usage and configuration, 1 for a refusal (unknown
+id, limit, store down).
+
+``flask tokens …`` runs these same commands (:func:`run` with ``app=True``) on the
+Flask app's own guard: the same parser without the configuration options and
+``demo``, the same handlers, output and exit statuses.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 
 from tokenguard import cli_commands, cli_demo
-from tokenguard.cli_config import CLIError, Console
+from tokenguard.cli_config import CLIError, Console, add_options
 from tokenguard.errors import TokenGuardError, ValidationError
 from tokenguard.guard import DEFAULT
 
@@ -33,54 +39,65 @@ Handler = Callable[[argparse.Namespace, Console], int]
 _TOKEN_LIKE = re.compile(r"(secret-token:)?[a-z][a-z0-9]{0,15}_[0-9A-Za-z]{20,}")
 
 
+#: the ``token`` commands, which ``flask tokens`` also takes without the word ``token``.
+TOKEN_COMMANDS = ("create", "list", "show", "revoke", "reapprove", "delete", "rotate", "revoke-owner",
+                  "verify")
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors become one line (``CLIError``) instead of usage text and ``exit(2)``."""
 
+    #: the program's name, left out of the context an error names ("token create: …").
+    root = PROG
+
     def error(self, message: str) -> NoReturn:
-        where = self.prog.removeprefix(PROG).strip()
+        where = self.prog.removeprefix(self.root).strip()
         context = f"{where}: " if where else ""
         # argparse echoes stray arguments: a token pasted on the command line is not repeated.
         message = _TOKEN_LIKE.sub("[token hidden]", message)
         raise CLIError(f"{context}{message} (see {self.prog} --help)", EXIT_USAGE)
 
 
-def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
-    """The options every command accepts, before or after the command name."""
-    default = argparse.SUPPRESS if suppress else None
-    group = parser.add_argument_group("configuration")
-    group.add_argument("--database-url", metavar="URL", default=default,
-                       help="store URL (env TOKENGUARD_DATABASE_URL; default sqlite:///tokenguard.db)")
-    group.add_argument("--secret-key-file", metavar="PATH", default=default,
-                       help="file holding the secret key, one per line, current key first "
-                            "(default: env TOKENGUARD_SECRET_KEY)")
-    group.add_argument("--prefix", default=default, help="token prefix (env TOKENGUARD_PREFIX; default tg)")
-    group.add_argument("--max-tokens-per-owner", metavar="N", default=default,
-                       help="per-owner limit, or 'none' (env TOKENGUARD_MAX_TOKENS_PER_OWNER; default 10)")
+def _parser_class(prog: str) -> type[_Parser]:
+    class Parser(_Parser):
+        root = prog
+
+    return Parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Manage tokenguard API tokens.")
+def build_parser(prog: str = PROG, *, app: bool = False) -> argparse.ArgumentParser:
+    """The command line; ``app``: inside an app (``flask tokens``), whose guard is configured already.
+
+    There the configuration options and ``demo`` are left out: an option that could not
+    apply is an error, not silently ignored.
+    """
+    parser_class = _parser_class(prog)
+    parser = parser_class(prog=prog, description="Manage tokenguard API tokens.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    _global_options(parser, suppress=False)
     common = _Parser(add_help=False)
-    _global_options(common, suppress=True)
-    groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
-    _add_token_commands(groups, common)
+    if not app:
+        add_options(parser, suppress=False)
+        add_options(common, suppress=True)
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True,
+                                   parser_class=parser_class)
+    _add_token_commands(groups, common, parser_class)
     db = groups.add_parser("db", help="database schema").add_subparsers(
-        dest="command", metavar="COMMAND", required=True)
+        dest="command", metavar="COMMAND", required=True, parser_class=parser_class)
     upgrade = db.add_parser("upgrade", parents=[common], help="create or upgrade the tokenguard_* tables")
     upgrade.set_defaults(handler=cli_commands.db_upgrade)
-    demo = groups.add_parser("demo", parents=[common], help="run the example app or a CLI walk-through")
-    demo.add_argument("--app", choices=cli_demo.APPS, default="flask",
-                      help="example app to run from ./examples (default flask); walkthrough: CLI steps")
-    demo.add_argument("--port", type=_port, default=5000, help="port for the example app (default 5000)")
-    demo.set_defaults(handler=cli_demo.demo)
+    if not app:
+        demo = groups.add_parser("demo", parents=[common], help="run the example app or a CLI walk-through")
+        demo.add_argument("--app", choices=cli_demo.APPS, default="flask",
+                          help="example app to run from ./examples (default flask); walkthrough: CLI steps")
+        demo.add_argument("--port", type=_port, default=5000, help="port for the example app (default 5000)")
+        demo.set_defaults(handler=cli_demo.demo)
     return parser
 
 
-def _add_token_commands(groups: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+def _add_token_commands(groups: argparse._SubParsersAction[_Parser], common: _Parser,
+                        parser_class: type[_Parser]) -> None:
     tokens = groups.add_parser("token", help="create, list and manage tokens").add_subparsers(
-        dest="command", metavar="COMMAND", required=True)
+        dest="command", metavar="COMMAND", required=True, parser_class=parser_class)
 
     def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         sub = tokens.add_parser(name, parents=[common], help=help_text, description=help_text)
@@ -144,10 +161,13 @@ def _version() -> str:
         return "unknown"
 
 
-def run(argv: Sequence[str], console: Console) -> int:
-    """Parse ``argv`` and run the command; errors are reported on ``console`` as one line."""
+def run(argv: Sequence[str], console: Console, *, prog: str = PROG, app: bool = False) -> int:
+    """Parse ``argv`` and run the command; errors are reported on ``console`` as one line.
+
+    ``app``: the command line of :func:`build_parser` for an app, whose guard is ``console.guard``.
+    """
     try:
-        args = build_parser().parse_args(list(argv))
+        args = build_parser(prog, app=app).parse_args(list(argv))
         handler: Handler = args.handler
         return handler(args, console)
     except CLIError as exc:

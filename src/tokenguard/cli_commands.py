@@ -10,12 +10,16 @@ import argparse
 import getpass
 import re
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from tokenguard import cli_output
-from tokenguard.cli_config import CLIError, Console, actor, build_guard, database_url
+from tokenguard.cli_config import CLIError, Console, actor, database_url, open_guard
 from tokenguard.errors import AuthenticationError, ValidationError
 from tokenguard.guard import _Default
 from tokenguard.models import TokenInfo
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -50,7 +54,7 @@ def _lifetime(args: argparse.Namespace) -> timedelta | _Default | None:
 
 
 def create(args: argparse.Namespace, console: Console) -> int:
-    with build_guard(args, console) as guard:
+    with open_guard(args, console) as guard:
         issued = guard.create_token(
             args.owner, args.name, scopes=args.scope or None, expires_in=_lifetime(args),
             projects=args.project or None, token_id=args.token_id, admin=args.admin, actor=actor(),
@@ -66,7 +70,7 @@ def create(args: argparse.Namespace, console: Console) -> int:
 
 
 def list_tokens(args: argparse.Namespace, console: Console) -> int:
-    with build_guard(args, console) as guard:
+    with open_guard(args, console) as guard:
         infos = guard.list_tokens(args.owner)
         now = guard.clock()
     if args.json:
@@ -79,7 +83,7 @@ def list_tokens(args: argparse.Namespace, console: Console) -> int:
 
 
 def show(args: argparse.Namespace, console: Console) -> int:
-    with build_guard(args, console) as guard:
+    with open_guard(args, console) as guard:
         info = guard.get_token(args.token_id)
         now = guard.clock()
     _print_info(console, info, now, as_json=args.json)
@@ -94,14 +98,14 @@ def _print_info(console: Console, info: TokenInfo, now: datetime, *, as_json: bo
 
 
 def revoke(args: argparse.Namespace, console: Console) -> int:
-    with build_guard(args, console) as guard:
+    with open_guard(args, console) as guard:
         info = guard.revoke(args.token_id, actor=actor())
     console.out(f"revoked token {info.id} ({cli_output.safe(info.name)})")
     return EXIT_OK
 
 
 def reapprove(args: argparse.Namespace, console: Console) -> int:
-    with build_guard(args, console) as guard:
+    with open_guard(args, console) as guard:
         try:
             info = guard.reapprove(args.token_id, actor=actor())
         except ValidationError as exc:  # the token's state refuses it: not a usage error
@@ -111,7 +115,7 @@ def reapprove(args: argparse.Namespace, console: Console) -> int:
 
 
 def rotate(args: argparse.Namespace, console: Console) -> int:
-    with build_guard(args, console) as guard:
+    with open_guard(args, console) as guard:
         try:
             issued = guard.rotate(args.token_id, expires_in=_lifetime(args), actor=actor())
         except ValidationError as exc:
@@ -125,14 +129,14 @@ def rotate(args: argparse.Namespace, console: Console) -> int:
 
 
 def delete(args: argparse.Namespace, console: Console) -> int:
-    with build_guard(args, console) as guard:
+    with open_guard(args, console) as guard:
         info = guard.delete(args.token_id, actor=actor())
     console.out(f"deleted token {info.id} ({cli_output.safe(info.name)})")
     return EXIT_OK
 
 
 def revoke_owner(args: argparse.Namespace, console: Console) -> int:
-    with build_guard(args, console) as guard:
+    with open_guard(args, console) as guard:
         count = guard.revoke_owner(args.owner, actor=actor())
     console.out(str(count))
     console.note(f"revoked {count} token{'s' if count != 1 else ''} of {cli_output.safe(args.owner)}")
@@ -142,7 +146,7 @@ def revoke_owner(args: argparse.Namespace, console: Console) -> int:
 def verify(args: argparse.Namespace, console: Console) -> int:
     """Check a token read from stdin (never argv: it would land in shell history and ``ps``)."""
     token = _read_token(console)
-    with build_guard(args, console) as guard:
+    with open_guard(args, console) as guard:
         try:
             info = guard.authenticate(token)
         except AuthenticationError as exc:
@@ -166,18 +170,27 @@ def _read_token(console: Console) -> str:
 
 
 def db_upgrade(args: argparse.Namespace, console: Console) -> int:
-    url = database_url(args, console)
-    if url.startswith("memory:"):
-        raise CLIError("db upgrade needs a SQL database URL, not memory://")
+    """Create or upgrade the tables: of the configured URL, or of the app's own SQL store."""
     from sqlalchemy.exc import ArgumentError
 
     from tokenguard.stores.sql_engine import normalise_url
-    from tokenguard.stores.sqlalchemy import upgrade
+    from tokenguard.stores.sqlalchemy import SQLAlchemyStore, upgrade
 
-    try:
-        normalise_url(url).get_dialect()  # a typo or a missing driver is a usage error
-    except (ArgumentError, ValueError) as exc:
-        raise CLIError(f"invalid database URL: {exc}") from None
-    upgrade(url)  # StoreUnavailable is reported by main() like every other command's
-    console.note(f"the tokenguard tables at {console.redact(url)} are up to date")
+    target: str | Engine
+    if console.guard is not None:
+        store = console.guard.store
+        if not isinstance(store, SQLAlchemyStore):
+            raise CLIError(f"db upgrade needs a SQL store; this app's is {type(store).__name__}")
+        target = store.engine
+        where = store.engine.url.render_as_string(hide_password=True)
+    else:
+        target = where = database_url(args, console)
+        if target.startswith("memory:"):
+            raise CLIError("db upgrade needs a SQL database URL, not memory://")
+        try:
+            normalise_url(target).get_dialect()  # a typo or a missing driver is a usage error
+        except (ArgumentError, ValueError) as exc:
+            raise CLIError(f"invalid database URL: {exc}") from None
+    upgrade(target)  # StoreUnavailable is reported by main() like every other command's
+    console.note(f"the tokenguard tables at {console.redact(where)} are up to date")
     return EXIT_OK

@@ -1,43 +1,42 @@
-"""Where the CLI's configuration comes from: options first, then the environment."""
+"""The CLI's side of configuration: options from :data:`tokenguard.config.SETTINGS`, the console.
+
+Every setting of the table but the secret key itself (never on a command line) is
+also an option (``--database-url``, ``--max-lifetime-days`` …), before or after the
+command name; an option wins over its ``TOKENGUARD_*`` variable. The reading and
+the validation are :mod:`tokenguard.config`'s, the same as the apps'.
+"""
 
 from __future__ import annotations
 
 import argparse
 import getpass
-import json
-import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from tokenguard import config
+from tokenguard.config import SETTINGS, Source
 from tokenguard.errors import ValidationError
 from tokenguard.guard import TokenGuard
-from tokenguard.tokens import MIN_KEY_BYTES
 
-ENV_DATABASE_URL = "TOKENGUARD_DATABASE_URL"
-ENV_SECRET_KEY = "TOKENGUARD_SECRET_KEY"
-ENV_PREFIX = "TOKENGUARD_PREFIX"
-ENV_MAX_TOKENS = "TOKENGUARD_MAX_TOKENS_PER_OWNER"
-ENV_SCOPES = "TOKENGUARD_SCOPES"
-DEFAULT_DATABASE_URL = "sqlite:///tokenguard.db"
-DEFAULT_MAX_TOKENS = 10
-KEY_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-_UNLIMITED = frozenset({"none", "unlimited"})
+EXIT_USAGE = 2
+#: the settings the CLI takes as options.
+OPTIONS = tuple(setting for setting in SETTINGS if setting.option)
 
 
 class CLIError(Exception):
     """An error the CLI reports as one line, with its exit status."""
 
-    def __init__(self, message: str, exit_code: int = 2) -> None:
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
 
 @dataclass(slots=True)
 class Console:
-    """The streams and environment a command runs with (the real ones, or test doubles)."""
+    """What a command runs with: streams, environment and, inside an app, the app's guard."""
 
     stdin: TextIO
     stdout: TextIO
@@ -45,9 +44,12 @@ class Console:
     env: Mapping[str, str]
     #: configuration values that must never appear in an error message (passwords, keys).
     secrets: list[str] = field(default_factory=list)
+    #: the app's own guard (``flask tokens``): used, and left open, instead of one built from
+    #: the environment and the options.
+    guard: TokenGuard | None = None
 
-    def hide(self, value: str | None) -> None:
-        if value:
+    def hide(self, value: str | bytes | None) -> None:
+        if isinstance(value, str) and value:
             self.secrets.append(value)
 
     def out(self, text: str) -> None:
@@ -69,6 +71,26 @@ class Console:
         return text
 
 
+def add_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """One option per setting of the table, under "configuration"."""
+    group = parser.add_argument_group("configuration")
+    for setting in OPTIONS:
+        default = f"; default {setting.shown_default}" if setting.shown_default else ""
+        group.add_argument(setting.flag, dest=setting.name, metavar=setting.type.split()[0].upper(),
+                           default=argparse.SUPPRESS if suppress else None,
+                           help=f"{setting.description} (env {setting.upper}{default})")
+
+
+def given_options(args: argparse.Namespace) -> dict[str, str]:
+    """The options given on the command line, by flag (``--prefix``: ``"acme"``)."""
+    return {s.flag: value for s in OPTIONS if (value := getattr(args, s.name, None)) is not None}
+
+
+def sources(args: argparse.Namespace, console: Console) -> tuple[Source, Source]:
+    """The environment, then the options, which win."""
+    return Source(console.env, "upper"), Source(given_options(args), "option")
+
+
 def _password(url: str) -> str | None:
     try:
         return urlsplit(url).password
@@ -76,96 +98,46 @@ def _password(url: str) -> str | None:
         return None
 
 
-def database_url(args: argparse.Namespace, console: Console) -> str:
-    url: str = args.database_url or console.env.get(ENV_DATABASE_URL) or DEFAULT_DATABASE_URL
+def database_url(args: argparse.Namespace, console: Console, default: str | None = None) -> str:
+    """The configured store URL (its password hidden from messages); an error when unset."""
+    found: str | None = config.read_setting("database_url", *sources(args, console),
+                                            required=default is None)
+    url = found or default or ""
     console.hide(_password(url))
     return url
 
 
-def secret_keys(args: argparse.Namespace, console: Console) -> list[str]:
-    """The secret keys, current first, from ``--secret-key-file`` or ``TOKENGUARD_SECRET_KEY``."""
-    if args.secret_key_file:
-        source = f"--secret-key-file {args.secret_key_file}"
-        try:
-            text = Path(args.secret_key_file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CLIError(f"cannot read the secret key file: {exc}") from None
-        keys = [line.strip() for line in text.splitlines() if line.strip()]
-        if not keys:
-            raise CLIError(f"{source} holds no key ({KEY_HINT})")
-    else:
-        source = ENV_SECRET_KEY
-        key = console.env.get(ENV_SECRET_KEY, "").strip()
-        if not key:
-            raise CLIError(f"{ENV_SECRET_KEY} is not set ({KEY_HINT})")
-        keys = [key]
-    for key in keys:
-        if len(key.encode("utf-8")) < MIN_KEY_BYTES:
-            raise CLIError(f"the secret key from {source} is too short: it needs at least "
-                           f"{MIN_KEY_BYTES} bytes ({KEY_HINT})")
+def read_config(args: argparse.Namespace, console: Console) -> config.GuardConfig:
+    """The whole configuration, its passwords and keys hidden from messages."""
+    database_url(args, console)
+    found = config.read_config(*sources(args, console))
+    for key in found.secret_key:
         console.hide(key)
-    return keys
+    return found
 
 
-def prefix(args: argparse.Namespace, console: Console) -> str:
-    value: str = args.prefix or console.env.get(ENV_PREFIX) or "tg"
-    return value
-
-
-def max_tokens(args: argparse.Namespace, console: Console) -> int | None:
-    raw = args.max_tokens_per_owner or console.env.get(ENV_MAX_TOKENS)
-    if raw is None or not raw.strip():
-        return DEFAULT_MAX_TOKENS
-    text = raw.strip().lower()
-    if text in _UNLIMITED:
-        return None
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise CLIError(f"invalid per-owner limit {raw[:20]!r}: expected a positive number or 'none'")
-    return int(text)
-
-
-def scopes(console: Console) -> dict[str, list[str]] | None:
-    """An app's own scope hierarchy from ``TOKENGUARD_SCOPES``, as JSON: ``{"read": [], …}``."""
-    raw = console.env.get(ENV_SCOPES)
-    if raw is None or not raw.strip():
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise CLIError(f"{ENV_SCOPES} is not JSON; expected e.g. "
-                       '{"read": [], "write": ["read"]}') from None
-    if not isinstance(value, dict) or not all(
-        isinstance(implied, list) and all(isinstance(i, str) for i in implied)
-        for implied in value.values()
-    ):
-        raise CLIError(f"{ENV_SCOPES} must map each scope to the list of scopes it implies")
-    return value
+@contextmanager
+def open_guard(args: argparse.Namespace, console: Console) -> Iterator[TokenGuard]:
+    """The app's guard, or one on the configured store that is closed afterwards."""
+    if console.guard is not None:
+        yield console.guard
+        return
+    with read_config(args, console).guard() as guard:
+        yield guard
 
 
 def environment_options(env: Mapping[str, str]) -> dict[str, Any]:
     """``TOKENGUARD_PREFIX``, ``_MAX_TOKENS_PER_OWNER`` and ``_SCOPES`` as ``TokenGuard`` options.
 
-    What the CLI reads, for an app that builds its guard from the environment too
-    (``TokenGuardMiddleware()`` without a guard): a token the CLI makes is then the app's.
+    For an app that reads its own environment as the CLI does (examples/flask_app.py);
+    :func:`tokenguard.config.guard_from_settings` reads every setting at once.
     """
-    console = Console(sys.stdin, sys.stdout, sys.stderr, env)
-    args = argparse.Namespace(prefix=None, max_tokens_per_owner=None)
+    source = Source(env, "upper")
     try:
-        return {"prefix": prefix(args, console), "max_tokens_per_owner": max_tokens(args, console),
-                "scopes": scopes(console)}
-    except CLIError as exc:
+        return {name: config.read_setting(name, source)
+                for name in ("prefix", "max_tokens_per_owner", "scopes")}
+    except ValidationError as exc:
         raise ValidationError(str(exc), field="environment") from None
-
-
-def build_guard(args: argparse.Namespace, console: Console) -> TokenGuard:
-    """A guard on the configured store; the caller closes it."""
-    return TokenGuard(
-        database_url(args, console),
-        secret_key=secret_keys(args, console),
-        prefix=prefix(args, console),
-        max_tokens_per_owner=max_tokens(args, console),
-        scopes=scopes(console),
-    )
 
 
 def actor() -> str:

@@ -25,18 +25,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tokenguard.cli_config import (
-    ENV_DATABASE_URL,
-    ENV_MAX_TOKENS,
-    ENV_PREFIX,
-    ENV_SECRET_KEY,
-    CLIError,
-    Console,
-    database_url,
-    max_tokens,
-    prefix,
-    secret_keys,
-)
+from tokenguard import config
+from tokenguard.cli_config import OPTIONS, CLIError, Console, database_url, given_options
+from tokenguard.config import SETTINGS_BY_NAME, Source
 
 APPS = ("flask", "starlette", "fastapi", "walkthrough")
 #: modules an example needs, checked before starting it.
@@ -46,6 +37,11 @@ APP_REQUIREMENTS = {
     "fastapi": ("fastapi", "uvicorn"),
 }
 EXIT_INTERRUPTED = 130
+#: the example's database when none is configured.
+DEMO_DATABASE_URL = "sqlite:///tokenguard.db"
+ENV_DATABASE_URL = SETTINGS_BY_NAME["database_url"].upper
+ENV_SECRET_KEY = SETTINGS_BY_NAME["secret_key"].upper
+ENV_SECRET_KEY_FILE = SETTINGS_BY_NAME["secret_key_file"].upper
 
 
 def demo(args: argparse.Namespace, console: Console) -> int:
@@ -66,20 +62,7 @@ def demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run_app(script: Path, args: argparse.Namespace, console: Console) -> int:
-    env = dict(console.env)
-    env[ENV_DATABASE_URL] = database_url(args, console)
-    # what the options say reaches the example as the environment it reads, as the CLI reads it
-    if getattr(args, "secret_key_file", None):
-        env[ENV_SECRET_KEY] = secret_keys(args, console)[0]  # the current key: new tokens use it
-    if getattr(args, "prefix", None):
-        env[ENV_PREFIX] = prefix(args, console)
-    if getattr(args, "max_tokens_per_owner", None):
-        limit = max_tokens(args, console)
-        env[ENV_MAX_TOKENS] = "none" if limit is None else str(limit)
-    if not env.get(ENV_SECRET_KEY, "").strip():
-        env[ENV_SECRET_KEY] = secrets.token_urlsafe(48)
-        console.note(f"tokenguard: {ENV_SECRET_KEY} is not set: using a key made for this run "
-                     "(tokens made now stop working when it ends; export a key to keep them)")
+    env = _example_environment(args, console)
     env.update(HOST="127.0.0.1", PORT=str(args.port))
     console.note(f"tokenguard: starting examples/{script.name} on http://127.0.0.1:{args.port} "
                  f"with {console.redact(env[ENV_DATABASE_URL])} (Ctrl-C stops it)")
@@ -94,6 +77,33 @@ def _run_app(script: Path, args: argparse.Namespace, console: Console) -> int:
         except KeyboardInterrupt:
             _stop(process)
             return EXIT_INTERRUPTED
+
+
+def _example_environment(args: argparse.Namespace, console: Console) -> dict[str, str]:
+    """The environment the example reads: what the options say, as ``TOKENGUARD_*`` variables.
+
+    Validated as every command validates it, before the example starts. The current
+    secret key goes as ``TOKENGUARD_SECRET_KEY`` (an example may read only that); with
+    none configured, one is made for this run.
+    """
+    env = dict(console.env)
+    env[ENV_DATABASE_URL] = database_url(args, console, default=DEMO_DATABASE_URL)
+    given = given_options(args)
+    if not (given.get("--secret-key-file") or env.get(ENV_SECRET_KEY, "").strip()
+            or env.get(ENV_SECRET_KEY_FILE, "").strip()):
+        env[ENV_SECRET_KEY] = secrets.token_urlsafe(48)
+        console.note(f"tokenguard: {ENV_SECRET_KEY} is not set: using a key made for this run "
+                     "(tokens made now stop working when it ends; export a key to keep them)")
+    found = config.read_config(Source(env, "upper"), Source(given, "option"))
+    for key in found.secret_key:
+        console.hide(key if isinstance(key, str) else None)
+    current = found.secret_key[0]
+    env[ENV_SECRET_KEY] = current if isinstance(current, str) else current.decode("utf-8")
+    env.pop(ENV_SECRET_KEY_FILE, None)
+    for setting in OPTIONS:
+        if setting.flag in given and setting.name not in ("database_url", "secret_key_file"):
+            env[setting.upper] = given[setting.flag]
+    return env
 
 
 @contextmanager
@@ -147,7 +157,8 @@ def walkthrough(console: Console, steps: Sequence[Step] = STEPS) -> int:
     from tokenguard.cli import run
 
     with tempfile.TemporaryDirectory(prefix="tokenguard-demo-") as tmp:
-        env = dict(console.env)
+        # its own configuration: none of the shell's TOKENGUARD_* settings (scopes, a key file…)
+        env = {name: value for name, value in console.env.items() if name not in config.ENVIRON_KEYS}
         env[ENV_DATABASE_URL] = f"sqlite:///{Path(tmp) / 'demo.db'}"
         env[ENV_SECRET_KEY] = secrets.token_urlsafe(48)
         console.out(f"tokenguard walk-through on {env[ENV_DATABASE_URL]} (deleted at the end)\n")

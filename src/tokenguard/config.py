@@ -271,6 +271,8 @@ SETTINGS: tuple[Setting, ...] = (
             shown_default="none", nullable=True),
 )
 SETTINGS_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
+#: the environment variables of the settings: ``TOKENGUARD_DATABASE_URL`` …
+ENVIRON_KEYS: frozenset[str] = frozenset(setting.upper for setting in SETTINGS)
 
 
 # -- sources and their merge -----------------------------------------------------------------------
@@ -361,7 +363,7 @@ def read_config(*sources: Source) -> GuardConfig:
     found, keys = _find(sources)
     values = {setting.name: _value(setting, found, keys) for setting in SETTINGS}
     if values["database_url"] is None:
-        raise ValidationError(f"{keys['database_url']} is not set ({URL_HINT})", field=keys["database_url"])
+        raise _not_set("database_url", keys)
     default_lifetime, max_lifetime = values["default_lifetime_days"], values["max_lifetime_days"]
     if default_lifetime and max_lifetime and default_lifetime > max_lifetime:
         raise ValidationError(f"{keys['default_lifetime_days']} ({default_lifetime.days} days) must not "
@@ -376,10 +378,18 @@ def read_config(*sources: Source) -> GuardConfig:
     )
 
 
-def read_setting(name: str, *sources: Source) -> Any:
+def read_setting(name: str, *sources: Source, required: bool = False) -> Any:
     """One setting's validated value (its default when unset), without reading the others."""
     found, keys = _find(sources)
-    return _value(SETTINGS_BY_NAME[name], found, keys)
+    value = _value(SETTINGS_BY_NAME[name], found, keys)
+    if value is None and required:
+        raise _not_set(name, keys)
+    return value
+
+
+def _not_set(name: str, keys: Mapping[str, str]) -> ValidationError:
+    hint = {"database_url": URL_HINT, "secret_key": KEY_HINT}.get(name, "")
+    return ValidationError(f"{keys[name]} is not set" + (f" ({hint})" if hint else ""), field=keys[name])
 
 
 def _find(sources: Sequence[Source]) -> tuple[dict[str, _Found], dict[str, str]]:
@@ -420,7 +430,7 @@ def _secret(found: Mapping[str, _Found], values: Mapping[str, Any],
     if "secret_key_file" in found:
         return _read_key_file(values["secret_key_file"], keys["secret_key_file"])
     if "secret_key" not in found:
-        raise ValidationError(f"{keys['secret_key']} is not set ({KEY_HINT})", field=keys["secret_key"])
+        raise _not_set("secret_key", keys)
     secret_key: tuple[str | bytes, ...] = values["secret_key"]
     return secret_key
 
@@ -441,7 +451,7 @@ def _read_key_file(path: Path, key: str) -> tuple[str | bytes, ...]:
 
 def settings_from_environ(environ: Mapping[str, str]) -> dict[str, str]:
     """The ``TOKENGUARD_*`` variables of ``environ`` that name a setting (upper-case keys)."""
-    return {s.upper: environ[s.upper] for s in SETTINGS if s.upper in environ}
+    return {name: value for name, value in environ.items() if name in ENVIRON_KEYS}
 
 
 def guard_from_settings(settings: Mapping[str, object], *, upper: bool,
