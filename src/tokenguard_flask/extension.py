@@ -7,12 +7,13 @@ import functools
 import importlib.util
 import warnings
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
 
-from tokenguard.errors import AuthenticationError, StoreUnavailable, ValidationError
+from tokenguard.config import defaults as guard_defaults
+from tokenguard.config import guard_from_settings
+from tokenguard.errors import AuthenticationError, StoreUnavailable
 from tokenguard.guard import TokenGuard
 from tokenguard.web.app import TokenWeb
 from tokenguard.web.credentials import PLAIN_BEARER
@@ -33,12 +34,8 @@ ENVIRON_KEY = "tokenguard.token"
 #: ``TOKENGUARD_*`` keys and their defaults. Keyword options of the extension
 #: (lower case, without the prefix) replace these defaults; the app's config wins.
 DEFAULTS: dict[str, Any] = {
-    "DATABASE_URL": None,
-    "SECRET_KEY": None,
-    "PREFIX": "tg",
-    "MAX_TOKENS_PER_OWNER": 10,
-    "DEFAULT_LIFETIME_DAYS": 90,
-    "MAX_LIFETIME_DAYS": None,
+    # the guard's settings, as tokenguard.config's table has them (DATABASE_URL, SECRET_KEY, …)
+    **{name.upper(): default for name, default in guard_defaults().items()},
     "AUTHORIZATION_HEADER": "Authorization",
     "TOKEN_HEADERS": ("Api-Token",),
     "SETTINGS_PATH": "/settings/tokens",
@@ -162,30 +159,8 @@ class FlaskTokenGuard:
 
 
 def build_guard(config: Any) -> TokenGuard:
-    """A guard from ``TOKENGUARD_DATABASE_URL`` and ``TOKENGUARD_SECRET_KEY``."""
-    url, key = config["TOKENGUARD_DATABASE_URL"], config["TOKENGUARD_SECRET_KEY"]
-    if not url:
-        raise ValidationError("set TOKENGUARD_DATABASE_URL (e.g. sqlite:///tokens.db) or pass a "
-                              "TokenGuard to FlaskTokenGuard", field="TOKENGUARD_DATABASE_URL")
-    if not key:
-        raise ValidationError("set TOKENGUARD_SECRET_KEY (at least 32 bytes, e.g. from "
-                              "python -c 'import secrets; print(secrets.token_urlsafe(32))')",
-                              field="TOKENGUARD_SECRET_KEY")
-    return TokenGuard(
-        url, secret_key=key, prefix=config["TOKENGUARD_PREFIX"],
-        max_tokens_per_owner=config["TOKENGUARD_MAX_TOKENS_PER_OWNER"],
-        default_lifetime=_days(config["TOKENGUARD_DEFAULT_LIFETIME_DAYS"], "DEFAULT_LIFETIME_DAYS"),
-        max_lifetime=_days(config["TOKENGUARD_MAX_LIFETIME_DAYS"], "MAX_LIFETIME_DAYS"),
-    )
-
-
-def _days(value: object, key: str) -> timedelta | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValidationError(f"TOKENGUARD_{key} must be a positive number of days or None",
-                              field=f"TOKENGUARD_{key}")
-    return timedelta(days=value)
+    """A guard from the app's ``TOKENGUARD_*`` settings, read as the CLI and ASGI read them."""
+    return guard_from_settings(config, upper=True)
 
 
 def web_options(config: Any) -> WebOptions:
@@ -249,8 +224,7 @@ def header_getter(environ: dict[str, Any]) -> HeaderGetter:
 
 
 #: The keys that build the guard (``build_guard``): nothing to them when a guard is given.
-_GUARD_KEYS = ("DATABASE_URL", "SECRET_KEY", "PREFIX", "MAX_TOKENS_PER_OWNER", "DEFAULT_LIFETIME_DAYS",
-               "MAX_LIFETIME_DAYS")
+_GUARD_KEYS = tuple(name.upper() for name in guard_defaults())
 
 
 def _static_host(app: Flask) -> str | None:
