@@ -56,8 +56,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tokenguard.cli_config import environment_options
-from tokenguard.errors import StoreUnavailable, TokenGuardError, ValidationError
+from tokenguard import config as guard_config
+from tokenguard.errors import StoreUnavailable, TokenGuardError
 from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
 from tokenguard.stores.memory import MemoryStore
@@ -76,8 +76,6 @@ from tokenguard_asgi.webmount import OwnerLoader, WebMount
 
 #: the key of ``scope`` under which the middleware leaves itself for ``require_scope``.
 SCOPE_KEY = "tokenguard"
-DATABASE_URL_ENV = "TOKENGUARD_DATABASE_URL"
-SECRET_KEY_ENV = "TOKENGUARD_SECRET_KEY"
 WEBSOCKET_POLICY_VIOLATION = 1008
 WEBSOCKET_TRY_AGAIN_LATER = 1013
 
@@ -293,20 +291,11 @@ def middleware_of(conn: HTTPConnection) -> TokenGuardMiddleware:
 def guard_from_settings(
     database_url: str | None, secret_key: str | bytes | Sequence[str | bytes] | None
 ) -> TokenGuard:
-    """A guard from the arguments, else from TOKENGUARD_DATABASE_URL / TOKENGUARD_SECRET_KEY.
+    """A guard from the arguments, the environment's ``TOKENGUARD_*`` variables supplying the rest.
 
-    ``TOKENGUARD_PREFIX``, ``_MAX_TOKENS_PER_OWNER`` and ``_SCOPES`` apply as the
-    ``tokenguard`` CLI reads them, so a token it makes is this app's.
+    Read by :mod:`tokenguard.config`, as Flask's configuration and the ``tokenguard`` CLI
+    are read: a token the CLI makes is this app's.
     """
-    url = database_url or os.environ.get(DATABASE_URL_ENV)
-    key = secret_key or os.environ.get(SECRET_KEY_ENV)
-    if not url:
-        raise ValidationError(
-            f"TokenGuardMiddleware needs guard=, database_url= or {DATABASE_URL_ENV}",
-            field="database_url",
-        )
-    if not key:
-        raise ValidationError(
-            f"TokenGuardMiddleware needs guard=, secret_key= or {SECRET_KEY_ENV}", field="secret_key"
-        )
-    return TokenGuard(url, secret_key=key, **environment_options(os.environ))
+    given = {name: value for name, value in (("database_url", database_url), ("secret_key", secret_key))
+             if value}
+    return guard_config.guard_from_settings(given, upper=False, environ=os.environ)
