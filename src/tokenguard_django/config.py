@@ -1,10 +1,14 @@
 """The ``TOKENGUARD = {...}`` setting: its keys, their defaults, and what builds the guard.
 
-The keys are Flask's ``TOKENGUARD_*`` keys in lower case, plus ``database`` (the
-alias in ``DATABASES`` the tokens live in) and the Django-only switches below.
-Every value is validated by the same code that validates it in the core
-(``TokenGuard`` and ``WebOptions`` are built on a throw-away memory store), so
-``manage.py check`` and start-up agree on what is wrong, and say which key.
+The guard's keys are the core's settings table (:data:`tokenguard.config.SETTINGS`,
+Flask's ``TOKENGUARD_*`` keys in lower case), read and validated by the core's
+own :func:`~tokenguard.config.read_config`. One default differs: ``database_url``
+is ``"django://default"``, the project's own database through Django's ORM
+(``django://<alias>`` names another alias of ``DATABASES``; any other store URL
+works as it does everywhere). The web layer's keys are validated by
+``WebOptions``, as in the other adapters; a few keys are Django's own
+(callbacks, the user life-cycle switches). ``manage.py check`` and start-up
+read the setting through this one module, so they agree on what is wrong.
 """
 
 from __future__ import annotations
@@ -12,36 +16,25 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from tokenguard import config as core
 from tokenguard.errors import ValidationError
 from tokenguard.guard import TokenGuard
-from tokenguard.stores.memory import MemoryStore
 from tokenguard.tokens import MIN_KEY_BYTES
 from tokenguard.web.options import WebOptions
-
-if TYPE_CHECKING:
-    from tokenguard.stores.base import Store
+from tokenguard_django.plugin import SCHEME
 
 SETTING = "TOKENGUARD"
-KEY_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+DEFAULT_DATABASE_URL = SCHEME + "default"
 
-#: Every key of ``TOKENGUARD`` and its default.
-DEFAULTS: dict[str, Any] = {
-    # the guard
-    "secret_key": None,
-    "prefix": "tg",
-    "max_tokens_per_owner": 10,
-    "default_lifetime_days": 90,
-    "max_lifetime_days": None,
-    "scopes": None,
+#: The keys this adapter adds to the core's table, and their defaults.
+DJANGO_DEFAULTS: dict[str, Any] = {
+    # plugins of the guard (objects or dotted paths), besides those found by entry point
     "plugins": (),
-    # where the tokens are kept: an alias of DATABASES
-    "database": "default",
     # the web layer
     "authorization_header": "Authorization",
     "token_headers": ("Api-Token",),
@@ -60,20 +53,14 @@ DEFAULTS: dict[str, Any] = {
     "revoke_on_logout": True,
     "revoke_on_deactivate": True,
 }
-_GUARD_KEYS = ("secret_key", "prefix", "max_tokens_per_owner", "default_lifetime_days",
-               "max_lifetime_days", "scopes", "plugins")
+#: Every key of ``TOKENGUARD``: the core's settings, then this adapter's.
+KEYS: tuple[str, ...] = (*(s.name for s in core.SETTINGS), *DJANGO_DEFAULTS)
 _WEB_KEYS = ("authorization_header", "token_headers", "settings_path", "api_path", "realm", "env_var",
              "allow_token_minting", "app_name", "login_url", "max_body_size")
 _CALLBACK_KEYS = ("owner_loader", "can_manage")
 _SWITCH_KEYS = ("revoke_on_logout", "revoke_on_deactivate")
-#: ``TokenGuard``'s argument names where they differ from the keys.
-_GUARD_FIELDS = {"default_lifetime": "default_lifetime_days", "max_lifetime": "max_lifetime_days"}
-#: Flask keys that have another form here.
-_REPLACED = {
-    "database_url": "tokens are kept in the project's database: set 'database' to an alias of "
-                    "DATABASES (default 'default') instead of 'database_url'",
-    "host": "mount the tokenguard URLs under the host you want in your URLconf instead of 'host'",
-}
+#: Flask keys that have no meaning here.
+_REPLACED = {"host": "mount the tokenguard URLs under the host you want in your URLconf instead"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,26 +74,35 @@ class Problem:
 
 
 class Config:
-    """``TOKENGUARD`` merged with the defaults; build only from a value without problems."""
+    """``TOKENGUARD`` with the defaults; build only from a value without problems."""
 
     def __init__(self, values: Mapping[str, Any]) -> None:
-        self.values = {**DEFAULTS, **values}
+        self.given = dict(values)
+        self.values = {**DJANGO_DEFAULTS, **values}
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
 
-    def guard_options(self) -> dict[str, Any]:
-        """The keyword arguments of ``TokenGuard`` other than the store."""
-        values = self.values
-        return {
-            "secret_key": _keys(values["secret_key"]),
-            "prefix": values["prefix"],
-            "max_tokens_per_owner": values["max_tokens_per_owner"],
-            "default_lifetime": _days(values["default_lifetime_days"], "default_lifetime_days"),
-            "max_lifetime": _days(values["max_lifetime_days"], "max_lifetime_days"),
-            "scopes": values["scopes"],
-            "plugins": [_resolve(p, "plugins") for p in values["plugins"]],
-        }
+    @property
+    def database_url(self) -> str:
+        url = self.given.get("database_url")
+        return url.strip() if isinstance(url, str) and url.strip() else DEFAULT_DATABASE_URL
+
+    def guard_config(self) -> core.GuardConfig:
+        """The guard's settings, read and validated by the core."""
+        guard_keys = {s.name for s in core.SETTINGS}
+        values = {k: v for k, v in self.given.items() if k in guard_keys}
+        values["database_url"] = self.database_url
+        return core.read_config(core.Source(values, "lower"))
+
+    def plugins(self) -> list[object]:
+        from tokenguard_django import plugin
+
+        return [plugin, *(_resolve(p, "plugins") for p in self.values["plugins"])]
+
+    def build_guard(self, **options: Any) -> TokenGuard:
+        """The project's guard (``options`` go to ``TokenGuard``, as ``clock`` in tests)."""
+        return self.guard_config().guard(plugins=self.plugins(), **options)
 
     def web_options(self) -> WebOptions:
         values = {key: self.values[key] for key in _WEB_KEYS}
@@ -132,35 +128,38 @@ def load() -> Config:
     found = problems(raw)
     if found:
         first = found[0]
-        raise ImproperlyConfigured(f"{first.message} [tokenguard_django.{first.id}]")
+        raise ImproperlyConfigured(f"{first.message} [tokenguard.{first.id}]")
     assert isinstance(raw, Mapping)
     return Config(raw)
 
 
-def build_guard(config: Config | None = None, store: Store | None = None) -> TokenGuard:
-    """The project's guard: on a ``DjangoStore`` over ``config["database"]`` unless ``store`` is given."""
-    config = config or load()
-    if store is None:
-        from tokenguard_django.store import DjangoStore
-
-        store = DjangoStore(using=config["database"])
-    return TokenGuard(store, **config.guard_options())
+def build_guard(config: Config | None = None, **options: Any) -> TokenGuard:
+    """The project's guard from ``TOKENGUARD`` (by default a ``DjangoStore`` on ``default``)."""
+    return (config or load()).build_guard(**options)
 
 
 # -- validation ----------------------------------------------------------------------------
 
 
 def problems(raw: object) -> list[Problem]:
-    """Everything wrong with a ``TOKENGUARD`` value, each with its check id and key."""
+    """Everything wrong with a ``TOKENGUARD`` value, each with its check id and key.
+
+    Never opens a database connection and never builds a store.
+    """
     if not isinstance(raw, Mapping):
         return [Problem("E001", None, f"settings.{SETTING} must be a dict, not {type(raw).__name__}")]
-    found = [_unknown_key(key) for key in raw if key not in DEFAULTS]
+    found = [_unknown_key(key) for key in raw if key not in KEYS]
     config = Config(raw)
-    found += _secret_key_problems(config["secret_key"])
+    if "secret_key_file" not in raw:
+        found += _secret_key_problems(raw.get("secret_key"))
     if found:
         return found
-    found += _database_problems(config["database"])
-    found += _value_problems(config)
+    found += _database_problems(config)
+    try:
+        config.guard_config()
+    except ValidationError as exc:
+        found.append(Problem("E005", exc.field, f"{SETTING}: {exc}"))
+    found += _adapter_problems(config)
     return found
 
 
@@ -168,84 +167,66 @@ def _unknown_key(key: object) -> Problem:
     if isinstance(key, str) and key in _REPLACED:
         return Problem("E002", key, f"{SETTING}[{key!r}] is not used by tokenguard_django",
                        _REPLACED[key])
-    if isinstance(key, str) and key.lower() in DEFAULTS:
+    if isinstance(key, str) and key.lower().removeprefix("tokenguard_") in KEYS:
         return Problem("E002", key, f"unknown key {key!r} in {SETTING}",
-                       f"keys are lower case: {key.lower()!r}")
-    close = difflib.get_close_matches(str(key), list(DEFAULTS), n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(DEFAULTS))}"
+                       f"keys are lower case, without a prefix: {key.lower().removeprefix('tokenguard_')!r}")
+    close = difflib.get_close_matches(str(key), KEYS, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(KEYS))}"
     return Problem("E002", str(key), f"unknown key {key!r} in {SETTING}", hint)
 
 
 def _secret_key_problems(value: object) -> list[Problem]:
-    if value is None or value == "" or value == []:
+    if value is None or (isinstance(value, str | bytes) and not value.strip()) or value in ([], ()):
         return [Problem("E003", "secret_key", f"{SETTING}['secret_key'] is not set",
-                        f"at least {MIN_KEY_BYTES} bytes, kept out of the database; {KEY_HINT}")]
+                        f"at least {MIN_KEY_BYTES} bytes, kept out of the database; {core.KEY_HINT}")]
     keys = [value] if isinstance(value, str | bytes) else value
     if not isinstance(keys, list | tuple) or not all(isinstance(k, str | bytes) for k in keys):
         return [Problem("E005", "secret_key", f"{SETTING}['secret_key'] must be a str, bytes or a "
                         "list of them (the first hashes new tokens, all verify)")]
-    short = [i for i, k in enumerate(keys) if len(k.encode() if isinstance(k, str) else k) < MIN_KEY_BYTES]
+    short = [i for i, k in enumerate(keys)
+             if len(k.strip().encode() if isinstance(k, str) else k) < MIN_KEY_BYTES]
     if not short:
         return []
-    which = "" if isinstance(value, str | bytes) else f" (key {', '.join(str(i) for i in short)} of the list)"
+    which = "" if isinstance(value, str | bytes) else f" (key {', '.join(map(str, short))} of the list)"
     return [Problem("E004", "secret_key",
                     f"{SETTING}['secret_key'] is too short{which}: it needs at least {MIN_KEY_BYTES} bytes",
-                    KEY_HINT)]
+                    core.KEY_HINT)]
 
 
-def _database_problems(alias: object) -> list[Problem]:
+def _database_problems(config: Config) -> list[Problem]:
     from django.conf import settings
 
-    if isinstance(alias, str) and alias in settings.DATABASES:
+    url = config.database_url
+    if not url.startswith(SCHEME):
         return []
-    return [Problem("E006", "database", f"{SETTING}['database'] = {alias!r} is not an alias of DATABASES",
-                    f"one of: {', '.join(settings.DATABASES)}")]
+    alias = url.removeprefix(SCHEME)
+    if alias not in settings.DATABASES:
+        return [Problem("E006", "database_url", f"{SETTING}['database_url'] = {url!r} names no alias "
+                        "of DATABASES", f"one of: {', '.join(SCHEME + a for a in settings.DATABASES)}")]
+    if config.given.get("store_timeout") is not None:
+        return [Problem("E005", "store_timeout", f"{SETTING}['store_timeout'] applies to a SQL store URL, "
+                        "not to the project's database", "set the database's own timeouts in DATABASES "
+                        "OPTIONS (connect_timeout, statement_timeout…)")]
+    return []
 
 
-def _value_problems(config: Config) -> list[Problem]:
-    """What the core itself refuses, built exactly as start-up builds it (on a memory store)."""
+def _adapter_problems(config: Config) -> list[Problem]:
     found: list[Problem] = []
     for key in _SWITCH_KEYS:
         if not isinstance(config[key], bool):
             found.append(Problem("E005", key, f"{SETTING}[{key!r}] must be True or False"))
-    for key in _CALLBACK_KEYS:
+    for key in (*_CALLBACK_KEYS, "plugins"):
         try:
-            config.callback(key)
-        except ValidationError as exc:
+            config.plugins() if key == "plugins" else config.callback(key)
+        except (ValidationError, TypeError) as exc:
             found.append(Problem("E005", key, str(exc)))
-    try:
-        TokenGuard(MemoryStore(), load_entry_points=False, **config.guard_options()).close()
-    except ValidationError as exc:
-        found.append(_invalid(exc, _GUARD_FIELDS.get(exc.field or "", exc.field)))
-    except (TypeError, AttributeError) as exc:  # a value of a type the core does not take at all
-        found.append(Problem("E005", None, f"{SETTING}: {exc}"))
     try:
         config.web_options()
     except ValidationError as exc:
-        found.append(_invalid(exc, exc.field))
-    except (TypeError, AttributeError) as exc:
+        found.append(Problem("E005", exc.field, f"{SETTING}[{exc.field!r}]: {exc}"))
+    except TypeError as exc:  # a value of a type the web layer does not take at all
         found.append(Problem("E005", None, f"{SETTING}: {exc}"))
     return found
-
-
-def _invalid(exc: ValidationError, key: str | None) -> Problem:
-    where = f"[{key!r}]" if key in DEFAULTS else ""
-    return Problem("E005", key, f"{SETTING}{where}: {exc}")
-
-
-# -- conversions ---------------------------------------------------------------------------
-
-
-def _keys(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _days(value: object, key: str) -> timedelta | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValidationError(f"{key} must be a positive number of days or None", field=key)
-    return timedelta(days=value)
 
 
 def _resolve(value: object, key: str) -> Any:

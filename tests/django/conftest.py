@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _django_settings import TOKENGUARD
 
 if importlib.util.find_spec("django") is None:  # the django extra is not installed
     collect_ignore_glob = ["*"]
@@ -31,7 +32,6 @@ else:
 
     pymysql.install_as_MySQLdb()  # Django's MySQL backend on the pure-Python driver
 
-SECRET = "django-tests-secret-key-0123456789abcdefghij"
 PG = {"HOST": "127.0.0.1", "PORT": "5432", "USER": "postgres", "ADMIN_DB": "test"}
 MARIADB = {"HOST": "127.0.0.1", "PORT": "3306", "USER": "root", "ADMIN_DB": "test"}
 #: alias -> (service name, host, port) of the server it needs
@@ -40,9 +40,6 @@ SERVERS = {"postgresql": ("PostgreSQL", PG["HOST"], int(PG["PORT"])),
 ALIASES = ("default", "postgresql", "mariadb")
 _WORKDIR = Path(tempfile.mkdtemp(prefix="tokenguard-django-"))
 _NAMES = {alias: "tg_dj_" + secrets.token_hex(5) for alias in SERVERS}
-
-TOKENGUARD = {"secret_key": SECRET, "max_tokens_per_owner": 5}
-
 
 def database_settings() -> dict[str, dict[str, Any]]:
     return {
