@@ -1,12 +1,11 @@
 # make demo: set up .venv with what the example app needs and start it on SQLite.
-# make test: set up .venv with everything (every extra, the dev group, and chromium for the
-#            browser tests) and run ruff, mypy and the whole suite.
+# make test: set up .venv with everything (every extra of pyproject.toml, the dev group, and
+#            chromium for the browser tests) and run ruff, mypy and the whole suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 APP ?= flask
 PORT ?= 5000
-EXTRAS := flask,asgi,postgres,mysql,redis
 
 # Each install is stamped in .venv and made again when pyproject.toml changes. The test install
 # is a superset of every demo's: a demo after `make test` installs nothing, and `make test`
@@ -14,7 +13,8 @@ EXTRAS := flask,asgi,postgres,mysql,redis
 TEST_STAMP := $(VENV)/.installed-test
 DEMO_STAMP := $(VENV)/.installed-demo-$(APP)
 # what each `make demo APP=…` runs on (src/tokenguard/cli_demo.py checks for these modules);
-# uvicorn and fastapi with the dev group's bounds
+# uvicorn and fastapi with the dev group's bounds. Not byte-compiled at install: the app compiles
+# what it imports when it starts.
 DEMO_REQUIREMENTS_flask := -e '.[flask]'
 DEMO_REQUIREMENTS_starlette := -e '.[asgi]' 'uvicorn>=0.30'
 DEMO_REQUIREMENTS_fastapi := -e '.[asgi]' 'uvicorn>=0.30' 'fastapi>=0.110'
@@ -25,10 +25,13 @@ DEMO_REQUIREMENTS_walkthrough := -e .
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# every extra that pyproject.toml lists, comma-separated
+ALL_EXTRAS := "import tomllib; print(','.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']))"
+
 # `pip install --group` (PEP 735 dependency groups) needs pip 25.1
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet 'pip>=25.1'
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]' --group dev
+	$(BIN)/python -m pip install --quiet -e ".[$$($(BIN)/python -c $(ALL_EXTRAS))]" --group dev
 	touch $@
 
 $(VENV)/.installed-demo-%: pyproject.toml | $(BIN)/python
@@ -36,7 +39,7 @@ $(VENV)/.installed-demo-%: pyproject.toml | $(BIN)/python
 	  echo "APP=$* is not a demo: APP=flask, starlette, fastapi or walkthrough"; exit 2; fi
 	@if [ $(TEST_STAMP) -nt pyproject.toml ]; then echo "$(VENV) has everything (make test installed it)"; \
 	  else echo "installing $(DEMO_REQUIREMENTS_$*)"; \
-	  $(BIN)/python -m pip install --quiet $(DEMO_REQUIREMENTS_$*); fi
+	  $(BIN)/python -m pip install --quiet --no-compile $(DEMO_REQUIREMENTS_$*); fi
 	@touch $@
 
 browser:
