@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 KEY = "a-long-random-key-of-at-least-32-bytes"
+#: where the README's links to the repository's own files point, so that they work on PyPI too
+REPOSITORY_FILES = ("https://github.com/tokenguard/tokenguard/blob/main/",
+                    "https://raw.githubusercontent.com/tokenguard/tokenguard/main/")
 
 
 def block_after(heading: str, index: int = 0) -> str:
@@ -86,7 +91,7 @@ def test_the_limiter_snippet_in_security_md(tmp_path: Path, monkeypatch: pytest.
     from tokenguard import InvalidToken
     from tokenguard.errors import TooManyAttempts
 
-    security = (Path(__file__).resolve().parents[1] / "SECURITY.md").read_text(encoding="utf-8")
+    security = (ROOT / "SECURITY.md").read_text(encoding="utf-8")
     section = security.split("### Optional: a failed-attempt limiter\n", 1)[1]
     code = re.findall(r"```python\n(.*?)```", section, re.DOTALL)[0]
     guard = run(f"url, keys = 'memory://', [{KEY!r}]\n" + code, tmp_path, monkeypatch)["guard"]
@@ -95,3 +100,37 @@ def test_the_limiter_snippet_in_security_md(tmp_path: Path, monkeypatch: pytest.
             guard.authenticate("tg_" + "A" * 38, remote="203.0.113.7")
     with pytest.raises(TooManyAttempts):
         guard.authenticate("tg_" + "A" * 38, remote="203.0.113.7")
+
+
+def prose(markdown: str) -> str:
+    """``markdown`` without its code blocks and code spans."""
+    return re.sub(r"`[^`\n]*`", "", re.sub(r"```.*?```", "", markdown, flags=re.DOTALL))
+
+
+def test_every_link_works_on_pypi_too() -> None:
+    """PyPI shows the README without the repository around it: a relative link or an in-page anchor breaks."""
+    targets = re.findall(r"\]\(([^)\s]+)\)", prose(README))
+    assert any("SECURITY.md" in target for target in targets) and any("ratios.png" in t for t in targets)
+    for target in targets:
+        assert target.startswith("https://"), target
+        for prefix in REPOSITORY_FILES:
+            if target.startswith(prefix):
+                path = target.removeprefix(prefix).split("#")[0].split("?")[0]
+                assert (ROOT / path).is_file(), f"{target}: no {path} in the repository"
+
+
+def test_the_supported_versions_are_the_classifiers() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    versions = [c.rsplit(" :: ", 1)[1] for c in project["classifiers"]
+                if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)]
+    said = "CPython " + ", ".join(versions[:-1]) + " and " + versions[-1]
+    assert said in " ".join(README.split()), said
+    assert project["requires-python"] == f">={versions[0]}"
+
+
+def test_one_pure_python_path() -> None:
+    """Nothing is compiled any more: the README describes no second path."""
+    for gone in ("_speedups", "TOKENGUARD_PURE_PYTHON", "web/warm.py", "C extension", "compiled path",
+                 "C call", "compiler"):
+        assert gone not in README, gone
+    assert "py3-none-any" in README
