@@ -14,6 +14,7 @@ import pytest
 from _security_helpers import SECRET, backend_url
 from _soak import SoakLog, attempt
 
+from _lock_waits import call_beside_lock
 from tokenguard import RevokedToken, TokenGuard
 
 START = datetime(2031, 1, 1, tzinfo=UTC)
@@ -133,21 +134,21 @@ def test_a_failing_touch_changes_no_decision(guard: TokenGuard, caplog: pytest.L
 
 
 def test_a_row_lock_held_elsewhere_does_not_stall_authentication(sql_url: str) -> None:
-    """A long transaction holding the token's row: the request neither waits nor fails."""
+    """A long transaction holding the token's row: the request neither waits nor fails.
+
+    The lock is held until the request is answered; whether it waited is asked of the
+    server (``call_beside_lock``), not timed, so a loaded machine is no failure.
+    """
     guard = TokenGuard(sql_url, secret_key=SECRET, load_entry_points=False, cache_ttl=None)
     issued = guard.create_token("alice", "ci")
     holder = guard.store.engine.connect()  # type: ignore[attr-defined]
-    transaction = holder.begin()
-    holder.exec_driver_sql("SELECT id FROM tokenguard_tokens WHERE id = %s FOR UPDATE", (issued.info.id,))
-    release = threading.Timer(2.0, transaction.rollback)
-    release.start()
     try:
-        started = time.monotonic()
-        assert guard.authenticate(issued.token).owner == "alice"
-        took = time.monotonic() - started
+        holder.begin()
+        holder.exec_driver_sql("SELECT id FROM tokenguard_tokens WHERE id = %s FOR UPDATE", (issued.info.id,))
+        owner, waited = call_beside_lock(holder, lambda: guard.authenticate(issued.token).owner)
     finally:
-        release.join()
         holder.close()
-    assert took < 0.5, f"authentication waited {took:.1f}s for a bookkeeping write"
+    assert not waited, "authentication waited for a bookkeeping write"
+    assert owner == "alice"
     assert guard.authenticate(issued.token).owner == "alice"
     guard.close()
