@@ -1,43 +1,71 @@
-"""The project's one ``TokenGuard``: built at first use, rebuilt when its settings change."""
+"""The project's one ``TokenGuard`` and its web layer: built at first use, rebuilt when settings change."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from django.core.signals import setting_changed
 
 from tokenguard.guard import TokenGuard
-from tokenguard_django.config import SETTING, build_guard
+from tokenguard.web.app import TokenWeb
+from tokenguard_django.config import SETTING, Config, load
 
 #: Settings whose change builds a new guard (tests use ``override_settings``).
 WATCHED = frozenset({SETTING, "DATABASES"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class State:
+    """What the project holds: the guard, the web layer on it, and the host's callbacks."""
+
+    config: Config
+    guard: TokenGuard
+    web: TokenWeb
+    owner_loader: Callable[[Any], object] | None
+
+
 _lock = threading.Lock()
-_guard: TokenGuard | None = None
+_state: State | None = None
+
+
+def get_state() -> State:
+    state = _state
+    if state is None:
+        with _lock:
+            state = _state if _state is not None else _install(_build())
+    return state
 
 
 def get_guard() -> TokenGuard:
-    """The project's ``TokenGuard``, on a ``DjangoStore`` over ``TOKENGUARD["database"]``."""
-    guard = _guard
-    if guard is None:
-        with _lock:
-            guard = _guard if _guard is not None else _install(build_guard())
-    return guard
+    """The project's ``TokenGuard``: ``TOKENGUARD`` built once (a ``DjangoStore`` on ``default``)."""
+    return get_state().guard
 
 
-def _install(guard: TokenGuard) -> TokenGuard:
-    global _guard
-    _guard = guard
-    return guard
+def _build() -> State:
+    config = load()
+    guard = config.build_guard()
+    can_manage = config.callback("can_manage")
+    web = TokenWeb(guard, config.web_options(),
+                   can_manage=None if can_manage is None else lambda owner: bool(can_manage(owner)))
+    return State(config, guard, web, config.callback("owner_loader"))
+
+
+def _install(state: State) -> State:
+    global _state
+    _state = state
+    return state
 
 
 def reset_guard() -> None:
     """Forget the guard (closing it); the next ``get_guard()`` builds one from the settings."""
-    global _guard
+    global _state
     with _lock:
-        old, _guard = _guard, None
+        old, _state = _state, None
     if old is not None:
-        old.close()
+        old.guard.close()
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:

@@ -70,6 +70,7 @@ def configure() -> None:
             "django.contrib.sessions",
             "django.contrib.messages",
             "tokenguard_django",
+            *(["rest_framework"] if importlib.util.find_spec("rest_framework") else []),
         ],
         MIDDLEWARE=[
             "django.contrib.sessions.middleware.SessionMiddleware",
@@ -77,6 +78,7 @@ def configure() -> None:
             "django.middleware.csrf.CsrfViewMiddleware",
             "django.contrib.auth.middleware.AuthenticationMiddleware",
             "django.contrib.messages.middleware.MessageMiddleware",
+            "tokenguard_django.middleware.TokenGuardMiddleware",
         ],
         ROOT_URLCONF="django_test_urls",
         TEMPLATES=[{

@@ -1,0 +1,141 @@
+"""Between Django's ``HttpRequest``/``HttpResponse`` and the web layer's ``WebRequest``/``WebResponse``.
+
+Nothing is decided here: the web layer answers, this module copies.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+from tokenguard.errors import TokenGuardError
+from tokenguard.models import TokenInfo
+from tokenguard.web.auth import REFUSALS, RequestAuthenticator
+from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse, signed_in_owner
+from tokenguard_django.registry import State
+
+#: Where the request's token is kept: ``request.token`` (``None`` when it carries none).
+TOKEN_ATTRIBUTE = "token"
+_UNSET: Any = object()
+
+
+@functools.lru_cache(maxsize=64)
+def _meta_key(name: str) -> str:
+    key = name.upper().replace("-", "_")
+    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"
+
+
+def header_getter(meta: dict[str, Any]) -> HeaderGetter:
+    """Every value of a header, from ``request.META`` (WSGI and ASGI alike).
+
+    Both Django handlers fold repeated headers into one comma-joined value, so two
+    ``Authorization`` headers arrive as ``"Bearer a,Bearer b"`` and are refused as
+    malformed (400) by the credential reader, as on the other adapters.
+    """
+
+    def get_header(name: str) -> list[str]:
+        value = meta.get(_meta_key(name))
+        return [] if value is None else [str(value)]
+
+    return get_header
+
+
+def remote(request: HttpRequest) -> str | None:
+    value = request.META.get("REMOTE_ADDR")
+    return str(value) if value else None
+
+
+def current_owner(state: State, request: HttpRequest) -> str | None:
+    """The signed-in owner: ``owner_loader(request)``, or the primary key of ``request.user``."""
+    if state.owner_loader is not None:
+        return signed_in_owner(state.owner_loader(request))
+    user = getattr(request, "user", None)
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return signed_in_owner(str(user.pk))
+
+
+def identify(authenticator: RequestAuthenticator, request: HttpRequest) -> TokenInfo | None:
+    """The request's token, verified once per request and kept as ``request.token``.
+
+    Raises what the authenticator raises (400, 401, 503 to answer). May reach the store:
+    from async code, call it through ``sync_to_async``.
+    """
+    found = getattr(request, TOKEN_ATTRIBUTE, _UNSET)
+    if found is _UNSET or not (found is None or isinstance(found, TokenInfo)):
+        found = authenticator.identify(header_getter(request.META), remote(request))
+        setattr(request, TOKEN_ATTRIBUTE, found)
+    info: TokenInfo | None = found
+    return info
+
+
+def checked(authenticator: RequestAuthenticator, request: HttpRequest, scopes: tuple[str, ...],
+            project: Callable[[], str | None] | None) -> TokenInfo | HttpResponse:
+    """The request's token when it holds ``scopes`` (and the project), else the RFC 6750 answer.
+
+    The project is looked up only for a valid token: an app's ``project_from`` never runs
+    for a request without one.
+    """
+    try:
+        info = authenticator.authorize(identify(authenticator, request), ())
+        wanted = None if project is None else project()
+        return authenticator.authorize(info, scopes, wanted, remote(request))
+    except REFUSALS as exc:
+        return to_django(authenticator.respond(exc))
+
+
+def refusal(authenticator: RequestAuthenticator, exc: TokenGuardError) -> HttpResponse | None:
+    """The answer to a tokenguard error raised in a view, as ``require_scope`` would give it."""
+    if isinstance(exc, REFUSALS):
+        return to_django(authenticator.respond(exc))
+    return None
+
+
+def web_request(request: HttpRequest, web_root: str, rest: str, owner: str | None,
+                max_body_size: int) -> WebRequest:
+    """The Django request as the shared web layer sees it (the body read up to the limit + 1)."""
+    below = "/" + rest if rest else "/"
+    full = request.path
+    mounted_at = web_root + ("" if below == "/" else below)
+    prefix = full[: len(full) - len(mounted_at)] if full.endswith(mounted_at) else ""
+    return WebRequest(
+        method=request.method or "GET", path=below, get_header=header_getter(request.META),
+        body=_read_body(request, max_body_size), owner=owner, remote=remote(request),
+        origin=f"{request.scheme}://{request.get_host()}", query=request.GET.dict(),
+        root=web_root, prefix=prefix.rstrip("/"),
+    )
+
+
+def _read_body(request: HttpRequest, limit: int) -> bytes:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        return b"\0" * (limit + 1)  # too large: refused with 413 without reading it
+    return request.read(limit + 1)
+
+
+def to_django(response: WebResponse) -> HttpResponse:
+    """The web layer's answer, copied verbatim (repeated headers such as Set-Cookie included)."""
+    answer = HttpResponse(response.body, status=response.status)
+    del answer["Content-Type"]  # only what the web layer says: a bodiless answer has none
+    for name, value in response.headers:
+        if name.lower() == "set-cookie":
+            _set_cookie(answer, value)
+        else:
+            answer.headers[name] = value if name not in answer.headers else f"{answer.headers[name]}, {value}"
+    return answer
+
+
+def _set_cookie(answer: HttpResponse, header: str) -> None:
+    """A ``Set-Cookie`` value kept as written (Django keeps cookies in ``response.cookies``)."""
+    from http.cookies import SimpleCookie
+
+    cookie: SimpleCookie = SimpleCookie()
+    cookie.load(header)
+    for key, morsel in cookie.items():
+        answer.cookies[key] = morsel
