@@ -36,7 +36,7 @@ from typing import Any, Literal
 from tokenguard.cache import DEFAULT_SIZE, DEFAULT_TTL, REDIS_SCHEMES
 from tokenguard.errors import ValidationError
 from tokenguard.guard import TokenGuard
-from tokenguard.scopes import ScopeHierarchy
+from tokenguard.scopes import DEFAULT_SCOPES, ScopeHierarchy
 from tokenguard.tokens import MIN_KEY_BYTES, validate_prefix
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "guard_from_settings",
     "read_config",
     "read_setting",
+    "reference_table",
     "settings_from_environ",
 ]
 
@@ -257,7 +258,7 @@ SETTINGS: tuple[Setting, ...] = (
             _days, shown_default="none", nullable=True),
     Setting("scopes", "JSON object", None, 'the scope hierarchy, each scope with the scopes it implies: '
             '{"read": [], "write": ["read"]}', _scopes,
-            shown_default='{"read": [], "write": ["read"], "management": ["write"]}'),
+            shown_default=json.dumps({name: list(implied) for name, implied in DEFAULT_SCOPES.items()})),
     Setting("cache_ttl", "seconds", DEFAULT_TTL, "how long a verified token is answered from memory "
             "(and another process's revoke may go unnoticed without invalidation); 0: no cache",
             _cache_seconds, shown_default=f"{DEFAULT_TTL:g}"),
@@ -355,6 +356,7 @@ class GuardConfig:
 class _Found:
     value: object
     key: str
+    style: Style
     rank: int  # the index of its source: a higher one wins
 
 
@@ -366,8 +368,7 @@ def read_config(*sources: Source) -> GuardConfig:
         raise _not_set("database_url", keys)
     default_lifetime, max_lifetime = values["default_lifetime_days"], values["max_lifetime_days"]
     if default_lifetime and max_lifetime and default_lifetime > max_lifetime:
-        raise ValidationError(f"{keys['default_lifetime_days']} ({default_lifetime.days} days) must not "
-                              f"exceed {keys['max_lifetime_days']}", field=keys["default_lifetime_days"])
+        raise _lifetimes_refused(default_lifetime, max_lifetime, found, keys)
     return GuardConfig(
         database_url=values["database_url"], secret_key=_secret(found, values, keys),
         prefix=values["prefix"], max_tokens_per_owner=values["max_tokens_per_owner"],
@@ -376,6 +377,17 @@ def read_config(*sources: Source) -> GuardConfig:
         cache_size=values["cache_size"], invalidation=values["invalidation"],
         store_timeout=values["store_timeout"], keys=keys,
     )
+
+
+def _lifetimes_refused(default: timedelta, cap: timedelta, found: Mapping[str, _Found],
+                       keys: Mapping[str, str]) -> ValidationError:
+    """The default lifetime exceeds the cap: named as the cap's source spells keys, when unset."""
+    cap_key = keys["max_lifetime_days"]
+    default_key = keys["default_lifetime_days"] if "default_lifetime_days" in found else \
+        SETTINGS_BY_NAME["default_lifetime_days"].key(found["max_lifetime_days"].style)
+    default_text, cap_text = (f"{value / timedelta(days=1):g} days" for value in (default, cap))
+    return ValidationError(f"{default_key} ({default_text}) must not exceed {cap_key} ({cap_text})",
+                           field=default_key)
 
 
 def read_setting(name: str, *sources: Source, required: bool = False) -> Any:
@@ -399,7 +411,8 @@ def _find(sources: Sequence[Source]) -> tuple[dict[str, _Found], dict[str, str]]
         for rank in range(len(sources) - 1, -1, -1):
             value = sources[rank].get(setting)
             if value is not _MISSING:
-                found[setting.name] = _Found(value, setting.key(sources[rank].style), rank)
+                style = sources[rank].style
+                found[setting.name] = _Found(value, setting.key(style), style, rank)
                 break
     # a key and a key file: the stronger source's choice stands (the CLI's option over the environment)
     if {"secret_key", "secret_key_file"} <= found.keys() and \
@@ -465,6 +478,16 @@ def guard_from_settings(settings: Mapping[str, object], *, upper: bool,
     sources = [] if environ is None else [Source(settings_from_environ(environ), "upper")]
     sources.append(Source(settings, "upper" if upper else "lower"))
     return read_config(*sources).guard(**options)
+
+
+def reference_table() -> str:
+    """The table as Markdown, for the README's configuration reference."""
+    rows = ["| setting | `TOKENGUARD_*` key, CLI option | type | default | what it does |",
+            "|---|---|---|---|---|"]
+    for s in SETTINGS:
+        spelled = f"`{s.upper}`" + (f", `{s.flag}`" if s.option else "")
+        rows.append(f"| `{s.name}` | {spelled} | {s.type} | {s.shown_default} | {s.description} |")
+    return "\n".join(rows) + "\n"
 
 
 def defaults() -> dict[str, object]:
