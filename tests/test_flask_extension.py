@@ -1,4 +1,4 @@
-"""FlaskTokenGuard: configuration, require_scope, current_token, flask-login, the CLI group."""
+"""FlaskTokenGuard: configuration, require_scope, current_token, flask-login (the CLI: test_flask_cli)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 from flask import Flask, request, session
-from flask.testing import FlaskCliRunner
 
 from _flask_support import API, PAGE, Browser, bearer, make_app, make_guard
 from _hooks import RemoteRecorder
 from tokenguard import TokenGuard, ValidationError
 from tokenguard._clock import utcnow
-from tokenguard_flask import FlaskTokenGuard, current_token, require_scope, tokens_cli
+from tokenguard_flask import FlaskTokenGuard, current_token, require_scope
 
 KEY = secrets.token_urlsafe(40)
 
@@ -442,60 +441,6 @@ def test_app_mounted_under_a_prefix_builds_prefixed_links(guard: TokenGuard) -> 
     browser.client.post("/_login", data={"user": "alice"}, environ_overrides={"SCRIPT_NAME": "/app"})
     page = browser.client.get(PAGE, environ_overrides={"SCRIPT_NAME": "/app"}).get_data(as_text=True)
     assert 'action="/app/settings/tokens"' in page and "/app/settings/tokens/static/tokenguard.css" in page
-
-
-# -- flask tokens … -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli_app(tmp_path: Any) -> Flask:
-    app = Flask("cli")
-    app.config.update(TOKENGUARD_DATABASE_URL=f"sqlite:///{tmp_path}/cli.db", TOKENGUARD_SECRET_KEY=KEY)
-    FlaskTokenGuard(app)
-    return app
-
-
-def test_cli_create_prints_the_token_alone(cli_app: Flask) -> None:
-    runner: FlaskCliRunner = cli_app.test_cli_runner()
-    result = runner.invoke(tokens_cli, ["create", "ci", "--owner", "alice", "--scope", "write",
-                                        "--project", "alpha", "--expires-in", "7d", "--id", "ci"])
-    assert result.exit_code == 0, result.output
-    token = result.stdout.strip()
-    assert result.stdout == f"{token}\n" and token.startswith("tg_")  # alone on stdout
-    assert "created ci" in result.stderr
-    guard = cli_app.extensions["tokenguard"].guard
-    info = guard.authenticate(token)
-    assert info.id == "ci" and info.scopes == frozenset({"write"}) and info.projects == frozenset({"alpha"})
-    assert info.expires_at is not None and (info.expires_at - info.created_at).days == 7
-
-
-def test_cli_lifecycle(cli_app: Flask) -> None:
-    runner = cli_app.test_cli_runner()
-    guard = cli_app.extensions["tokenguard"].guard
-    runner.invoke(tokens_cli, ["create", "forever", "--owner", "bob", "--expires-in", "never", "--id", "b1"])
-    assert guard.get_token("b1").expires_at is None
-    listed = runner.invoke(tokens_cli, ["list", "--json"])
-    assert '"id": "b1"' in listed.stdout
-    assert "b1" in runner.invoke(tokens_cli, ["list", "--owner", "bob"]).stdout
-    assert runner.invoke(tokens_cli, ["revoke", "b1"]).exit_code == 0
-    assert guard.get_token("b1").status == "revoked"
-    assert runner.invoke(tokens_cli, ["reapprove", "b1"]).exit_code == 0
-    rotated = runner.invoke(tokens_cli, ["rotate", "b1"])
-    assert guard.authenticate(rotated.stdout.strip()).id == "b1"
-    assert runner.invoke(tokens_cli, ["revoke-owner", "bob"]).stdout.strip() == "1"
-    assert runner.invoke(tokens_cli, ["delete", "b1"]).exit_code == 0
-    missing = runner.invoke(tokens_cli, ["delete", "b1"])
-    assert missing.exit_code == 1 and "no token with id 'b1'" in missing.output
-    bad = runner.invoke(tokens_cli, ["create", "x", "--owner", "a", "--expires-in", "soon"])
-    assert bad.exit_code == 2 and "invalid duration" in bad.output
-
-
-def test_cli_is_registered_as_a_flask_command() -> None:
-    from importlib.metadata import entry_points
-
-    (entry,) = [e for e in entry_points(group="flask.commands") if e.name == "tokens"]
-    assert entry.load() is tokens_cli
-
 
 
 def test_current_token_is_known_to_an_app_hook_registered_before_the_extension(guard: TokenGuard) -> None:
