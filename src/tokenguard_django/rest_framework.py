@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urljoin
 
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
@@ -176,7 +177,8 @@ class BearerSchemaGenerator(SchemaGenerator):
         # DRF's own walk of the views (its get_schema reads the same one)
         _, endpoints = getattr(self, "_get_paths_and_endpoints")(None if public else request)  # noqa: B009
         for path, method, view in endpoints:
-            operation = schema.get("paths", {}).get(path.removeprefix("/"), {}).get(method.lower())
+            key = urljoin(self.url or "/", path.removeprefix("/"))  # as DRF keys its paths
+            operation = schema.get("paths", {}).get(key, {}).get(method.lower())
             if operation is not None and any(isinstance(auth, TokenGuardAuthentication)
                                              for auth in view.get_authenticators()):
                 operation.setdefault("security", []).append({SCHEME_NAME: []})

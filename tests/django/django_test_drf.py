@@ -6,6 +6,7 @@ from typing import Any
 
 from django.urls import path
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONOpenAPIRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.schemas import get_schema_view
@@ -55,5 +56,6 @@ urlpatterns = [
     path("composed", Composed.as_view()),
     path("public", Public.as_view()),
     path("schema", get_schema_view(title="notes", generator_class=BearerSchemaGenerator, public=True,
-                                   authentication_classes=[], permission_classes=[])),
+                                   authentication_classes=[], permission_classes=[],
+                                   renderer_classes=[JSONOpenAPIRenderer])),
 ]

@@ -100,6 +100,6 @@ if importlib.util.find_spec("rest_framework") is not None:
     urlpatterns += [path("drf/", include(drf_urls))]
 
 if importlib.util.find_spec("ninja") is not None:
-    from django_test_ninja import api
+    from django_test_ninja import api, bare_api
 
-    urlpatterns += [path("ninja/", api.urls)]
+    urlpatterns += [path("ninja/", api.urls), path("ninja-bare/", bare_api.urls)]
