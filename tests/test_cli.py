@@ -16,13 +16,13 @@ import pytest
 
 from tokenguard import InvalidToken, RevokedToken, TokenGuard, TokenInfo
 from tokenguard.cli import main
+from tokenguard.config import ENVIRON_KEYS
 from tokenguard.tokens import parse
 
 KEY = "cli-test-secret-key-0123456789abcdefghijkl"
 OTHER_KEY = "cli-test-older-key-0123456789abcdefghijklm"
 SCRIPT = Path(sys.executable).with_name("tokenguard")
-CONFIG_VARS = ("TOKENGUARD_DATABASE_URL", "TOKENGUARD_SECRET_KEY", "TOKENGUARD_PREFIX",
-               "TOKENGUARD_MAX_TOKENS_PER_OWNER")
+CONFIG_VARS = ENVIRON_KEYS  # every setting's variable: none of the shell's reaches a test
 
 
 @dataclass
@@ -368,6 +368,40 @@ def test_secret_key_file_with_rotation(cli: CLI, env: dict[str, str], tmp_path: 
     assert "holds no key" in cli("token", "list", "--secret-key-file", str(empty)).error_line
     missing = cli("token", "list", "--secret-key-file", str(tmp_path / "nope"))
     assert missing.code == 2 and "cannot read the secret key file" in missing.error_line
+
+
+def test_a_key_file_from_the_environment(cli: CLI, env: dict[str, str], tmp_path: Path) -> None:
+    key_file = tmp_path / "keys"
+    key_file.write_text(f"{KEY}\n")
+    file_env = {"TOKENGUARD_DATABASE_URL": env["TOKENGUARD_DATABASE_URL"],
+                "TOKENGUARD_SECRET_KEY_FILE": str(key_file)}
+    token = cli("token", "create", "x", "--owner", "a", env=file_env).out.strip()
+    assert cli("token", "verify", stdin=token).code == 0  # the same key, from TOKENGUARD_SECRET_KEY
+    both = cli("token", "list", env={**file_env, "TOKENGUARD_SECRET_KEY": KEY})
+    assert both.code == 2
+    assert "TOKENGUARD_SECRET_KEY or TOKENGUARD_SECRET_KEY_FILE, not both" in both.error_line
+
+
+def test_lifetimes_and_cache_from_options(cli: CLI, guard: Checker) -> None:
+    token = cli.create("t", "--owner", "a", "--default-lifetime-days", "2", "--max-lifetime-days", "3")
+    info = guard.authenticate(token)
+    assert info.expires_at is not None
+    assert abs(info.expires_at - datetime.now(UTC) - timedelta(days=2)) < timedelta(minutes=1)
+    capped = cli("token", "create", "u", "--owner", "a", "--max-lifetime-days", "3", "--expires-in", "5d",
+                 "--default-lifetime-days", "1")
+    assert capped.code == 2 and capped.out == ""
+    assert cli("token", "list", "--cache-ttl", "0", "--cache-size", "0").code == 0
+    bad = cli("token", "list", "--max-lifetime-days", "1", "--default-lifetime-days", "2")
+    assert bad.error_line == ("tokenguard: error: --default-lifetime-days (2 days) must not exceed "
+                              "--max-lifetime-days (1 day)")
+
+
+def test_the_database_url_is_required(cli: CLI) -> None:
+    """No guess at a database in the working directory: the apps need the URL too."""
+    result = cli("token", "list", env={"TOKENGUARD_SECRET_KEY": KEY})
+    assert result.code == 2 and result.out == ""
+    assert "--database-url / TOKENGUARD_DATABASE_URL is not set (e.g. sqlite:///" in result.error_line
+    assert cli("db", "upgrade", env={}).code == 2
 
 
 # -- errors: one line, the right status, no traceback ----------------------------------------

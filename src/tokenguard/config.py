@@ -385,9 +385,13 @@ def _lifetimes_refused(default: timedelta, cap: timedelta, found: Mapping[str, _
     cap_key = keys["max_lifetime_days"]
     default_key = keys["default_lifetime_days"] if "default_lifetime_days" in found else \
         SETTINGS_BY_NAME["default_lifetime_days"].key(found["max_lifetime_days"].style)
-    default_text, cap_text = (f"{value / timedelta(days=1):g} days" for value in (default, cap))
+    default_text, cap_text = (_days_text(value / timedelta(days=1)) for value in (default, cap))
     return ValidationError(f"{default_key} ({default_text}) must not exceed {cap_key} ({cap_text})",
                            field=default_key)
+
+
+def _days_text(days: float) -> str:
+    return f"{days:g} day" + ("" if days == 1 else "s")
 
 
 def read_setting(name: str, *sources: Source, required: bool = False) -> Any:
