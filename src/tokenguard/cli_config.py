@@ -24,6 +24,9 @@ from tokenguard.guard import TokenGuard
 EXIT_USAGE = 2
 #: the settings the CLI takes as options.
 OPTIONS = tuple(setting for setting in SETTINGS if setting.option)
+#: what an option's value is called in ``--help`` (else the first word of its type).
+_METAVARS = {"invalidation": "URL", "max_tokens_per_owner": "N", "cache_size": "N",
+             "default_lifetime_days": "DAYS", "max_lifetime_days": "DAYS"}
 
 
 class CLIError(Exception):
@@ -75,8 +78,10 @@ def add_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """One option per setting of the table, under "configuration"."""
     group = parser.add_argument_group("configuration")
     for setting in OPTIONS:
-        default = f"; default {setting.shown_default}" if setting.shown_default else ""
-        group.add_argument(setting.flag, dest=setting.name, metavar=setting.type.split()[0].upper(),
+        default = setting.shown_default
+        default = f"; {default}" if default.startswith("required") else f"; default {default}"
+        group.add_argument(setting.flag, dest=setting.name,
+                           metavar=_METAVARS.get(setting.name, setting.type.split()[0].upper()),
                            default=argparse.SUPPRESS if suppress else None,
                            help=f"{setting.description} (env {setting.upper}{default})")
 
