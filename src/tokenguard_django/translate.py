@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from http.cookies import Morsel
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -131,11 +132,23 @@ def to_django(response: WebResponse) -> HttpResponse:
     return answer
 
 
-def _set_cookie(answer: HttpResponse, header: str) -> None:
-    """A ``Set-Cookie`` value kept as written (Django keeps cookies in ``response.cookies``)."""
-    from http.cookies import SimpleCookie
+class _VerbatimCookie(Morsel[str]):
+    """A ``Set-Cookie`` header as the web layer wrote it: Django's handlers print ``output()``."""
 
-    cookie: SimpleCookie = SimpleCookie()
-    cookie.load(header)
-    for key, morsel in cookie.items():
-        answer.cookies[key] = morsel
+    def __init__(self, header: str) -> None:
+        super().__init__()
+        name, _, value = header.partition(";")[0].partition("=")
+        self.set(name.strip(), value.strip(), value.strip())
+        self.header = header
+
+    def output(self, attrs: Any = None, header: str = "Set-Cookie:") -> str:
+        return f"{header} {self.header}" if header else self.header
+
+    def OutputString(self, attrs: Any = None) -> str:
+        return self.header
+
+
+def _set_cookie(answer: HttpResponse, header: str) -> None:
+    """Kept as written: Django keeps cookies in ``response.cookies``, which would re-quote them."""
+    cookie = _VerbatimCookie(header)
+    dict.__setitem__(answer.cookies, cookie.key, cookie)

@@ -1,0 +1,135 @@
+"""The settings page and the management API, mounted with ``include("tokenguard_django.urls")``."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from _django_settings import TOKENGUARD
+from django.contrib.auth import get_user_model
+from django.test import Client, override_settings
+
+from tokenguard_django import get_guard
+
+API = "/api/tokens"
+PAGE = "/settings/tokens"
+
+
+@pytest.fixture
+def alice(db: str) -> Any:
+    return get_user_model().objects.create_user("alice", password="pw")
+
+
+@pytest.fixture
+def browser(alice: Any) -> Client:
+    client = Client(enforce_csrf_checks=True)  # Django's CSRF middleware is on, as in a project
+    client.force_login(alice)
+    return client
+
+
+def csrf_of(client: Client) -> str:
+    response = client.get(API)
+    assert response.status_code == 200
+    return str(response.headers["X-CSRF-Token"])
+
+
+def test_the_api_lists_the_signed_in_users_tokens(browser: Client, alice: Any) -> None:
+    get_guard().create_token(str(alice.pk), "mine", token_id="mine")
+    get_guard().create_token("someone-else", "theirs", token_id="theirs")
+    response = browser.get(API)
+    assert response.status_code == 200
+    listed = json.loads(response.content)
+    ids = [item["id"] for item in (listed["tokens"] if isinstance(listed, dict) else listed)]
+    assert ids == ["mine"]
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_creating_through_the_api_needs_the_web_layers_csrf_token(browser: Client, alice: Any) -> None:
+    body = json.dumps({"name": "ci", "scopes": ["read"]})
+    refused = browser.post(API, body, content_type="application/json")
+    assert refused.status_code == 403
+    created = browser.post(API, body, content_type="application/json",
+                           headers={"X-CSRF-Token": csrf_of(browser), "Origin": "http://testserver"})
+    assert created.status_code == 201, created.content
+    answer = json.loads(created.content)
+    assert answer["info"]["owner"] == str(alice.pk)
+    assert get_guard().authenticate(answer["token"]).name == "ci"
+    assert created.headers["Cache-Control"] == "no-store"
+
+
+def test_a_bearer_token_with_the_management_scope_manages_its_owners_tokens(db: str) -> None:
+    guard = get_guard()
+    manager = guard.create_token("7", "manager", scopes=["management"]).token
+    guard.create_token("7", "other", token_id="other")
+    client = Client(enforce_csrf_checks=True)
+    listed = client.get(API, headers={"Authorization": f"Bearer {manager}"})
+    assert listed.status_code == 200
+    revoked = client.post(f"{API}/other/revoke", headers={"Authorization": f"Bearer {manager}"})
+    assert revoked.status_code == 200, revoked.content
+    assert guard.get_token("other").status == "revoked"
+
+
+def test_the_api_refuses_anonymous_callers_with_the_challenge(db: str) -> None:
+    response = Client().get(API)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer realm=")
+
+
+def test_revoke_by_value_rfc_7009(db: str) -> None:
+    issued = get_guard().create_token("9", "leaked")
+    response = Client(enforce_csrf_checks=True).post(f"{API}/revoke", f"token={issued.token}",
+                                                     content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert get_guard().get_token(issued.info.id).status == "revoked"
+
+
+def test_the_settings_page_for_a_signed_in_user(browser: Client, alice: Any) -> None:
+    get_guard().create_token(str(alice.pk), "Laptop <b>", token_id="laptop")
+    response = browser.get(PAGE)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Laptop &lt;b&gt;" in page and "<b>" not in page.split("Laptop", 1)[1][:10]
+    assert re.search(r'<meta name="csrf-token" content="[^"]+">', page)
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_the_settings_page_form_creates_a_token_shown_once(browser: Client, alice: Any) -> None:
+    page = browser.get(PAGE).content.decode()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    nonce = re.search(r'name="form_nonce" value="([^"]*)"', page)
+    assert csrf is not None
+    form = {"csrf_token": csrf.group(1), "name": "deploy", "permission": "read", "expires": "30"}
+    if nonce is not None:
+        form["form_nonce"] = nonce.group(1)
+    response = browser.post(PAGE, urlencode(form), content_type="application/x-www-form-urlencoded",
+                            headers={"Origin": "http://testserver"}, follow=True)
+    assert response.status_code == 200, re.findall(r"<main.*?</main>", response.content.decode(), re.S)
+    [info] = get_guard().list_tokens(str(alice.pk))
+    assert info.name == "deploy"
+    shown = re.findall(r"\btg_[0-9A-Za-z]{38}\b", response.content.decode())
+    assert shown and get_guard().authenticate(shown[0]).id == info.id
+    assert browser.get(PAGE).content.decode().count(shown[0]) == 0  # shown once
+
+
+def test_the_settings_page_asks_anonymous_visitors_to_sign_in(db: str) -> None:
+    response = Client().get(PAGE)
+    assert response.status_code == 401
+    with override_settings(TOKENGUARD={**TOKENGUARD, "login_url": "/accounts/login/"}):
+        redirect = Client().get(PAGE)
+    assert redirect.status_code in (302, 303) and redirect.headers["Location"].startswith("/accounts/login/")
+
+
+def test_an_owner_loader_setting_chooses_the_owner(db: str) -> None:
+    with override_settings(TOKENGUARD={**TOKENGUARD, "owner_loader": lambda request: request.headers.get("X-User")}):
+        get_guard().create_token("from-header", "hers", token_id="hers")
+        response = Client().get(API, headers={"X-User": "from-header"})
+    assert response.status_code == 200
+    assert "hers" in response.content.decode()
+
+
+def test_can_manage_restricts_management(browser: Client) -> None:
+    with override_settings(TOKENGUARD={**TOKENGUARD, "can_manage": lambda owner: False}):
+        assert browser.get(API).status_code == 403
