@@ -123,7 +123,10 @@ def test_the_settings_page_asks_anonymous_visitors_to_sign_in(db: str) -> None:
 
 
 def test_an_owner_loader_setting_chooses_the_owner(db: str) -> None:
-    with override_settings(TOKENGUARD={**TOKENGUARD, "owner_loader": lambda request: request.headers.get("X-User")}):
+    def from_header(request: Any) -> str | None:
+        return request.headers.get("X-User")
+
+    with override_settings(TOKENGUARD={**TOKENGUARD, "owner_loader": from_header}):
         get_guard().create_token("from-header", "hers", token_id="hers")
         response = Client().get(API, headers={"X-User": "from-header"})
     assert response.status_code == 200
