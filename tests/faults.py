@@ -5,7 +5,11 @@ Point a database URL at the proxy instead of the server; then
 * ``cut()``: live connections are dropped and new ones refused (server unreachable);
 * ``restore()``: the same port accepts and forwards again (server back);
 * ``drop_connections()``: live connections are dropped, new ones still work
-  (the server restarted under a connection pool).
+  (the server restarted under a connection pool);
+* ``black_hole()``: connections are accepted and read, and never answered, live or new
+  (a hung server, or a firewall that swallows packets); ``forward()`` ends it: the
+  connections whose bytes were swallowed are dropped (their streams are torn), new
+  ones are forwarded again.
 
 Every loop is bounded by a socket timeout, and ``close()`` stops every thread.
 """
@@ -33,6 +37,9 @@ class TcpProxy:
         self.accepted = 0
         self._flowing = threading.Event()  # cleared: a frozen server, that keeps every byte
         self._flowing.set()
+        self._swallowing = False  # a black hole: every byte read is dropped, nothing answers
+        self._holes: list[socket.socket] = []  # accepted during a black hole, never connected
+        self._torn: list[tuple[socket.socket, socket.socket]] = []  # pairs that lost bytes
         self._thread = threading.Thread(target=self._accept_loop, name="tcp-proxy", daemon=True)
         self._thread.start()
 
@@ -57,6 +64,12 @@ class TcpProxy:
             self._connect(client)
 
     def _connect(self, client: socket.socket) -> None:
+        with self._lock:
+            if self._swallowing:
+                self._holes.append(client)
+                self.accepted += 1
+                threading.Thread(target=_swallow, args=(client,), daemon=True).start()
+                return
         try:
             upstream = socket.create_connection(self.target, timeout=5)
         except OSError:
@@ -71,8 +84,29 @@ class TcpProxy:
                 return
             self._pairs.append((client, upstream))
             self.accepted += 1
+        pair = (client, upstream)
         for source, sink in ((client, upstream), (upstream, client)):
-            threading.Thread(target=_pump, args=(source, sink, self._flowing), daemon=True).start()
+            threading.Thread(target=self._pump, args=(pair, source, sink), daemon=True).start()
+
+    def _pump(self, pair: tuple[socket.socket, socket.socket], source: socket.socket,
+              sink: socket.socket) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                self._flowing.wait()
+                with self._lock:
+                    swallowed = self._swallowing
+                    if swallowed and pair not in self._torn:
+                        self._torn.append(pair)
+                if not swallowed:
+                    sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(source)
+            _close(sink)
 
     @property
     def is_cut(self) -> bool:
@@ -126,7 +160,34 @@ class TcpProxy:
         finally:
             self._flowing.set()
 
+    def black_hole(self) -> None:
+        """Accept and read, never answer: live connections and new ones alike."""
+        with self._lock:
+            self._swallowing = True
+
+    def forward(self) -> None:
+        """End a black hole: connections that lost bytes are dropped, new ones forwarded."""
+        with self._lock:
+            self._swallowing = False
+            holes, self._holes = self._holes, []
+            torn, self._torn = self._torn, []
+            self._pairs = [pair for pair in self._pairs if pair not in torn]
+        for sock in holes:
+            _close(sock)
+        for client, upstream in torn:
+            _close(client)
+            _close(upstream)
+
+    @contextlib.contextmanager
+    def black_holed(self) -> Iterator[None]:
+        self.black_hole()
+        try:
+            yield
+        finally:
+            self.forward()
+
     def close(self) -> None:
+        self.forward()
         self._flowing.set()
         self._running = False
         self.cut()
@@ -141,19 +202,13 @@ class TcpProxy:
         self.close()
 
 
-def _pump(source: socket.socket, sink: socket.socket, flowing: threading.Event) -> None:
+def _swallow(sock: socket.socket) -> None:
+    """Read until the peer or ``forward()`` closes the connection; answer nothing."""
     try:
-        while True:
-            data = source.recv(65536)
-            if not data:
-                break
-            flowing.wait()
-            sink.sendall(data)
+        while sock.recv(65536):
+            pass
     except OSError:
         pass
-    finally:
-        _close(source)
-        _close(sink)
 
 
 def _close(sock: socket.socket) -> None:

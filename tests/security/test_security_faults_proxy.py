@@ -69,3 +69,24 @@ def test_through_rewrites_only_the_server_address() -> None:
         assert url == f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/db"
         with pytest.raises(ValueError):
             through("postgresql://elsewhere:5432/db", proxy, 5432)
+
+
+def test_black_hole_reads_and_never_answers_then_forward_drops_what_it_tore(echo: int) -> None:
+    with TcpProxy("127.0.0.1", echo) as proxy:
+        live = socket.create_connection(("127.0.0.1", proxy.port), timeout=2)
+        live.sendall(b"a")
+        assert live.recv(10) == b"a"
+        proxy.black_hole()
+        live.sendall(b"lost")
+        held = socket.create_connection(("127.0.0.1", proxy.port), timeout=2)  # still accepted
+        held.sendall(b"lost too")
+        for sock in (live, held):
+            sock.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                sock.recv(10)                           # read, never answered
+        proxy.forward()
+        for sock in (live, held):
+            sock.settimeout(2)
+            assert sock.recv(10) == b""                 # their streams were torn: dropped
+            sock.close()
+        assert roundtrip(proxy.port, b"back") == b"back"
