@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import weakref
 from collections.abc import Iterator
@@ -14,13 +15,15 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.pool import Pool, SingletonThreadPool, StaticPool
 
 from tokenguard.errors import ValidationError
+from tokenguard.stores import sql_deadline
 
 #: Seconds a SQLite writer waits for another one (SQLite's busy timeout).
 SQLITE_BUSY_TIMEOUT = 30.0
-#: Seconds to wait for a database server to accept a connection.
+#: Seconds to wait for a database server to accept a connection, outside a store (the CLI's
+#: migrations); a store's connections follow its deadline.
 CONNECT_TIMEOUT = 10
-#: Seconds a server may leave a read or write unanswered before the request gets a 503
-#: (a partitioned network or a frozen server drops nothing, it just never answers).
+#: Seconds the drivers let a read or write go unanswered: a backstop, as a store call's
+#: deadline (:mod:`~tokenguard.stores.sql_deadline`) ends the wait sooner.
 IO_TIMEOUT = 15
 #: PostgreSQL SQLSTATEs and MariaDB error numbers that mean "run the transaction again".
 _RETRY_SQLSTATES = frozenset({"40001", "40P01"})
@@ -53,15 +56,20 @@ def is_memory_sqlite(url: URL) -> bool:
     )
 
 
-def make_engine(url: str | URL, overrides: dict[str, Any], *, bounded_io: bool = True) -> Engine:
-    """An engine with safe defaults: pre-ping, bounded waits, parameters kept out of errors.
+def make_engine(url: str | URL, overrides: dict[str, Any], *, bounded_io: bool = True,
+                timeout: float | None = None) -> Engine:
+    """An engine with safe defaults: bounded waits, parameters kept out of errors, a pre-ping.
 
     ``bounded_io=False`` lifts the read and write timeout (a schema migration may run long).
+    ``timeout``: the store's deadline (:mod:`~tokenguard.stores.sql_deadline`), which the
+    drivers' own connect timeouts follow. On PostgreSQL and MariaDB the pool's hooks keep
+    the deadline of the store call in progress, and the pre-ping is theirs, within it.
     """
     parsed = normalise_url(url)
     options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     connect_args: dict[str, Any] = {}
     backend = parsed.get_backend_name()
+    server = backend in ("postgresql", "mysql", "mariadb")
     if backend == "sqlite" and is_memory_sqlite(parsed):
         # One in-memory database shared by every thread (the store serialises access).
         options["poolclass"] = StaticPool
@@ -69,19 +77,42 @@ def make_engine(url: str | URL, overrides: dict[str, Any], *, bounded_io: bool =
     elif backend == "sqlite":
         connect_args["timeout"] = SQLITE_BUSY_TIMEOUT
     elif backend == "postgresql":
-        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+        # libpq counts whole seconds, at least 2; the deadline itself is kept by the pool's hooks
+        connect_args["connect_timeout"] = (CONNECT_TIMEOUT if timeout is None
+                                           else max(2, math.ceil(timeout)))
         # libpq: a request the network never acknowledges fails, and so does a silent peer
         connect_args.update(tcp_user_timeout=IO_TIMEOUT * 1000, keepalives=1, keepalives_idle=10,
                             keepalives_interval=5, keepalives_count=4)
     elif backend in ("mysql", "mariadb"):
-        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT if timeout is None else timeout
         if bounded_io:
-            connect_args.update(read_timeout=IO_TIMEOUT, write_timeout=IO_TIMEOUT)
+            io_timeout = IO_TIMEOUT if timeout is None else max(IO_TIMEOUT, timeout)
+            connect_args.update(read_timeout=io_timeout, write_timeout=io_timeout)
     connect_args.update(overrides.pop("connect_args", {}))
+    ping = bool(overrides.pop("pool_pre_ping", True))
     options.update(overrides)
+    if server:
+        options["pool_pre_ping"] = False  # the hooks ping, within the call's deadline
+    else:
+        options["pool_pre_ping"] = ping
     engine = create_engine(parsed, connect_args=connect_args, **options)
+    if server:
+        sql_deadline.install(engine, ping=ping, bounded_connect=True)
     _own_engines.add(engine)
     return engine
+
+
+def split_timeout(url: str | URL) -> tuple[URL, float | None]:
+    """``url`` without its ``tokenguard_timeout`` query parameter, and that parameter's seconds."""
+    parsed = normalise_url(url)
+    value = parsed.query.get(sql_deadline.URL_OPTION)
+    if value is None:
+        return parsed, None
+    if not isinstance(value, str):  # given twice
+        raise ValidationError(f"{sql_deadline.URL_OPTION} is given more than once",
+                              field=sql_deadline.URL_OPTION)
+    seconds = sql_deadline.checked_timeout(value, sql_deadline.URL_OPTION)
+    return parsed.difference_update_query([sql_deadline.URL_OPTION]), seconds
 
 
 #: Engines tokenguard created: a forked child must not share their pooled connections.

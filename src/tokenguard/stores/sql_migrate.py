@@ -85,6 +85,12 @@ def _known(revision: str) -> bool:
         return False
 
 
+def schema_is_current(engine: Engine) -> bool:
+    """True when the database's tokenguard schema is at this release's head (one short read)."""
+    with engine.connect() as connection:
+        return current_revision(connection) == head_revision()
+
+
 def upgrade_with(engine: Engine) -> None:
     with engine.connect() as connection:
         current = current_revision(connection)

@@ -11,6 +11,11 @@ thread is served through the pool, so a server with many threads never opens
 more connections than the database accepts. A connection found dead (the server restarted) is
 replaced once, transparently.
 
+Every look-up has the store's deadline (:mod:`~tokenguard.stores.sql_deadline`): on the
+thread's kept connection it is armed on the connection's socket, no thread hop; opening a
+connection (or the pool's turn) runs under the call's deadline. A look-up whose deadline
+passes raises ``DeadlineExceeded``, and its connection is discarded, not replaced.
+
 On psycopg 3 the statement is prepared on each kept connection and run through
 libpq (:class:`PreparedLibpq`), whose sessions are set to UTC so timestamps need
 no conversion. The row goes, as the driver returns it, to the converter
@@ -29,6 +34,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Select
 
 from tokenguard.stores.base import TokenRecord
+from tokenguard.stores.sql_deadline import WATCHDOG, Deadline, call_deadline, duplicate_socket
 
 RowConverter = Callable[[Sequence[Any]], TokenRecord]
 
@@ -37,15 +43,20 @@ Fetch = Callable[[str], "Sequence[Any] | None"]
 
 
 class _Kept:
-    """One thread's connection and cursor, the generation it belongs to, and how it runs the query."""
+    """One thread's connection and cursor, the generation it belongs to, and how it runs the query.
 
-    __slots__ = ("__weakref__", "connection", "cursor", "fetch", "finalizer", "generation")
+    ``sock``: a socket on a duplicate of the connection's descriptor, for its deadlines
+    (``None`` when the driver has none, as SQLite).
+    """
+
+    __slots__ = ("__weakref__", "connection", "cursor", "fetch", "finalizer", "generation", "sock")
 
     def __init__(self, connection: Any, generation: int) -> None:
         self.connection = connection
         self.cursor = connection.cursor()
         self.generation = generation
-        self.finalizer = weakref.finalize(self, _close_quietly, connection)
+        self.sock = duplicate_socket(connection)
+        self.finalizer = weakref.finalize(self, _close_quietly, connection, self.sock)
         self.fetch: Fetch = _not_ready  # replaced once the connection is ready
 
 
@@ -53,17 +64,22 @@ def _not_ready(value: str) -> Sequence[Any] | None:
     raise RuntimeError("the connection is not ready")  # pragma: no cover (never kept unready)
 
 
-def _close_quietly(connection: Any) -> None:
+def _close_quietly(connection: Any, sock: Any = None) -> None:
     with contextlib.suppress(Exception):  # closing a connection that is already broken
         connection.close()
+    if sock is not None:
+        sock.close()
 
 
 class ThreadLocalReader:
     """Runs one compiled single-row ``select`` on per-thread DBAPI connections."""
 
     def __init__(self, engine: Engine, statement: Select[Any], convert: RowConverter, *,
-                 max_kept: int, fallback: Callable[[str], TokenRecord | None]) -> None:
+                 max_kept: int, fallback: Callable[[str], TokenRecord | None],
+                 timeout: float | None = None) -> None:
         dialect = engine.dialect
+        #: Seconds a look-up may wait for the database (``None``: no deadline).
+        self._timeout = timeout
         #: At most this many threads keep a connection; the others take ``fallback`` (the
         #: engine's pool, bounded by it), so many threads never exhaust the server's slots.
         self._max_kept = max_kept
@@ -99,14 +115,30 @@ class ThreadLocalReader:
         _after_fork_in_child.add(self)
 
     def find(self, value: str) -> TokenRecord | None:
-        """The converted row, or ``None``; raises driver or SQLAlchemy errors."""
+        """The converted row, or ``None``; raises driver, SQLAlchemy or deadline errors."""
         kept: _Kept | None = getattr(self._local, "kept", None)
         if kept is None or kept.generation != self._generation:
             return self._find_on_new_connection(value)
+        sock, timeout = kept.sock, self._timeout
+        if sock is None or timeout is None:  # no socket to watch (SQLite), or no deadline
+            try:
+                row = kept.fetch(value)
+            except self.driver_error as exc:
+                return self._after_failure(kept, exc, value)
+            return None if row is None else self._convert(row)
+        deadline = WATCHDOG.arm(timeout, sock)
         try:  # the hot path: one query on the thread's connection
             row = kept.fetch(value)
-        except self.driver_error as exc:
+        except Exception as exc:
+            if WATCHDOG.disarm(deadline):
+                self._discard(kept)
+                raise deadline.exceeded() from None
+            if not isinstance(exc, self.driver_error):
+                raise
             return self._after_failure(kept, exc, value)
+        if WATCHDOG.disarm(deadline):  # answered as the deadline passed: the socket is shut
+            self._discard(kept)
+            raise deadline.exceeded()
         return None if row is None else self._convert(row)
 
     def _after_failure(self, kept: _Kept, exc: Exception, value: str) -> TokenRecord | None:
@@ -118,6 +150,11 @@ class ThreadLocalReader:
         return self._find_on_new_connection(value)
 
     def _find_on_new_connection(self, value: str) -> TokenRecord | None:
+        """Open this thread's connection (or take the pool's turn), within one deadline."""
+        with call_deadline(self._timeout) as deadline:
+            return self._open_and_find(value, deadline)
+
+    def _open_and_find(self, value: str, deadline: Deadline | None) -> TokenRecord | None:
         with self._lock:  # kept, or being opened by another thread right now
             full = len(self._all) + self._opening >= self._max_kept
             if not full:
@@ -125,7 +162,7 @@ class ThreadLocalReader:
         if full:
             return self._fallback(value)  # every slot kept by a live thread: the pool's turn
         try:
-            kept = self._kept()
+            kept = self._kept(deadline)
         finally:
             with self._lock:
                 self._opening -= 1
@@ -134,6 +171,9 @@ class ThreadLocalReader:
         except self.driver_error:
             self._discard(kept)
             raise
+        finally:
+            if deadline is not None and kept.sock is not None and WATCHDOG.unwatch(deadline, kept):
+                self._discard(kept)  # shut down as the deadline passed: never to be used again
         return None if row is None else self._convert(row)
 
     def _fetcher(self, kept: _Kept) -> Fetch:
@@ -153,7 +193,8 @@ class ThreadLocalReader:
                 return fetchone()  # type: ignore[no-any-return]
         return fetch
 
-    def _kept(self) -> _Kept:
+    def _kept(self, deadline: Deadline | None) -> _Kept:
+        """This thread's connection, opened and set up; watched until ``deadline``'s call ends."""
         kept: _Kept | None = getattr(self._local, "kept", None)
         if kept is not None and kept.generation == self._generation:
             return kept
@@ -162,14 +203,22 @@ class ThreadLocalReader:
         pooled = self._engine.raw_connection()  # may wrap a driver error: DBAPIError
         pooled.detach()
         connection = pooled.dbapi_connection
+        kept = None
         try:
-            self._dialect.set_isolation_level(connection, "AUTOCOMMIT")  # type: ignore[arg-type]
             kept = _Kept(connection, self._generation)
+            if deadline is not None and kept.sock is not None:
+                WATCHDOG.watch(deadline, kept, kept.sock, owned=False)
+            self._dialect.set_isolation_level(connection, "AUTOCOMMIT")  # type: ignore[arg-type]
             for statement in self._session_sql:
                 kept.cursor.execute(statement)
             kept.fetch = self._fetcher(kept)
         except BaseException:
-            _close_quietly(connection)
+            if kept is None:
+                _close_quietly(connection)
+            else:
+                if deadline is not None:
+                    WATCHDOG.unwatch(deadline, kept)
+                kept.finalizer()
             raise
         with self._lock:
             self._all.add(kept)

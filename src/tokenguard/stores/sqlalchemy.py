@@ -6,6 +6,10 @@
   MariaDB a lock row per owner (``tokenguard_owners``, ``SELECT … FOR UPDATE``)
   queues creators of the same owner; on SQLite every write is an immediate
   transaction (``BEGIN IMMEDIATE``), so writers queue on the database lock.
+* Every call has a client-side deadline (``timeout``, 5 s by default; the URL's
+  ``tokenguard_timeout`` parameter sets it too): a database that accepts connections
+  but never answers gets a 503 once it passes, and the connection is discarded
+  (:mod:`tokenguard.stores.sql_deadline`).
 * Every database failure is raised as :class:`~tokenguard.errors.StoreUnavailable`.
 * The schema is brought up to date (Alembic) on first use unless ``migrate=False``.
 """
@@ -31,17 +35,19 @@ from tokenguard.errors import (
     TokenLimitExceeded,
     ValidationError,
 )
-from tokenguard.stores import sql_rows
+from tokenguard.stores import sql_deadline, sql_rows
 from tokenguard.stores.base import TokenChanges, TokenRecord
+from tokenguard.stores.sql_deadline import DeadlineExceeded, call_deadline, checked_timeout
 from tokenguard.stores.sql_engine import (
     describe,
     is_single_connection,
     is_transient,
     make_engine,
+    split_timeout,
     sqlite_busy_timeout,
     sqlite_immediate,
 )
-from tokenguard.stores.sql_migrate import upgrade, upgrade_with
+from tokenguard.stores.sql_migrate import schema_is_current, upgrade, upgrade_with
 from tokenguard.stores.sql_reader import ThreadLocalReader
 from tokenguard.stores.sql_schema import owners_table, tokens_table
 
@@ -60,21 +66,38 @@ _tokens = tokens_table.c
 class SQLAlchemyStore:
     """Token records in SQL through SQLAlchemy 2: a URL, or an ``Engine`` the app shares.
 
+    ``timeout``: seconds any store call may wait for the database (5 by default), after
+    which it raises ``StoreUnavailable`` and the connection is discarded; a URL may carry
+    it instead, as ``?tokenguard_timeout=2`` (not both). On SQLite it changes nothing (no
+    server to wait for). With an ``Engine`` the app shares, connecting and its pre-ping
+    (if any) stay as the app configured them; the queries have the deadline.
     ``engine_kwargs`` go to :func:`sqlalchemy.create_engine` when the store builds
     the engine from a URL; ``close()`` disposes only an engine built that way.
     ``reader_connections``: how many threads at most keep a connection of their own
     for the verification look-up (the others use the engine's pool).
     """
 
-    def __init__(self, url_or_engine: str | URL | Engine, *, migrate: bool = True,
-                 reader_connections: int = 8, **engine_kwargs: Any) -> None:
+    def __init__(self, url_or_engine: str | URL | Engine, *, timeout: float | None = None,
+                 migrate: bool = True, reader_connections: int = 8, **engine_kwargs: Any) -> None:
+        given = None if timeout is None else checked_timeout(timeout)
         if isinstance(url_or_engine, Engine):
             if engine_kwargs:
                 raise TypeError("engine options apply only when the store is given a URL")
             self.engine, self._owns_engine = url_or_engine, False
+            self._unhook = sql_deadline.install(self.engine, ping=False, bounded_connect=False)
         else:
-            self.engine, self._owns_engine = make_engine(url_or_engine, engine_kwargs), True
+            url, in_url = split_timeout(url_or_engine)
+            if given is not None and in_url is not None:
+                raise ValidationError(f"give the timeout once: as timeout= or as the URL's "
+                                      f"{sql_deadline.URL_OPTION}", field="timeout")
+            given = given if in_url is None else in_url
+            seconds = sql_deadline.DEFAULT_TIMEOUT if given is None else given
+            self.engine = make_engine(url, engine_kwargs, timeout=seconds)
+            self._owns_engine, self._unhook = True, _nothing
         self._dialect = self.engine.dialect.name
+        #: Seconds a call may wait for the database (``None`` on SQLite: no server to wait for).
+        self.timeout: float | None = None if self._dialect == "sqlite" else (
+            sql_deadline.DEFAULT_TIMEOUT if given is None else given)
         self._schema_ready = not migrate
         self._schema_lock = threading.Lock()
         # One shared connection (in-memory SQLite): every operation takes turns.
@@ -86,9 +109,11 @@ class SQLAlchemyStore:
             raise ValidationError("reader_connections must be a positive int", field="reader_connections")
         self._reader = None if single else ThreadLocalReader(
             self.engine, sql_rows.FIND_BY_DIGEST, self._builder.record, max_kept=reader_connections,
-            fallback=lambda digest: self._select_one(sql_rows.FIND_BY_DIGEST, {"digest": digest}))
+            fallback=lambda digest: self._select_one(sql_rows.FIND_BY_DIGEST, {"digest": digest}),
+            timeout=self.timeout)
         driver_error = self.engine.dialect.loaded_dbapi.Error
-        self._failures: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeout, driver_error)
+        self._failures: tuple[type[BaseException], ...] = (
+            DBAPIError, PoolTimeout, DeadlineExceeded, driver_error)
 
     def __repr__(self) -> str:
         return f"SQLAlchemyStore({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -108,8 +133,9 @@ class SQLAlchemyStore:
             if not self._schema_ready:
                 self._ensure_schema()
             if self._reader is not None:
-                return self._reader.find(digest)
-            return self._select_one(sql_rows.FIND_BY_DIGEST, {"digest": digest})
+                return self._reader.find(digest)  # keeps the deadline itself
+            with call_deadline(self.timeout):
+                return self._select_one(sql_rows.FIND_BY_DIGEST, {"digest": digest})
         except self._failures as exc:
             raise StoreUnavailable(describe(exc)) from None
 
@@ -134,8 +160,19 @@ class SQLAlchemyStore:
     def _reading(self) -> Iterator[Connection]:
         if not self._schema_ready:
             self._ensure_schema()
-        with self._serial, self.engine.connect() as connection:
+        with self._serial, self._connect() as connection:
             yield connection
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A connection from the pool; discarded, not returned, if the call's deadline passed."""
+        with self.engine.connect() as connection:
+            try:
+                yield connection
+            finally:
+                deadline = sql_deadline.current()
+                if deadline is not None and deadline.fired:
+                    connection.invalidate()  # its socket is shut down
 
     # -- writes -----------------------------------------------------------------------
 
@@ -274,7 +311,7 @@ class SQLAlchemyStore:
 
     @contextmanager
     def _transaction(self, busy_timeout: float | None = None) -> Iterator[Connection]:
-        with self.engine.connect() as connection:
+        with self._connect() as connection:
             if self._dialect == "sqlite":
                 # Autocommit first: the busy-timeout PRAGMA must not open a transaction.
                 connection.execution_options(isolation_level="AUTOCOMMIT")
@@ -288,15 +325,23 @@ class SQLAlchemyStore:
                 yield connection
 
     def _ensure_schema(self) -> None:
+        """Check the schema within the deadline; migrating it (rare, maybe long) has none."""
         with self._schema_lock, self._serial:
             if not self._schema_ready:
-                upgrade_with(self.engine)
+                with call_deadline(self.timeout):
+                    current = schema_is_current(self.engine)
+                if not current:
+                    upgrade_with(self.engine)
                 self._schema_ready = True
 
     @contextmanager
     def _unavailable_on_failure(self) -> Iterator[None]:
+        """The call's deadline, and its failures raised as ``StoreUnavailable``."""
         try:
-            yield
+            if not self._schema_ready:
+                self._ensure_schema()
+            with call_deadline(self.timeout):
+                yield
         except self._failures as exc:
             raise StoreUnavailable(describe(exc)) from None
         except StatementError as exc:  # a bound value refused by a column type
@@ -310,3 +355,9 @@ class SQLAlchemyStore:
             self._reader.close()
         if self._owns_engine:
             self.engine.dispose()
+        else:
+            self._unhook()  # the app's engine keeps no hook of a closed store
+
+
+def _nothing() -> None:
+    pass
