@@ -6,7 +6,8 @@
 ``tokenguard.E003``    ``secret_key`` is missing
 ``tokenguard.E004``    ``secret_key`` (or one key of its list) is under 32 bytes
 ``tokenguard.E005``    a value the core refuses (prefix, limit, lifetime, scopes, paths…)
-``tokenguard.E006``    ``database`` is not an alias of ``DATABASES``
+``tokenguard.E006``    ``database_url`` names no alias of ``DATABASES`` (``django://…``)
+``tokenguard.E007``    ``USE_TZ`` is off: tokens keep aware UTC times
 =====================  =========================================================
 
 Checks never open a database connection: the values are validated by building
@@ -29,5 +30,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             for problem in problems(raw_setting())]
 
 
+def check_time_zone(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    from django.conf import settings
+
+    if settings.USE_TZ:
+        return []
+    return [checks.Error("tokenguard_django needs USE_TZ = True: expiry and every other time of a token "
+                         "is an aware UTC datetime", hint="USE_TZ = True is Django's default since 5.0",
+                         obj="USE_TZ", id=f"{TAG}.E007")]
+
+
 def register() -> None:
     checks.register(check_settings, TAG)
+    checks.register(check_time_zone, TAG)

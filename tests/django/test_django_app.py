@@ -102,6 +102,11 @@ def test_a_database_that_is_no_alias_is_e006() -> None:
     assert "django://default" in str(message.hint)
 
 
+def test_use_tz_off_is_e007() -> None:
+    with override_settings(USE_TZ=False):
+        assert ids(TOKENGUARD) == ["tokenguard.E007"]
+
+
 def test_manage_py_check_fails_naming_the_problem() -> None:
     with override_settings(TOKENGUARD={"secret_key": "short"}), pytest.raises(SystemCheckError) as caught:
         call_command("check", stdout=io.StringIO(), stderr=io.StringIO())
