@@ -19,8 +19,8 @@ from tokenguard.stores import sql_deadline
 
 #: Seconds a SQLite writer waits for another one (SQLite's busy timeout).
 SQLITE_BUSY_TIMEOUT = 30.0
-#: Seconds to wait for a database server to accept a connection, outside a store (the CLI's
-#: migrations); a store's connections follow its deadline.
+#: Seconds the drivers wait for a database server to accept a connection: a backstop, as within
+#: a store call the wait ends at the call's deadline (and a helper thread gives up by this).
 CONNECT_TIMEOUT = 10
 #: Seconds the drivers let a read or write go unanswered: a backstop, as a store call's
 #: deadline (:mod:`~tokenguard.stores.sql_deadline`) ends the wait sooner.
@@ -61,9 +61,9 @@ def make_engine(url: str | URL, overrides: dict[str, Any], *, bounded_io: bool =
     """An engine with safe defaults: bounded waits, parameters kept out of errors, a pre-ping.
 
     ``bounded_io=False`` lifts the read and write timeout (a schema migration may run long).
-    ``timeout``: the store's deadline (:mod:`~tokenguard.stores.sql_deadline`), which the
-    drivers' own connect timeouts follow. On PostgreSQL and MariaDB the pool's hooks keep
-    the deadline of the store call in progress, and the pre-ping is theirs, within it.
+    ``timeout``: the store's deadline (:mod:`~tokenguard.stores.sql_deadline`); the drivers'
+    own timeouts, backstops, are never shorter. On PostgreSQL and MariaDB the pool's hooks
+    keep the deadline of the store call in progress, and the pre-ping is theirs, within it.
     """
     parsed = normalise_url(url)
     options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
@@ -77,16 +77,15 @@ def make_engine(url: str | URL, overrides: dict[str, Any], *, bounded_io: bool =
     elif backend == "sqlite":
         connect_args["timeout"] = SQLITE_BUSY_TIMEOUT
     elif backend == "postgresql":
-        # libpq counts whole seconds, at least 2; the deadline itself is kept by the pool's hooks
-        connect_args["connect_timeout"] = (CONNECT_TIMEOUT if timeout is None
-                                           else max(2, math.ceil(timeout)))
+        # a backstop: within a store call, the pool's hooks give up at its deadline
+        connect_args["connect_timeout"] = max(CONNECT_TIMEOUT, math.ceil(timeout or 0))
         # libpq: a request the network never acknowledges fails, and so does a silent peer
         connect_args.update(tcp_user_timeout=IO_TIMEOUT * 1000, keepalives=1, keepalives_idle=10,
                             keepalives_interval=5, keepalives_count=4)
     elif backend in ("mysql", "mariadb"):
-        connect_args["connect_timeout"] = CONNECT_TIMEOUT if timeout is None else timeout
+        connect_args["connect_timeout"] = max(CONNECT_TIMEOUT, timeout or 0)
         if bounded_io:
-            io_timeout = IO_TIMEOUT if timeout is None else max(IO_TIMEOUT, timeout)
+            io_timeout = max(IO_TIMEOUT, timeout or 0)
             connect_args.update(read_timeout=io_timeout, write_timeout=io_timeout)
     connect_args.update(overrides.pop("connect_args", {}))
     ping = bool(overrides.pop("pool_pre_ping", True))

@@ -78,8 +78,8 @@ class ThreadLocalReader:
                  max_kept: int, fallback: Callable[[str], TokenRecord | None],
                  timeout: float | None = None) -> None:
         dialect = engine.dialect
-        #: Seconds a look-up may wait for the database (``None``: no deadline).
-        self._timeout = timeout
+        #: Seconds a look-up may wait for the database (``None``: no deadline); the store sets it.
+        self.timeout = timeout
         #: At most this many threads keep a connection; the others take ``fallback`` (the
         #: engine's pool, bounded by it), so many threads never exhaust the server's slots.
         self._max_kept = max_kept
@@ -119,7 +119,7 @@ class ThreadLocalReader:
         kept: _Kept | None = getattr(self._local, "kept", None)
         if kept is None or kept.generation != self._generation:
             return self._find_on_new_connection(value)
-        sock, timeout = kept.sock, self._timeout
+        sock, timeout = kept.sock, self.timeout
         if sock is None or timeout is None:  # no socket to watch (SQLite), or no deadline
             try:
                 row = kept.fetch(value)
@@ -151,7 +151,7 @@ class ThreadLocalReader:
 
     def _find_on_new_connection(self, value: str) -> TokenRecord | None:
         """Open this thread's connection (or take the pool's turn), within one deadline."""
-        with call_deadline(self._timeout) as deadline:
+        with call_deadline(self.timeout) as deadline:
             return self._open_and_find(value, deadline)
 
     def _open_and_find(self, value: str, deadline: Deadline | None) -> TokenRecord | None:

@@ -95,8 +95,7 @@ class SQLAlchemyStore:
             self.engine = make_engine(url, engine_kwargs, timeout=seconds)
             self._owns_engine, self._unhook = True, _nothing
         self._dialect = self.engine.dialect.name
-        #: Seconds a call may wait for the database (``None`` on SQLite: no server to wait for).
-        self.timeout: float | None = None if self._dialect == "sqlite" else (
+        self._timeout = None if self._dialect == "sqlite" else (
             sql_deadline.DEFAULT_TIMEOUT if given is None else given)
         self._schema_ready = not migrate
         self._schema_lock = threading.Lock()
@@ -110,10 +109,25 @@ class SQLAlchemyStore:
         self._reader = None if single else ThreadLocalReader(
             self.engine, sql_rows.FIND_BY_DIGEST, self._builder.record, max_kept=reader_connections,
             fallback=lambda digest: self._select_one(sql_rows.FIND_BY_DIGEST, {"digest": digest}),
-            timeout=self.timeout)
+            timeout=self._timeout)
         driver_error = self.engine.dialect.loaded_dbapi.Error
         self._failures: tuple[type[BaseException], ...] = (
             DBAPIError, PoolTimeout, DeadlineExceeded, driver_error)
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a call may wait for the database (``None`` on SQLite: no server to wait for).
+
+        It may be changed at any time (a positive number); calls in progress keep theirs.
+        """
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, seconds: float) -> None:
+        checked = checked_timeout(seconds)
+        self._timeout = None if self._dialect == "sqlite" else checked
+        if self._reader is not None:
+            self._reader.timeout = self._timeout
 
     def __repr__(self) -> str:
         return f"SQLAlchemyStore({self.engine.url.render_as_string(hide_password=True)!r})"
