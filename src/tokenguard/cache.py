@@ -1,14 +1,14 @@
-"""The verification cache: verified tokens by keyed digest, bounded in size and in age.
+"""The verification cache: verified tokens by digest, bounded in size and in age.
 
 Every protected request verifies a token; without a cache each one is a store
-query. This cache keeps what a look-up found, keyed by a digest of the token
-(never by the clear token): a keyed BLAKE2s-128 under a random key made when the
-cache is, which never leaves the process (:meth:`VerificationCache.probe`). A
-warm request costs the length, prefix and alphabet checks and that one keyed
-hash, about a third of an HMAC-SHA256; the checksum and the HMAC run only on a
-miss, before the store is asked. A digest found here is the digest of a token
-that passed every check when it was cached: a forgery would have to hit a
-128-bit MAC under a key the attacker never sees.
+query. This cache keeps what a look-up found, keyed by the BLAKE2s-256 digest of
+the token, never by the clear token (:meth:`VerificationCache.probe`). A warm
+request costs the length, prefix and alphabet checks and that one hash, a single
+BLAKE2s compression, about a third of an HMAC-SHA256; the checksum and the HMAC
+run only on a miss, before the store is asked. The digest reveals nothing of a
+190-bit random token, and a digest found here is the digest of a token that
+passed every check when it was cached: a forgery would need a second preimage
+of BLAKE2s. No key is needed for either property, so none is kept.
 
 Guarantees:
 
@@ -37,7 +37,6 @@ import dataclasses
 import hashlib
 import math
 import operator
-import secrets
 import threading
 import time
 import weakref
@@ -55,8 +54,6 @@ DEFAULT_TTL = 5.0
 DEFAULT_SIZE = 10_000
 #: Unknown digests are kept for at most this long (or the TTL, if shorter).
 DEFAULT_NEGATIVE_TTL = 2.0
-#: Bytes of the keyed BLAKE2s digest the cache is keyed by (a 128-bit MAC).
-PROBE_BYTES = 16
 #: Seconds between two ``last_used_at`` writes for one token.
 TOUCH_SECONDS = 60.0
 
@@ -201,9 +198,8 @@ class VerificationCache:
         self.negative_ttl = min(seconds(negative_ttl, "negative_ttl"), self.ttl)
         self._clock = clock
         self._lock = threading.Lock()
-        probe_key = secrets.token_bytes(32)
-        #: keyed BLAKE2s, keyed once: each probe copies this state (one C call) and hashes 41 bytes.
-        self.prober = hashlib.blake2s(key=probe_key, digest_size=PROBE_BYTES)
+        #: what files an entry: the BLAKE2s-256 of the canonical token (one compression).
+        self.digest: Callable[[bytes], Any] = hashlib.blake2s
         self._entries: OrderedDict[bytes, CachedToken] = OrderedDict()
         self._key_of: dict[str, bytes] = {}  # token id -> probe digest of its cached entry
         self._unknown: OrderedDict[bytes, float] = OrderedDict()  # probe digest -> deadline
@@ -223,13 +219,11 @@ class VerificationCache:
     # -- the hot path ---------------------------------------------------------------------
 
     def probe(self, canonical: str) -> bytes:
-        """The key this cache files ``canonical`` under: its keyed BLAKE2s digest.
+        """The key this cache files ``canonical`` under: its BLAKE2s digest.
 
         The guard inlines this on its hot path; it is here for everything else.
         """
-        hashed = self.prober.copy()
-        hashed.update(canonical.encode("ascii"))
-        return hashed.digest()
+        return bytes(self.digest(canonical.encode("ascii")).digest())
 
     def get(self, key: bytes) -> CachedToken | None:
         """The fresh entry filed under ``key``, or ``None`` (absent, or older than the TTL)."""

@@ -69,8 +69,9 @@ class TokenGuard(Verification):
         limiter: FailedAttemptLimiter | _Default | None = DEFAULT,
     ) -> None:
         self.prefix = tokens.validate_prefix(prefix)
-        self._plain_token = tokens.plain_pattern(prefix).fullmatch
-        self._plain_token_bytes = tokens.plain_bytes_pattern(prefix).fullmatch
+        self._token_head_bytes = f"{prefix}_".encode("ascii")
+        self._body_start = len(self._token_head_bytes)
+        self._token_length = self._body_start + tokens.BODY_LENGTH
         self._hasher = tokens.Hasher(secret_key)
         if max_tokens_per_owner is not None and (
             not isinstance(max_tokens_per_owner, int) or max_tokens_per_owner < 1

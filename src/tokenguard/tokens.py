@@ -88,20 +88,6 @@ def parse(token: object, prefix: str) -> str:
     return canonical
 
 
-def plain_pattern(prefix: str) -> re.Pattern[str]:
-    """The canonical form alone (no ``secret-token:``): prefix, ``_``, 38 ASCII letters or digits.
-
-    What :func:`shape` accepts without the scheme, in one C call: the guard's hot path
-    tries it first, and runs :func:`shape` (with its reasons) on anything else.
-    """
-    return re.compile(f"{re.escape(validate_prefix(prefix))}_[0-9A-Za-z]{{{BODY_LENGTH}}}")
-
-
-def plain_bytes_pattern(prefix: str) -> re.Pattern[bytes]:
-    """:func:`plain_pattern` for the raw bytes of a header value (ASGI servers hand over bytes)."""
-    return re.compile(plain_pattern(prefix).pattern.encode("ascii"))
-
-
 def shape(token: object, prefix: str) -> str:
     """``parse`` without the checksum: length, prefix and alphabet, checked before any hashing.
 

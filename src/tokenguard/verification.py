@@ -10,9 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import logging
-import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -47,8 +46,10 @@ class Verification:
     store: Store
     hook: Any
     _hasher: tokens.Hasher
-    _plain_token: Callable[[str], re.Match[str] | None]
-    _plain_token_bytes: Callable[[bytes], re.Match[bytes] | None]
+    #: the canonical token's length, ``prefix_``, and where its body starts (set by TokenGuard).
+    _token_length: int
+    _token_head_bytes: bytes
+    _body_start: int
     limiter: FailedAttemptLimiter | None
     #: the limiter's blocked addresses (an empty dict without one): one test per warm request.
     _blocked: Mapping[str, float]
@@ -62,10 +63,9 @@ class Verification:
         propagates: callers fail closed. Expiry and revocation are checked at
         every use, cache hit or not.
         """
-        if type(token) is str and self.cache.max_size:  # the hot path: a warm token, from memory
-            found = self.authenticate_cached(token, remote=remote)
-            if found is not None:
-                return found
+        found = self.authenticate_cached(token, remote=remote)  # a warm token, from memory
+        if found is not None:
+            return found
         self._check_attempt(remote)
         entry = self._lookup(token, remote)
         now = self._now()
@@ -85,45 +85,54 @@ class Verification:
         For event loops: a warm token is verified inline, with no storage access.
         ``None`` (a cache miss, a ``last_used_at`` write that is due, or a malformed
         token, which ``authenticate`` refuses with its hooks) means: call
-        ``authenticate`` in a worker thread.
+        ``authenticate`` in a worker thread. ``token`` may also be the raw ASCII bytes
+        an ASGI server hands over (the canonical form only; nothing is decoded).
 
-        ``token`` may also be the raw ASCII bytes an ASGI server hands over: only the
-        canonical form is looked up then (anything else answers ``None``, for the
-        caller's full checks), and nothing is decoded.
+        Length, prefix and alphabet are checked before the token is hashed (SECURITY.md 3),
+        with plain string methods: this runs on every request.
         """
-        cache = self.cache
-        if not cache.max_size:
-            return None
-        if type(token) is str:
-            if not self._plain_token(token):  # a secret-token: scheme, or a token to refuse
-                try:
-                    token = tokens.shape(token, self.prefix)
-                except InvalidToken:
-                    return None  # authenticate() refuses it, with its hooks in their order
-            data = token.encode("ascii")
-        elif type(token) is bytes and self._plain_token_bytes(token):
+        if type(token) is str and token.isascii():  # isascii(): one flag test, then bytes
+            data = token.encode()
+        elif type(token) is bytes:
             data = token
         else:
             return None
-        probe = cache.prober.copy()  # cache.probe(), inlined
-        probe.update(data)
-        entry = cache.get(probe.digest())
-        if entry is None:
-            key = probe.digest()
-            if not cache.is_unknown(key):
-                return None
-            self._check_attempt(remote)
-            self._fail("unknown", tokens.hint(data.decode("ascii")), remote)
-            raise InvalidToken("unknown token")
+        if not (len(data) == self._token_length and data.startswith(self._token_head_bytes)
+                and data[self._body_start:].isalnum()):  # bytes.isalnum(): [0-9A-Za-z] alone
+            if type(token) is not str:
+                return None  # the caller's full checks decide
+            try:  # a secret-token: scheme, or a token to refuse
+                data = tokens.shape(token, self.prefix).encode()
+            except InvalidToken:
+                return None  # authenticate() refuses it, with its hooks in their order
+        cache = self.cache
+        key = cache.digest(data).digest()  # cache.probe(), inlined
+        entry = cache._entries.get(key)  # cache.get(), inlined for a fresh entry
+        if entry is None or entry.deadline <= cache._clock():
+            self._cache_missed(key, data, remote)  # raises for a remembered unknown token
+            return None
+        try:  # noqa: SIM105 (faster than suppress) least recently used goes first
+            cache._entries.move_to_end(key)
+        except KeyError:  # invalidated meanwhile: this request began before that
+            pass
         blocked = self._blocked
         if blocked and remote in blocked:  # a limited address is refused, warm token or not
             self._check_attempt(remote)
-        now = self._now()
+        now = time.time() if self.clock is utcnow else self.clock().timestamp()  # _now(), inlined
         if now < entry.fresh_until:  # alive, and no last-use write due: the common case
             return entry.info
         if entry.info.revoked_at is None and now < entry.expires_at:
             return None  # alive, but a last_used_at write is due: authenticate() makes it
         return self._alive(entry, now, remote)  # raises
+
+    def _cache_missed(self, key: bytes, data: bytes, remote: str | None) -> None:
+        """Not warm: the store answers, unless the token is a remembered unknown (refused here)."""
+        cache = self.cache
+        if cache.get(key) is not None or not cache.is_unknown(key):  # get(): drops a stale entry
+            return
+        self._check_attempt(remote)
+        self._fail("unknown", tokens.hint(data.decode("ascii")), remote)
+        raise InvalidToken("unknown token")
 
     def _now(self) -> float:
         """The clock as a POSIX timestamp: ``time.time()`` (what freezegun and time-machine patch)
@@ -150,8 +159,6 @@ class Verification:
 
     def _canonical(self, token: object, remote: str | None) -> str:
         """The token without an RFC 8959 scheme, once length, prefix and alphabet pass."""
-        if type(token) is str and self._plain_token(token):  # the usual spelling: one C call
-            return token
         try:
             return tokens.shape(token, self.prefix)
         except InvalidToken as exc:
@@ -224,8 +231,8 @@ class Verification:
         remote: str | None = None,
     ) -> None:
         """Raise ``InsufficientScope`` unless ``info`` holds every scope (and the project)."""
-        if project is None and len(scopes) == 1 and self.scopes.grants(info.scopes, scopes[0]):
-            return  # the common case, decided by one memoised look-up
+        if project is None and len(scopes) == 1 and scopes[0] in info.effective_scopes:
+            return  # the common case: held, directly or implied (the guard presents every token so)
         wanted = frozenset(scopes)
         for scope in wanted:
             if scope not in self.scopes:
