@@ -92,7 +92,7 @@ def test_the_limiter_snippet_in_security_md(tmp_path: Path, monkeypatch: pytest.
     from tokenguard.errors import TooManyAttempts
 
     security = (ROOT / "SECURITY.md").read_text(encoding="utf-8")
-    section = security.split("### Optional: a failed-attempt limiter\n", 1)[1]
+    section = security.split("### A failed-attempt limiter, on by default\n", 1)[1]
     code = re.findall(r"```python\n(.*?)```", section, re.DOTALL)[0]
     guard = run(f"url, keys = 'memory://', [{KEY!r}]\n" + code, tmp_path, monkeypatch)["guard"]
     for _ in range(20):
