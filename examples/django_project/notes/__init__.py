@@ -1,0 +1,1 @@
+"""A notes API guarded by tokenguard: the example Django project."""
