@@ -393,11 +393,13 @@ class _Attempt:
             _close_quietly(connection)
 
     def outcome(self, deadline: Deadline) -> Any:
-        self._finished.wait(max(0.0, deadline.at - monotonic()))
-        with self._lock:
-            if not self._finished.is_set():
-                self._abandoned = True
-                raise deadline.exceeded()
+        try:
+            self._finished.wait(max(0.0, deadline.at - monotonic()))
+        finally:  # given up at the deadline (or interrupted): the helper closes what it opens
+            with self._lock:
+                abandoned = self._abandoned = not self._finished.is_set()
+        if abandoned:
+            raise deadline.exceeded()
         error, self._error = self._error, None
         if error is not None:
             raise error

@@ -129,7 +129,7 @@ class ThreadLocalReader:
         deadline = WATCHDOG.arm(timeout, sock)
         try:  # the hot path: one query on the thread's connection
             row = kept.fetch(value)
-        except Exception as exc:
+        except BaseException as exc:  # disarmed whatever happened: the socket is used again
             if WATCHDOG.disarm(deadline):
                 self._discard(kept)
                 raise deadline.exceeded() from None
