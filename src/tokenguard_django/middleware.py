@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from tokenguard.errors import TokenGuardError
 from tokenguard.web.auth import REFUSALS
 from tokenguard_django.registry import get_state
-from tokenguard_django.translate import TOKEN_ATTRIBUTE, identify, refusal, to_django
+from tokenguard_django.translate import TOKEN_ATTRIBUTE, carries_credentials, identify, refusal, to_django
 
 Handler = Callable[[HttpRequest], Any]
 
@@ -42,10 +42,13 @@ class TokenGuardMiddleware:
         return answer if answer is not None else self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        # the store is Django's ORM: never on the event loop
-        answer = await sync_to_async(self.identify, thread_sensitive=True)(request)
-        if answer is not None:
-            return answer
+        if carries_credentials(request.META, get_state().web.options):
+            # the store is Django's ORM: never on the event loop
+            answer = await sync_to_async(self.identify, thread_sensitive=True)(request)
+            if answer is not None:
+                return answer
+        else:  # nothing to verify: no trip to a worker thread
+            setattr(request, TOKEN_ATTRIBUTE, None)
         response: Awaitable[HttpResponse] = self.get_response(request)
         return await response
 

@@ -16,6 +16,7 @@ from tokenguard.errors import TokenGuardError
 from tokenguard.models import TokenInfo
 from tokenguard.web.auth import REFUSALS, RequestAuthenticator
 from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse, signed_in_owner
+from tokenguard.web.options import WebOptions
 from tokenguard_django.registry import State
 
 #: Where the request's token is kept: ``request.token`` (``None`` when it carries none).
@@ -42,6 +43,11 @@ def header_getter(meta: dict[str, Any]) -> HeaderGetter:
         return [] if value is None else [str(value)]
 
     return get_header
+
+
+def carries_credentials(meta: dict[str, Any], options: WebOptions) -> bool:
+    """True when the request has a header that may carry a token (the reader decides the rest)."""
+    return any(_meta_key(name) in meta for name in (options.authorization_header, *options.token_headers))
 
 
 def remote(request: HttpRequest) -> str | None:

@@ -142,8 +142,9 @@ def test_a_query_string_token_is_never_read(tokens: Tokens) -> None:
     assert get(f"/read?access_token={tokens.read}").status_code == 401
 
 
-def test_unprotected_views_see_anonymous_requests_unchanged(db: str) -> None:
-    response = get("/open")
+@pytest.mark.parametrize("asgi", [False, True], ids=["wsgi", "asgi"])
+def test_unprotected_views_see_anonymous_requests_unchanged(db: str, asgi: bool) -> None:
+    response = get("/open", asgi=asgi)
     assert response.status_code == 200 and body(response) == {"owner": None, "id": None}
 
 
