@@ -259,3 +259,36 @@ def test_revoke_on_deactivate_can_be_switched_off(db: str) -> None:
         alice.is_active = False
         alice.save()
         assert get_guard().authenticate(issued.token).status == "active"
+
+
+def test_deactivation_uses_deactivate_owner_when_the_guard_has_it(
+    db: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Round 2's guard.deactivate_owner keeps the user inactive; reactivating lifts it."""
+    alice = make_user()
+    guard = get_guard()
+    inactive: set[str] = set()
+    calls: list[tuple[str, str, str | None]] = []
+
+    def deactivate_owner(owner: str, *, actor: str | None = None) -> int:
+        calls.append(("deactivate", owner, actor))
+        inactive.add(owner)
+        return guard.revoke_owner(owner)
+
+    def reactivate_owner(owner: str, *, actor: str | None = None) -> None:
+        calls.append(("reactivate", owner, actor))
+        inactive.discard(owner)
+
+    monkeypatch.setattr(guard, "deactivate_owner", deactivate_owner, raising=False)
+    monkeypatch.setattr(guard, "reactivate_owner", reactivate_owner, raising=False)
+    monkeypatch.setattr(guard, "is_owner_active", lambda owner: owner not in inactive, raising=False)
+    issued = guard.create_token(str(alice.pk), "laptop")
+
+    alice.is_active = False
+    alice.save()
+    with pytest.raises(RevokedToken):
+        guard.authenticate(issued.token)
+    alice.is_active = True
+    alice.save()
+    assert calls == [("deactivate", str(alice.pk), "django:deactivate"),
+                     ("reactivate", str(alice.pk), "django:activate")]
