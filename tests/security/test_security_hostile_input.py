@@ -307,8 +307,7 @@ class CountingHasher:
     """Wraps the guard's hasher and counts every HMAC it computes.
 
     ``checked_digest`` checks the checksum first and hashes only when it matches, so it
-    counts when it answers a digest (test_speedups.py checks, with counting SHA-256
-    states, that the compiled one hashes nothing before that).
+    counts when it answers a digest.
     """
 
     def __init__(self, inner: object) -> None:
