@@ -125,3 +125,16 @@ class StoreUnavailable(TokenGuardError):
 
     error_code = "temporarily_unavailable"
     status_code = 503
+
+
+class OwnerInactive(TokenGuardError):
+    """The owner was deactivated (``guard.deactivate_owner``): no token of theirs is created,
+    re-approved or rotated until ``guard.reactivate_owner``."""
+
+    error_code = "owner_inactive"
+    status_code = 403
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        super().__init__("the owner is deactivated: no token of theirs may be created, "
+                         "re-approved or rotated")
