@@ -6,25 +6,28 @@ import hashlib
 import importlib.resources
 import multiprocessing
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import setuptools
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
 
-from tokenguard.errors import StoreUnavailable
+from _testclock import ManualClock
+from tokenguard import TokenGuard, tokens
+from tokenguard.errors import RevokedToken, StoreUnavailable
 from tokenguard.models import TokenInfo
 from tokenguard.stores.base import TokenRecord
-from tokenguard.stores.sql_migrate import head_revision
+from tokenguard.stores.sql_migrate import alembic_config, head_revision
 from tokenguard.stores.sql_schema import VERSION_TABLE, Base
 from tokenguard.stores.sqlalchemy import SQLAlchemyStore, upgrade
 
 URL_FIXTURES = {"sqlite": "sqlite_url", "postgresql": "postgres_url", "mariadb": "mysql_url"}
-TABLES = {"tokenguard_tokens", "tokenguard_owners", VERSION_TABLE}
+TABLES = {"tokenguard_tokens", "tokenguard_owners", "tokenguard_reminders", VERSION_TABLE}
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2033, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
 
@@ -77,8 +80,13 @@ def test_a_fresh_database_gets_the_tables_and_indexes(sql_url: str, engine: Engi
                for i in inspector.get_indexes("tokenguard_tokens")}
     assert indexes["ix_tokenguard_tokens_digest"] == (["digest"], True)
     assert indexes["ix_tokenguard_tokens_owner"] == (["owner"], False)
+    assert indexes["ix_tokenguard_tokens_previous_digest"] == (["previous_digest"], False)
+    assert indexes["ix_tokenguard_tokens_expires_at"] == (["expires_at"], False)
+    assert indexes["ix_tokenguard_tokens_last_used_at"] == (["last_used_at", "created_at"], False)
     assert inspector.get_pk_constraint("tokenguard_tokens")["constrained_columns"] == ["id"]
     assert inspector.get_pk_constraint("tokenguard_owners")["constrained_columns"] == ["owner"]
+    assert inspector.get_pk_constraint("tokenguard_reminders")["constrained_columns"] == [
+        "token_id", "threshold"]
     digest = next(c for c in inspector.get_columns("tokenguard_tokens") if c["name"] == "digest")
     assert getattr(digest["type"], "length", None) == 64
 
@@ -106,6 +114,7 @@ def test_mariadb_tables_hold_emoji_compare_bytes_and_keep_microseconds(mysql_url
     finally:
         engine.dispose()
     assert collations["tokenguard_tokens"] == collations["tokenguard_owners"] == "utf8mb4_bin"
+    assert collations["tokenguard_reminders"] == "utf8mb4_bin"
     assert precision == 6
 
 
@@ -184,9 +193,76 @@ def test_the_migrations_are_shipped_inside_the_package() -> None:
     assert migrations.joinpath("env.py").is_file()
     assert migrations.joinpath("script.py.mako").is_file()
     assert migrations.joinpath("versions", "0001_initial.py").is_file()
-    assert head_revision() == "0001"
+    assert migrations.joinpath("versions", "0002_round_two.py").is_file()
+    assert head_revision() == "0002"
     # The wheel takes the .py files of every package found, and the listed data files.
     packages = setuptools.find_packages(str(ROOT / "src"))
     assert {"tokenguard.stores.migrations", "tokenguard.stores.migrations.versions"} <= set(packages)
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert {"stores/migrations/*.ini", "stores/migrations/*.mako"} <= set(package_data["tokenguard"])
+
+
+# -- 0002 on a database made by 0001 ---------------------------------------------------------
+
+KEY = "migration-suite-secret-key-0123456789abcdef"
+
+
+def upgrade_to(engine: Engine, revision: str) -> None:
+    with engine.connect() as connection:
+        command.upgrade(alembic_config(connection), revision)
+        connection.commit()
+
+
+def test_0002_upgrades_a_0001_database_and_every_token_still_authenticates(
+    sql_url: str, engine: Engine,
+) -> None:
+    """Tokens made under 0001 (the 0001 columns alone), then 0002: each still works, unchanged."""
+    upgrade_to(engine, "0001")
+    assert versions(engine) == ["0001"]
+    hasher = tokens.Hasher(KEY)
+    columns = ("id, digest, owner, name, scopes, projects, admin, created_at, expires_at, "
+               "last_used_at, revoked_at, hint, parent_id")
+    values = ":id, :digest, :owner, :name, 'read write', 'alpha', :admin, :created, :expires, " \
+             "NULL, :revoked, :hint, NULL"
+    # as 0001 keeps times: aware on PostgreSQL (timestamptz), naive UTC on SQLite and MariaDB
+    naive_now = NOW if engine.dialect.name == "postgresql" else NOW.replace(tzinfo=None)
+    made = {}
+    with engine.begin() as connection:  # rows as the 0001 schema holds them, written by hand
+        for index, (owner, revoked) in enumerate([("alice", False), ("alice", False), ("bob", True)]):
+            secret = tokens.generate("tg")
+            connection.execute(text(f"INSERT INTO tokenguard_tokens ({columns}) VALUES ({values})"), {
+                "id": f"old-{index}", "digest": hasher.digest(secret), "owner": owner,
+                "name": f"made under 0001 #{index}", "admin": False, "created": naive_now,
+                "expires": naive_now + timedelta(days=30), "revoked": naive_now if revoked else None,
+                "hint": tokens.hint(secret)})
+            made[f"old-{index}"] = secret
+        for owner in ("alice", "bob"):  # 0001's lock rows: an owner and nothing else
+            connection.execute(text("INSERT INTO tokenguard_owners (owner) VALUES (:owner)"),
+                               {"owner": owner})
+    clock = ManualClock(NOW)
+
+    upgrade(sql_url)
+
+    assert versions(engine) == ["0002"]
+    guard = TokenGuard(SQLAlchemyStore(sql_url), secret_key=KEY, clock=clock, load_entry_points=False,
+                       cache_ttl=None)
+    try:
+        for token_id in ("old-0", "old-1"):
+            info = guard.authenticate(made[token_id], remote="192.0.2.1", agent="curl/8.5")
+            assert (info.id, info.owner, info.scopes, info.projects) == (
+                token_id, "alice", {"read", "write"}, {"alpha"})
+            assert (info.description, info.allowed_networks) == ("", frozenset())
+            assert info.expires_at == NOW + timedelta(days=30)
+            stored = guard.get_token(token_id)
+            assert (stored.last_used_at, stored.last_used_ip, stored.last_used_agent) == (
+                NOW, "192.0.2.1", "curl/8.5")
+        with pytest.raises(RevokedToken):
+            guard.authenticate(made["old-2"])
+        assert guard.is_owner_active("alice") and guard.is_owner_active("bob")
+        # the new columns and tables work on the old rows
+        assert guard.expiring(timedelta(days=31), owner="alice") == guard.list_tokens("alice")
+        assert guard.remind() == 2
+        assert guard.deactivate_owner("alice") == 2
+        assert not guard.is_owner_active("alice")
+    finally:
+        guard.close()

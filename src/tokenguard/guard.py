@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from tokenguard import tokens, validation
+from tokenguard import reminders, tokens, validation
 from tokenguard._clock import Clock, utcnow
 from tokenguard.cache import (
     DEFAULT_SIZE,
@@ -19,6 +19,7 @@ from tokenguard.cache import (
 )
 from tokenguard.errors import (
     InvalidToken,
+    OwnerInactive,
     TokenGuardError,
     TokenIdConflict,
     TokenLimitExceeded,
@@ -26,7 +27,7 @@ from tokenguard.errors import (
     ValidationError,
 )
 from tokenguard.limiter import FailedAttemptLimiter, default_limiter
-from tokenguard.models import IssuedToken, TokenInfo
+from tokenguard.models import IssuedToken, OwnerState, TokenInfo
 from tokenguard.plugins import make_plugin_manager
 from tokenguard.scopes import ScopeHierarchy
 from tokenguard.stores.base import Store, TokenChanges, TokenRecord
@@ -48,6 +49,10 @@ class TokenGuard(Verification):
 
     Configuration is validated here, once: a bad key, prefix or scope map
     fails at construction with a message that says what to do.
+
+    ``expire_unused_after``: tokens unused for longer (their last use, or their creation
+    if never used) are refused as expired (``ExpiredToken``) and their status reads
+    ``"expired"``; ``None`` (the default) keeps unused tokens alive. At least a minute.
     """
 
     def __init__(
@@ -67,6 +72,7 @@ class TokenGuard(Verification):
         cache_size: int = DEFAULT_SIZE,
         invalidation: str | object | None = None,
         limiter: FailedAttemptLimiter | _Default | None = DEFAULT,
+        expire_unused_after: timedelta | None = None,
     ) -> None:
         self.prefix = tokens.validate_prefix(prefix)
         self._token_head_bytes = f"{prefix}_".encode("ascii")
@@ -83,6 +89,11 @@ class TokenGuard(Verification):
         self.max_lifetime = validation.lifetime(max_lifetime, "max_lifetime")
         if self.max_lifetime and self.default_lifetime and self.default_lifetime > self.max_lifetime:
             raise ValidationError("default_lifetime exceeds max_lifetime", field="default_lifetime")
+        self.expire_unused_after = validation.lifetime(expire_unused_after, "expire_unused_after")
+        if self.expire_unused_after is not None and self.expire_unused_after < TOUCH_INTERVAL:
+            # a warm token is checked against its last use at least this often (the touch)
+            raise ValidationError(f"expire_unused_after must be at least {TOUCH_INTERVAL}",
+                                  field="expire_unused_after")
         self.scopes = ScopeHierarchy(scopes)
         self.clock: Clock = clock or utcnow
         plugins = tuple(plugins)
@@ -136,12 +147,20 @@ class TokenGuard(Verification):
         parent: TokenInfo | None = None,
         actor: str | None = None,
         remote: str | None = None,
+        description: str | None = None,
+        allowed_networks: Iterable[str] | None = None,
     ) -> IssuedToken:
-        """Issue a new token. ``parent``: the token minting it (its bounds apply)."""
+        """Issue a new token. ``parent``: the token minting it (its bounds apply).
+
+        ``allowed_networks``: CIDR networks (IPv4, IPv6) the token may be used from; empty or
+        ``None``: anywhere. ``OwnerInactive`` while the owner is deactivated.
+        """
         owner = validation.owner(owner)
         name = validation.name(name)
         wanted = self.scopes.validate([self.scopes.order[0]] if scopes is None else scopes)
         project_set = validation.projects(projects)
+        about = "" if description is None else validation.description(description)
+        networks = validation.networks(allowed_networks)
         if not isinstance(admin, bool):
             raise ValidationError("admin must be a bool", field="admin")
         now = self.clock()
@@ -151,6 +170,7 @@ class TokenGuard(Verification):
         if parent is not None:
             parent = self._live_parent(parent.id, now)
             expiry = self._within_parent(parent, owner, wanted, project_set, expiry, admin)
+            networks = self._networks_within_parent(parent, networks)
         self.hook.tokenguard_check_create(owner=owner, name=name, scopes=wanted,
                                           projects=project_set)
         chosen_id = None if token_id is None else validation.token_id(token_id)
@@ -160,6 +180,7 @@ class TokenGuard(Verification):
                 id=chosen_id or secrets.token_hex(8), owner=owner, name=name, scopes=wanted,
                 projects=project_set, admin=admin, created_at=now, expires_at=expiry,
                 hint=tokens.hint(secret), parent_id=parent.id if parent else None,
+                description=about, allowed_networks=networks,
             )
             try:
                 self.store.insert(TokenRecord(info, self._hasher.digest(secret)),
@@ -242,6 +263,19 @@ class TokenGuard(Verification):
             return parent.expires_at
         return expiry
 
+    @staticmethod
+    def _networks_within_parent(parent: TokenInfo, networks: frozenset[str]) -> frozenset[str]:
+        """A minted token is used from nowhere its parent may not be: unrestricted, it takes
+        the parent's networks; restricted, its networks must lie within the parent's."""
+        if not parent.allowed_networks:
+            return networks
+        if not networks:
+            return parent.allowed_networks
+        if not validation.networks_within(networks, parent.allowed_networks):
+            raise ValidationError("allowed_networks must be within the networks of the token "
+                                  "that minted it", field="allowed_networks")
+        return networks
+
     def get_token(self, token_id: str) -> TokenInfo:
         return self._present(self._record(token_id).info)
 
@@ -259,52 +293,71 @@ class TokenGuard(Verification):
 
     def update_token(
         self, token_id: str, *, name: str | None = None, projects: Iterable[str] | None = None,
+        description: str | None = None, allowed_networks: Iterable[str] | None = None,
         actor: str | None = None, remote: str | None = None,
     ) -> TokenInfo:
-        """Rename or re-project a token. Narrowing a token's projects narrows what it minted.
+        """Rename, describe, re-project or re-restrict a token; ``None`` leaves a field as it is.
 
-        A child keeps only the projects its parent still has (an unrestricted child takes
-        the parent's); a child left with none of them is revoked.
+        Narrowing a token's projects or networks narrows what it minted: a child keeps only
+        what its parent still has (an unrestricted child takes the parent's), and a child
+        left with no project or no network is revoked. ``allowed_networks=[]``: anywhere.
         """
         changes: TokenChanges = {}
         if name is not None:
             changes["name"] = validation.name(name)
+        if description is not None:
+            changes["description"] = validation.description(description)
         if projects is not None:
             changes["projects"] = validation.projects(projects)
+        if allowed_networks is not None:
+            changes["allowed_networks"] = validation.networks(allowed_networks)
         record = self._record(token_id)
-        parent_id = record.info.parent_id
-        if "projects" in changes and parent_id is not None:
-            parent = self.store.get(parent_id)
-            minted_it = parent is not None and parent.info.owner == record.info.owner and (
-                parent.info.created_at <= record.info.created_at)  # not a newer token with the id
-            if parent is not None and minted_it and not self.reaches(parent.info, frozenset(),
-                                                                     changes["projects"]):
+        parent = self._minting_parent(record.info) if (
+            "projects" in changes or "allowed_networks" in changes) else None
+        if parent is not None:
+            if "projects" in changes and not self.reaches(parent, frozenset(), changes["projects"]):
                 raise ValidationError("projects must be within the projects of the token that minted it",
                                       field="projects")
+            if "allowed_networks" in changes:
+                changes["allowed_networks"] = self._networks_within_parent(
+                    parent, changes["allowed_networks"])
         if changes:
             record = self._apply(token_id, changes)
             self._invalidate(record)
             try:
                 self.hook.tokenguard_token_updated(info=record.info, actor=actor, remote=remote)
             finally:  # what it minted stays within it, whatever a plugin does with the event
-                if "projects" in changes:
+                if "projects" in changes or "allowed_networks" in changes:
                     self._narrow_children(record.info, actor, remote)
         return self._present(record.info)
 
+    def _minting_parent(self, child: TokenInfo) -> TokenInfo | None:
+        """The stored token that minted ``child`` (not a newer one that took its id), if any."""
+        if child.parent_id is None:
+            return None
+        parent = self.store.get(child.parent_id)
+        if parent is None or parent.info.owner != child.owner or (
+                parent.info.created_at > child.created_at):
+            return None
+        return parent.info
+
     def _narrow_children(self, parent: TokenInfo, actor: str | None, remote: str | None) -> None:
-        """Every live token ``parent`` minted, brought back within the parent's projects."""
+        """Every live token ``parent`` minted, brought back within the parent's projects and networks."""
         allowed = parent.projects
-        if not allowed:  # unrestricted: every child is within it
+        if not allowed and not parent.allowed_networks:  # unrestricted: every child is within it
             return
         for child in self.store.list(parent.owner):
             info = child.info
             if info.parent_id != parent.id or info.revoked_at is not None:
                 continue
-            kept = allowed if not info.projects else info.projects & allowed
-            if not kept:
+            kept = info.projects if not allowed else allowed if not info.projects else (
+                info.projects & allowed)
+            networks = validation.networks_intersection(info.allowed_networks, parent.allowed_networks)
+            if (allowed and not kept) or networks is None:
                 self.revoke(info.id, actor=actor, remote=remote)
-            elif kept != info.projects:
-                self.update_token(info.id, projects=kept, actor=actor, remote=remote)
+            elif kept != info.projects or networks != info.allowed_networks:
+                self.update_token(info.id, projects=kept, allowed_networks=networks,
+                                  actor=actor, remote=remote)
 
     def _apply(self, token_id: str, changes: TokenChanges) -> TokenRecord:
         record = self.store.update(token_id, changes)
@@ -337,34 +390,58 @@ class TokenGuard(Verification):
         """
         record = self._record(token_id)
         now = self.clock()
-        if record.info.is_expired_at(now):
+        if self._present(record.info).is_expired_at(now):
             raise ValidationError("an expired token cannot be re-approved", field="id")
         if record.info.revoked_at is not None:
+            self._require_active_owner(record.info.owner)
             if record.info.parent_id is not None:
                 self._live_parent(record.info.parent_id, now, "have its minted tokens re-approved",
                                   child=record.info)
-            record = self._apply(token_id, {"revoked_at": None})
+            changes: TokenChanges = {"revoked_at": None}
+            if record.previous_digest is not None:  # a secret replaced before the revoke stays dead
+                changes["previous_digest"] = changes["previous_valid_until"] = None
+            record = self._apply(token_id, changes)
             self._invalidate(record)
+            try:
+                self._require_active_owner(record.info.owner)  # deactivated meanwhile: revoked again
+            except OwnerInactive:
+                self.revoke(token_id, actor=actor, remote=remote)
+                raise
             self.hook.tokenguard_token_reapproved(info=record.info, actor=actor, remote=remote)
         return self._present(record.info)
 
+    def _require_active_owner(self, owner: str) -> None:
+        if not self.is_owner_active(owner):
+            raise OwnerInactive(owner)
+
     def rotate(
-        self, token_id: str, *, expires_in: timedelta | _Default | None = DEFAULT,
+        self, token_id: str, *, grace: timedelta | None = None,
+        expires_in: timedelta | _Default | None = DEFAULT,
         actor: str | None = None, remote: str | None = None,
     ) -> IssuedToken:
-        """A new secret for an active token; the old one stops working at once.
+        """A new secret for an active token, working at once.
 
-        The expiry stays unless ``expires_in`` is given.
+        The old secret stops working at once, or, with ``grace``, at ``now + grace``
+        (never after the token itself expires); a secret an earlier grace kept alive stops
+        at once. Revoking or deleting the token stops both. The expiry stays unless
+        ``expires_in`` is given.
         """
         record = self._record(token_id)
         now = self.clock()
-        status = record.info.status_at(now)
+        status = self._present(record.info).status_at(now)
         if status != "active":
             raise ValidationError(f"a {status} token cannot be rotated", field="id")
+        self._require_active_owner(record.info.owner)
         secret = tokens.generate(self.prefix)
         changes: TokenChanges = {"digest": self._hasher.digest(secret), "hint": tokens.hint(secret)}
         if not isinstance(expires_in, _Default):
             changes["expires_at"] = validation.expiry(now, expires_in, None, self.max_lifetime)
+        if grace is not None:
+            ends = [now + validation.grace(grace), record.info.expires_at, changes.get("expires_at")]
+            changes["previous_digest"] = record.digest
+            changes["previous_valid_until"] = min(when for when in ends if when is not None)
+        elif record.previous_digest is not None:
+            changes["previous_digest"] = changes["previous_valid_until"] = None
         new = self._apply(token_id, changes)
         self._invalidate(record)
         self.hook.tokenguard_token_rotated(info=new.info, actor=actor, remote=remote)
@@ -386,15 +463,87 @@ class TokenGuard(Verification):
         return self._present(deleted.info)
 
     def revoke_owner(self, owner: str, *, actor: str | None = None, remote: str | None = None) -> int:
-        """Revoke every token of ``owner`` (a deactivated user); return how many."""
+        """Revoke every token of ``owner`` (a deactivated user); return how many.
+
+        The owner may create tokens again at once: :meth:`deactivate_owner` also keeps them out.
+        """
         owner = validation.owner(owner)
         ids = self.store.revoke_owner(owner, self.clock())
+        self._owner_revoked(owner, ids, actor, remote)
+        return len(ids)
+
+    def _owner_revoked(self, owner: str, ids: Sequence[str], actor: str | None,
+                       remote: str | None) -> None:
         forget(ids, owner)
         for token_id in ids:
             self.hook.tokenguard_token_invalidated(token_id=token_id, digest=None)
         self.hook.tokenguard_owner_revoked(owner=owner, token_ids=list(ids), actor=actor,
                                            remote=remote)
+
+    # -- owners -------------------------------------------------------------------------
+
+    def deactivate_owner(self, owner: str, *, actor: str | None = None,
+                         remote: str | None = None) -> int:
+        """Revoke every token of ``owner`` and keep them inactive; return how many were revoked.
+
+        Until :meth:`reactivate_owner`, creating, re-approving or rotating a token of theirs
+        raises ``OwnerInactive`` (403 ``owner_inactive``), on every instance: the store
+        records it (``tokenguard_owners``), atomically with the revocation.
+        """
+        owner = validation.owner(owner)
+        ids = self.store.deactivate_owner(owner, self.clock(), actor)
+        try:
+            self._owner_revoked(owner, ids, actor, remote)
+        finally:
+            self.hook.tokenguard_owner_deactivated(owner=owner, actor=actor)
         return len(ids)
+
+    def reactivate_owner(self, owner: str, *, actor: str | None = None) -> bool:
+        """Let ``owner`` hold tokens again; no revoked token comes back. ``True`` if they were inactive."""
+        owner = validation.owner(owner)
+        lifted = self.store.reactivate_owner(owner)
+        if lifted:
+            self.hook.tokenguard_owner_reactivated(owner=owner, actor=actor)
+        return lifted
+
+    def is_owner_active(self, owner: str) -> bool:
+        """False while ``owner`` is deactivated."""
+        return self.owner_state(owner).active
+
+    def owner_state(self, owner: str) -> OwnerState:
+        """Whether ``owner`` is active, and when and by whom they were deactivated."""
+        owner = validation.owner(owner)
+        return self.store.get_owner(owner) or OwnerState(owner)
+
+    # -- expiry and stale tokens --------------------------------------------------------
+
+    def expiring(self, within: timedelta = timedelta(days=7), owner: str | None = None) -> list[TokenInfo]:
+        """Active tokens (of ``owner``, or everyone's) whose expiry is within ``within``, soonest first."""
+        return reminders.expiring(self, within, owner)
+
+    def unused(self, for_: timedelta = timedelta(days=90), owner: str | None = None) -> list[TokenInfo]:
+        """Active tokens not used for ``for_`` (never used: created before), least recently seen first."""
+        return reminders.unused(self, for_, owner)
+
+    def remind(self, thresholds: Iterable[int] = reminders.DEFAULT_THRESHOLDS) -> int:
+        """Fire ``tokenguard_token_expiring`` once per token and threshold (days); return how many.
+
+        A token with fewer days left than a threshold is reminded at the smallest threshold
+        it has reached, once, however often and on however many instances this runs: the
+        store records each reminder (``tokenguard_reminders``) before it is sent.
+        """
+        return reminders.remind(self, thresholds)
+
+    # -- leaks --------------------------------------------------------------------------
+
+    def revoke_leaked(self, token: object, *, source: str, url: str | None = None,
+                      actor: str | None = None, remote: str | None = None) -> TokenInfo | None:
+        """A token found in public (``source``: who found it, ``url``: where) is revoked and
+        ``tokenguard_token_leaked`` fires; ``None`` for a value that is no token of this guard."""
+        revoked = self.revoke_by_value(token, actor=actor, remote=remote)
+        if revoked is not None:
+            self.hook.tokenguard_token_leaked(info=revoked, source=source, url=url)
+        return revoked
 
     def revoke_by_value(
         self, token: object, *, actor: str | None = None, remote: str | None = None,
@@ -427,9 +576,15 @@ class TokenGuard(Verification):
         return self._lookup_store(self._canonical(token, remote), None, remote).info
 
     def _invalidate(self, record: TokenRecord) -> None:
-        """Every cache of this process forgets the token at once; plugins (Redis) tell the others."""
+        """Every cache of this process forgets the token at once; plugins (Redis) tell the others.
+
+        Both of its secrets' digests, during a rotation's grace period.
+        """
         forget((record.info.id,))
         self.hook.tokenguard_token_invalidated(token_id=record.info.id, digest=record.digest)
+        if record.previous_digest is not None:
+            self.hook.tokenguard_token_invalidated(token_id=record.info.id,
+                                                   digest=record.previous_digest)
 
     def derive_key(self, purpose: str) -> bytes:
         """A key for ``purpose`` derived from the secret key, so apps configure only one."""

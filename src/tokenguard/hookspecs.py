@@ -48,12 +48,12 @@ def tokenguard_token_reapproved(info: TokenInfo, actor: str | None, remote: str 
 
 @hookspec
 def tokenguard_token_rotated(info: TokenInfo, actor: str | None, remote: str | None) -> None:
-    """A token received a new secret; the old one no longer works."""
+    """A token received a new secret; the old one no longer works (or only for the grace given)."""
 
 
 @hookspec
 def tokenguard_token_updated(info: TokenInfo, actor: str | None, remote: str | None) -> None:
-    """A token's name or projects changed."""
+    """A token's name, description, projects or allowed networks changed."""
 
 
 @hookspec
@@ -65,7 +65,30 @@ def tokenguard_token_deleted(info: TokenInfo, actor: str | None, remote: str | N
 def tokenguard_owner_revoked(
     owner: str, token_ids: Sequence[str], actor: str | None, remote: str | None
 ) -> None:
-    """Every token of ``owner`` was revoked at once (user deactivated)."""
+    """Every token of ``owner`` was revoked at once (``revoke_owner`` or ``deactivate_owner``)."""
+
+
+@hookspec
+def tokenguard_owner_deactivated(owner: str, actor: str | None) -> None:
+    """``owner`` was deactivated: their tokens are revoked and no new one is theirs until reactivated."""
+
+
+@hookspec
+def tokenguard_owner_reactivated(owner: str, actor: str | None) -> None:
+    """``owner`` may hold tokens again (none of the revoked ones came back)."""
+
+
+@hookspec
+def tokenguard_token_expiring(info: TokenInfo, days_left: int) -> None:
+    """A reminder (``guard.remind``): the token expires in ``days_left`` days (rounded up).
+
+    Fired once per token and threshold, by one instance, however many run ``remind``.
+    """
+
+
+@hookspec
+def tokenguard_token_leaked(info: TokenInfo, source: str, url: str | None) -> None:
+    """The token was found in public (``source``: who reported it, ``url``: where) and was revoked."""
 
 
 @hookspec
@@ -75,7 +98,11 @@ def tokenguard_before_authenticate(remote: str | None) -> None:
 
 @hookspec
 def tokenguard_auth_failed(reason: str, hint: str | None, remote: str | None) -> None:
-    """An authentication failed; ``hint`` is the token's display hint when it parsed."""
+    """An authentication failed; ``hint`` is the token's display hint when it parsed.
+
+    ``reason``: what the checks found, e.g. ``unknown``, ``revoked``, ``expired``,
+    ``expired_unused`` (``expire_unused_after``), ``network_not_allowed``.
+    """
 
 
 @hookspec

@@ -35,6 +35,17 @@ class TokenInfo:
     hint: str = ""
     #: id of the token that minted this one through the API, if any.
     parent_id: str | None = None
+    #: what the token is for, in its owner's words (up to 500 characters; ``""``: none).
+    description: str = ""
+    #: client networks it may be used from, as CIDR strings (``"203.0.113.0/24"``); empty: anywhere.
+    allowed_networks: frozenset[str] = frozenset()
+    #: the client address and User-Agent of the last recorded use (written with ``last_used_at``).
+    last_used_ip: str | None = None
+    last_used_agent: str | None = None
+    #: when the guard's ``expire_unused_after`` policy expires the token unless it is used
+    #: before: its last use (or creation) plus that duration. ``None`` without the policy.
+    #: Set by the guard when it presents the token, never stored.
+    unused_expires_at: datetime | None = field(default=None, compare=False)
     #: ``scopes`` plus every scope they imply under the guard's hierarchy.
     #: Not given, it is ``scopes``; given, it is kept, empty included (scopes the hierarchy
     #: no longer configures grant nothing).
@@ -54,12 +65,27 @@ class TokenInfo:
     def status_at(self, now: datetime) -> Status:
         if self.revoked_at is not None:
             return "revoked"
-        if self.expires_at is not None and now >= self.expires_at:
+        if self.is_expired_at(now):
             return "expired"
         return "active"
 
     def is_expired_at(self, now: datetime) -> bool:
-        return self.expires_at is not None and now >= self.expires_at
+        """Past its expiry, or unused for longer than the guard's ``expire_unused_after``."""
+        return (self.expires_at is not None and now >= self.expires_at) or (
+            self.unused_expires_at is not None and now >= self.unused_expires_at)
+
+    @property
+    def last_seen_at(self) -> datetime:
+        """Its last recorded use, or its creation if it was never used."""
+        return self.created_at if self.last_used_at is None else self.last_used_at
+
+    def allows_network(self, address: str | None) -> bool:
+        """True when a client at ``address`` may use the token (``None``: only if unrestricted)."""
+        if not self.allowed_networks:
+            return True
+        from tokenguard.validation import address_in
+
+        return address_in(address, self.allowed_networks)
 
     def allows_project(self, project: str | None) -> bool:
         return project is None or self.admin or not self.projects or project in self.projects
@@ -67,6 +93,17 @@ class TokenInfo:
     def has_scope(self, scope: str) -> bool:
         """True when the token holds ``scope``, directly or implied (write implies read)."""
         return self.admin or scope in self.effective_scopes
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerState:
+    """Whether an owner may hold live tokens (``guard.deactivate_owner`` says not)."""
+
+    owner: str
+    active: bool = True
+    #: when and by whom the owner was deactivated (``None`` while active).
+    deactivated_at: datetime | None = None
+    deactivated_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -12,6 +14,11 @@ from tokenguard.errors import ValidationError
 MAX_NAME_LENGTH = 100
 MAX_OWNER_LENGTH = 255
 MAX_PROJECTS = 50
+MAX_DESCRIPTION_LENGTH = 500
+MAX_NETWORKS = 50
+#: What is kept of a client's User-Agent and address with its last use.
+MAX_AGENT_LENGTH = 200
+MAX_ADDRESS_LENGTH = 64
 TOKEN_ID_PATTERN = re.compile(r"[a-z0-9_-]{1,64}")
 PROJECT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
 # Cc: control; Cf: format (bidi overrides, zero-width); Zl/Zp: line and paragraph
@@ -19,11 +26,11 @@ PROJECT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 
 
-def _check_text(value: object, field: str, max_length: int) -> str:
+def _check_text(value: object, field: str, max_length: int, *, empty: bool = False) -> str:
     if not isinstance(value, str):
         raise ValidationError(f"{field} must be a string", field=field)
     text = value.strip()
-    if not text:
+    if not text and not empty:
         raise ValidationError(f"{field} must not be empty", field=field)
     if len(text) > max_length:
         raise ValidationError(f"{field} must be at most {max_length} characters", field=field)
@@ -40,6 +47,14 @@ def _check_text(value: object, field: str, max_length: int) -> str:
 def name(value: object) -> str:
     """A token name: 1 to 100 printable characters, surrounding spaces trimmed."""
     return _check_text(value, "name", MAX_NAME_LENGTH)
+
+
+def description(value: object) -> str:
+    """What a token is for: up to 500 printable characters (``""``: none), spaces trimmed.
+
+    Refused as names are: control, format and bidirectional characters, line breaks too.
+    """
+    return _check_text(value, "description", MAX_DESCRIPTION_LENGTH, empty=True)
 
 
 def owner(value: object) -> str:
@@ -90,6 +105,13 @@ def lifetime(value: object, field: str) -> timedelta | None:
     return value
 
 
+def grace(value: object) -> timedelta:
+    """How long a rotated token's old secret keeps working: a positive timedelta."""
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise ValidationError("grace must be a positive timedelta or None", field="grace")
+    return value
+
+
 def expiry(
     now: datetime,
     expires_in: object,
@@ -126,3 +148,141 @@ def expiry(
         if when - now > max_lifetime:
             raise ValidationError(f"expiry is beyond the maximum lifetime of {max_lifetime}", field)
     return when
+
+
+# -- client networks -------------------------------------------------------------------------
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def networks(values: object) -> frozenset[str]:
+    """CIDR networks, IPv4 or IPv6, in their canonical text (``2001:db8::/32``).
+
+    A bare address is its own network (``/32``, ``/128``). A network written with host
+    bits set (``10.1.2.3/8``) is refused, not silently widened or narrowed: the message
+    says which network was probably meant.
+    """
+    if values is None:
+        return frozenset()
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise ValidationError("allowed_networks must be a list of CIDR networks",
+                              field="allowed_networks")
+    result = set()
+    for value in values:
+        result.add(str(_network(value)))
+    if len(result) > MAX_NETWORKS:
+        raise ValidationError(f"at most {MAX_NETWORKS} allowed networks", field="allowed_networks")
+    return frozenset(result)
+
+
+def _network(value: object) -> Network:
+    if not isinstance(value, str) or not value.isascii() or not 0 < len(value.strip()) <= 64:
+        raise ValidationError("each allowed network must be a CIDR network such as "
+                              "203.0.113.0/24 or 2001:db8::/32", field="allowed_networks")
+    text = value.strip()
+    try:
+        return ipaddress.ip_network(text)
+    except ValueError:
+        pass
+    try:
+        meant = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise ValidationError(f"{text!r} is not a CIDR network such as 203.0.113.0/24 or "
+                              "2001:db8::/32", field="allowed_networks") from None
+    raise ValidationError(f"{text!r} has host bits set: write the network, {meant}",
+                          field="allowed_networks")
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_networks(values: frozenset[str]) -> tuple[Network, ...]:
+    """Canonical network texts (as :func:`networks` returns them) as ``ipaddress`` networks.
+
+    Memoised: the sets repeat (one per restricted token at most), the parsing need not.
+    """
+    return tuple(ipaddress.ip_network(value) for value in values)
+
+
+def client_address(address: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """A client's address as ``ipaddress`` reads it; an IPv4-mapped IPv6 address is its IPv4.
+
+    ``None`` for anything that is not an address (a Unix socket, ``"testclient"``).
+    """
+    if not isinstance(address, str):
+        return None
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.scope_id is not None:
+            parsed = ipaddress.IPv6Address(address.split("%", 1)[0])
+        if parsed.ipv4_mapped is not None:
+            return parsed.ipv4_mapped
+    return parsed
+
+
+def address_in(address: object, allowed: frozenset[str]) -> bool:
+    """True when ``address`` is in one of the ``allowed`` networks (an unreadable one never is)."""
+    parsed = client_address(address)
+    if parsed is None:
+        return False
+    return any(parsed in network for network in parse_networks(allowed))
+
+
+def _contains(outer: Network, inner: Network) -> bool:
+    return outer.version == inner.version and inner.subnet_of(outer)  # type: ignore[arg-type]
+
+
+def networks_within(inner: frozenset[str], outer: frozenset[str]) -> bool:
+    """True when every network of ``inner`` lies in one of ``outer`` (an empty ``outer``: anywhere).
+
+    An empty ``inner`` (anywhere) is within only an empty ``outer``.
+    """
+    if not outer:
+        return True
+    if not inner:
+        return False
+    wide = parse_networks(outer)
+    return all(any(_contains(o, i) for o in wide) for i in parse_networks(inner))
+
+
+def networks_intersection(first: frozenset[str], second: frozenset[str]) -> frozenset[str] | None:
+    """The addresses in both, as networks; ``None`` when no address is in both.
+
+    An empty set means anywhere, as ``allowed_networks`` does: it leaves the other as it is.
+    """
+    if not first:
+        return second
+    if not second:
+        return first
+    kept: set[Network] = set()
+    for a in parse_networks(first):
+        for b in parse_networks(second):
+            if _contains(b, a):
+                kept.add(a)
+            elif _contains(a, b):
+                kept.add(b)
+    if not kept:
+        return None
+    # CIDR blocks are nested or disjoint: the ones inside another kept one add nothing
+    narrowest = {n for n in kept if not any(m != n and _contains(m, n) for m in kept)}
+    return frozenset(str(n) for n in narrowest)
+
+
+def user_agent(value: object) -> str | None:
+    """A User-Agent as kept with a token's last use: control characters out, 200 characters at most."""
+    return _printable(value, MAX_AGENT_LENGTH)
+
+
+def remote_address(value: object) -> str | None:
+    """A client address as kept with a token's last use (as the adapter gave it, bounded)."""
+    return _printable(value, MAX_ADDRESS_LENGTH)
+
+
+def _printable(value: object, limit: int) -> str | None:
+    if not isinstance(value, str):
+        return None
+    if not value.isprintable():
+        value = "".join(char for char in value if unicodedata.category(char) not in _REFUSED_CATEGORIES)
+    value = value.strip()[:limit]
+    return value or None

@@ -12,10 +12,10 @@ import hmac
 import logging
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from tokenguard import tokens
+from tokenguard import tokens, validation
 from tokenguard._clock import Clock, utcnow
 from tokenguard.cache import CachedToken, VerificationCache, with_effective_scopes
 from tokenguard.errors import (
@@ -31,6 +31,21 @@ from tokenguard.scopes import ScopeHierarchy
 from tokenguard.stores.base import Store, TokenRecord
 
 logger = logging.getLogger("tokenguard")
+#: (allowed networks, client address) -> may it use the token: decided once per pair.
+_network_decisions: dict[tuple[frozenset[str], str | None], bool] = {}
+_MAX_NETWORK_DECISIONS = 16_384
+
+
+def network_allows(networks: frozenset[str], remote: str | None) -> bool:
+    """True when a client at ``remote`` is within ``networks`` (fail closed: ``None`` never is)."""
+    key = (networks, remote)
+    allowed = _network_decisions.get(key)
+    if allowed is None:
+        allowed = validation.address_in(remote, networks)
+        if len(_network_decisions) >= _MAX_NETWORK_DECISIONS:
+            _network_decisions.clear()
+        _network_decisions[key] = allowed
+    return allowed
 
 
 class Verification:
@@ -51,17 +66,21 @@ class Verification:
     _token_head_bytes: bytes
     _body_start: int
     limiter: FailedAttemptLimiter | None
+    expire_unused_after: timedelta | None
     #: the limiter's blocked addresses (an empty dict without one): one test per warm request.
     _blocked: Mapping[str, float]
 
 
-    def authenticate(self, token: object, *, remote: str | None = None) -> TokenInfo:
+    def authenticate(self, token: object, *, remote: str | None = None,
+                     agent: str | None = None) -> TokenInfo:
         """The token's info, or ``InvalidToken`` / ``ExpiredToken`` / ``RevokedToken``.
 
         Malformed tokens are refused before any hashing or storage access; a bad
         checksum before the HMAC and any storage access. ``StoreUnavailable``
         propagates: callers fail closed. Expiry and revocation are checked at
-        every use, cache hit or not.
+        every use, cache hit or not, and so is the client's address (``remote``)
+        against the token's ``allowed_networks``. ``agent``: the client's User-Agent,
+        recorded with the use (as ``remote`` is) when ``last_used_at`` is written.
         """
         found = self.authenticate_cached(token, remote=remote)  # a warm token, from memory
         if found is not None:
@@ -70,12 +89,19 @@ class Verification:
         entry = self._lookup(token, remote)
         now = self._now()
         if now < entry.fresh_until:  # alive, and no last-use write due
-            return entry.info
-        info = self._alive(entry, now, remote)  # raises: revoked or expired
+            info = entry.info
+            if info.allowed_networks:
+                self._check_network(info, remote)
+            return info
+        info = self._alive(entry, now, remote)  # raises: revoked, expired, another network
         if now >= entry.touch_due and self.cache.claim_touch(entry, now):
             used_at = self.clock()
-            self._touch(info.id, used_at)
-            info = dataclasses.replace(info, last_used_at=used_at)
+            ip, agent = validation.remote_address(remote), validation.user_agent(agent)
+            self._touch(info.id, used_at, ip, agent)
+            info = dataclasses.replace(info, last_used_at=used_at, last_used_ip=ip,
+                                       last_used_agent=agent)
+            if self.expire_unused_after is not None:
+                info = dataclasses.replace(info, unused_expires_at=used_at + self.expire_unused_after)
             entry.replace_info(info)
         return info
 
@@ -120,7 +146,10 @@ class Verification:
             self._check_attempt(remote)
         now = time.time() if self.clock is utcnow else self.clock().timestamp()  # _now(), inlined
         if now < entry.fresh_until:  # alive, and no last-use write due: the common case
-            return entry.info
+            info = entry.info
+            if info.allowed_networks:  # restricted: the client's address too (one memo look-up)
+                self._check_network(info, remote)
+            return info
         if entry.info.revoked_at is None and now < entry.expires_at:
             return None  # alive, but a last_used_at write is due: authenticate() makes it
         return self._alive(entry, now, remote)  # raises
@@ -147,7 +176,13 @@ class Verification:
         self.hook.tokenguard_before_authenticate(remote=remote)
 
     def _alive(self, entry: CachedToken, now: float, remote: str | None) -> TokenInfo:
-        """The entry's info, unless it is revoked or expired at ``now``: checked at every use."""
+        """The entry's info, unless it is revoked or expired at ``now``, or ``remote`` is outside
+        its networks: checked at every use.
+
+        Unused for too long (``expire_unused_after``) needs no check on the warm path: an
+        entry is fresh only until its next last-use write is due, a minute after its last
+        use at most, long before that policy's expiry.
+        """
         info = entry.info
         if info.revoked_at is not None:
             self._fail("revoked", info.hint, remote)
@@ -155,7 +190,19 @@ class Verification:
         if now >= entry.expires_at:
             self._fail("expired", info.hint, remote)
             raise ExpiredToken("token has expired")
+        unused_until = info.unused_expires_at
+        if unused_until is not None and now >= unused_until.timestamp():
+            self._fail("expired_unused", info.hint, remote)
+            raise ExpiredToken("token has expired: unused for too long")
+        if info.allowed_networks:
+            self._check_network(info, remote)
         return info
+
+    def _check_network(self, info: TokenInfo, remote: str | None) -> None:
+        """``InvalidToken`` for a client outside the token's networks, or of unknown address."""
+        if not network_allows(info.allowed_networks, remote):
+            self._fail("network_not_allowed", info.hint, remote)
+            raise InvalidToken("token is not allowed from this network")
 
     def _canonical(self, token: object, remote: str | None) -> str:
         """The token without an RFC 8959 scheme, once length, prefix and alphabet pass."""
@@ -194,9 +241,12 @@ class Verification:
             if record is not None and hmac.compare_digest(record.digest, digest):
                 info = record.info
                 effective = self.scopes.expand(info.scopes)
-                if info.effective_scopes is not effective:  # _present(), inlined
-                    record = TokenRecord(with_effective_scopes(info, effective), record.digest)
+                if info.effective_scopes is not effective or self.expire_unused_after is not None:
+                    record = TokenRecord(self._present(info), record.digest)
                 return cache.put(record, generation, key)
+            verified = self._previous_secret(record, digest)
+            if verified is not None:
+                return cache.put(verified, generation, key)
         else:
             for candidate in hasher.candidates(canonical, first=digest):
                 record = self.store.find(candidate)
@@ -205,13 +255,38 @@ class Verification:
                     if presented is not record.info:
                         record = TokenRecord(presented, record.digest)
                     return cache.put(record, generation, key)
+                verified = self._previous_secret(record, candidate)
+                if verified is not None:
+                    return cache.put(verified, generation, key)
         cache.put_unknown(key, generation)
         self._fail("unknown", tokens.hint(canonical), remote)
         raise InvalidToken("unknown token")
 
-    def _touch(self, token_id: str, now: datetime) -> None:
+    def _previous_secret(self, record: TokenRecord | None, digest: str) -> TokenRecord | None:
+        """The token of a secret a rotation replaced, while its grace period lasts; else ``None``.
+
+        It is presented with the end of that grace as its ``expires_at``: what the holder of
+        the old secret has left. Once the grace is over the old secret is unknown, as after a
+        rotation without one (so it revokes nothing by value either).
+        """
+        if record is None or record.previous_digest is None or record.previous_valid_until is None \
+                or not hmac.compare_digest(record.previous_digest, digest):
+            return None
+        until = record.previous_valid_until
+        if self._now() >= until.timestamp():
+            return None
+        info = self._present(record.info)
+        if info.expires_at is None or until < info.expires_at:
+            info = dataclasses.replace(info, expires_at=until)
+        return TokenRecord(info, record.digest)
+
+    def _touch(self, token_id: str, now: datetime, ip: str | None = None,
+               agent: str | None = None) -> None:
         try:
-            self.store.touch(token_id, now)
+            if ip is None and agent is None:
+                self.store.touch(token_id, now)
+            else:
+                self.store.touch(token_id, now, ip=ip, agent=agent)
         except Exception as exc:  # a failed bookkeeping write never fails a request
             logger.warning("could not record last use of token %s: %s", token_id,
                            type(exc).__name__)
@@ -220,11 +295,15 @@ class Verification:
         self.hook.tokenguard_auth_failed(reason=reason, hint=hint, remote=remote)
 
     def _present(self, info: TokenInfo) -> TokenInfo:
-        """``info`` with the effective scopes of this guard's hierarchy (itself when it has them)."""
+        """``info`` with the effective scopes of this guard's hierarchy (itself when it has them),
+        and, under ``expire_unused_after``, when that policy expires it (``unused_expires_at``)."""
         effective = self.scopes.expand(info.scopes)
-        if info.effective_scopes is effective:  # expand() is memoised: built by the store with it
-            return info
-        return with_effective_scopes(info, effective)
+        if info.effective_scopes is not effective:  # expand() is memoised: built by the store with it
+            info = with_effective_scopes(info, effective)
+        policy = self.expire_unused_after
+        if policy is not None:
+            info = dataclasses.replace(info, unused_expires_at=info.last_seen_at + policy)
+        return info
 
     def require(
         self, info: TokenInfo, *scopes: str, project: str | None = None,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Dialect, Select, bindparam, func, or_, select
+from sqlalchemy import Dialect, Select, and_, bindparam, func, or_, select
 
 from tokenguard.models import TokenInfo
 from tokenguard.stores.base import TokenChanges, TokenRecord
@@ -18,9 +18,16 @@ from tokenguard.stores.sql_schema import tokens_table
 RECORD_COLUMNS = (
     "id", "digest", "owner", "name", "scopes", "projects", "admin",
     "created_at", "expires_at", "last_used_at", "revoked_at", "hint", "parent_id",
+    "description", "allowed_networks", "last_used_ip", "last_used_agent",
+    "previous_digest", "previous_valid_until",
 )
 _columns = [tokens_table.c[name] for name in RECORD_COLUMNS]
-_CHANGE_COLUMNS = frozenset({"name", "projects", "revoked_at", "expires_at", "digest", "hint"})
+_CHANGE_COLUMNS = frozenset({"name", "description", "projects", "allowed_networks", "revoked_at",
+                             "expires_at", "digest", "hint", "previous_digest",
+                             "previous_valid_until"})
+#: Changes kept as space-separated words.
+_WORD_COLUMNS = frozenset({"projects", "allowed_networks"})
+_t = tokens_table.c
 
 
 def select_records() -> Select[Any]:
@@ -28,8 +35,33 @@ def select_records() -> Select[Any]:
 
 
 #: The hot path: one unique-index look-up.
-FIND_BY_DIGEST = select_records().where(tokens_table.c.digest == bindparam("digest"))
-GET_BY_ID = select_records().where(tokens_table.c.id == bindparam("id"))
+FIND_BY_DIGEST = select_records().where(_t.digest == bindparam("digest"))
+#: After a miss: the old secret of a rotation with a grace period.
+FIND_BY_PREVIOUS = select_records().where(_t.previous_digest == bindparam("digest"))
+GET_BY_ID = select_records().where(_t.id == bindparam("id"))
+
+
+def expiring(now: datetime, until: datetime, owner: str | None) -> Select[Any]:
+    """Unrevoked tokens with ``now < expires_at <= until``: a range of ``ix_…_expires_at``."""
+    statement = select_records().where(_t.expires_at > now, _t.expires_at <= until,
+                                       _t.revoked_at.is_(None))
+    if owner is not None:
+        statement = statement.where(_t.owner == owner)
+    return statement.order_by(_t.expires_at, _t.id)
+
+
+def unused(now: datetime, before: datetime, owner: str | None) -> Select[Any]:
+    """Live tokens last used before ``before``, or never used and created before it.
+
+    Two ranges of ``ix_…_last_used_at`` (``last_used_at``, ``created_at``): the used ones,
+    and the never used ones (``NULL``) by creation.
+    """
+    statement = select_records().where(
+        or_(_t.last_used_at < before, and_(_t.last_used_at.is_(None), _t.created_at < before)),
+        _t.revoked_at.is_(None), or_(_t.expires_at.is_(None), _t.expires_at > now))
+    if owner is not None:
+        statement = statement.where(_t.owner == owner)
+    return statement.order_by(func.coalesce(_t.last_used_at, _t.created_at), _t.id)
 
 
 def count_live(owner: str, now: datetime) -> Select[Any]:
@@ -54,7 +86,10 @@ def row_values(record: TokenRecord) -> dict[str, Any]:
         "scopes": _words(info.scopes), "projects": _words(info.projects), "admin": info.admin,
         "created_at": info.created_at, "expires_at": info.expires_at,
         "last_used_at": info.last_used_at, "revoked_at": info.revoked_at, "hint": info.hint,
-        "parent_id": info.parent_id,
+        "parent_id": info.parent_id, "description": info.description,
+        "allowed_networks": _words(info.allowed_networks), "last_used_ip": info.last_used_ip,
+        "last_used_agent": info.last_used_agent, "previous_digest": record.previous_digest,
+        "previous_valid_until": record.previous_valid_until,
     }
 
 
@@ -63,21 +98,23 @@ def change_values(changes: TokenChanges) -> dict[str, Any]:
     for key, value in changes.items():
         if key not in _CHANGE_COLUMNS:
             raise ValueError(f"{key!r} cannot be changed")
-        values[key] = _words(value) if key == "projects" else value  # type: ignore[arg-type]
+        values[key] = _words(value) if key in _WORD_COLUMNS else value  # type: ignore[arg-type]
     return values
 
 
 def record_from_row(row: Sequence[Any]) -> TokenRecord:
     """A record from the values of :data:`RECORD_COLUMNS`, already converted to Python types."""
     (token_id, digest, owner, name, scopes, projects, admin,
-     created_at, expires_at, last_used_at, revoked_at, hint, parent_id) = row
+     created_at, expires_at, last_used_at, revoked_at, hint, parent_id,
+     description, networks, last_used_ip, last_used_agent, previous_digest, previous_valid_until) = row
     info = TokenInfo(
         id=token_id, owner=owner, name=name, scopes=frozenset(scopes.split()),
         projects=frozenset(projects.split()), admin=bool(admin), created_at=created_at,
         expires_at=expires_at, last_used_at=last_used_at, revoked_at=revoked_at, hint=hint,
-        parent_id=parent_id,
+        parent_id=parent_id, description=description, allowed_networks=frozenset(networks.split()),
+        last_used_ip=last_used_ip, last_used_agent=last_used_agent,
     )
-    return TokenRecord(info, digest)
+    return TokenRecord(info, digest, previous_digest, previous_valid_until)
 
 
 Expander = Callable[[frozenset[str]], frozenset[str]]
@@ -141,22 +178,27 @@ class RecordBuilder:
     def build(self, row: Sequence[Any]) -> TokenRecord:
         """A new record from ``row``."""
         (token_id, digest, owner, name, scopes, projects, admin,
-         created_at, expires_at, last_used_at, revoked_at, hint, parent_id) = row
+         created_at, expires_at, last_used_at, revoked_at, hint, parent_id,
+         description, networks, last_used_ip, last_used_agent, previous_digest, previous_valid_until) = row
         held = self._scopes.get(scopes)
         if held is None:
             held = self._remember_scopes(scopes)
         project_set = self._projects.get(projects)
         if project_set is None:
             project_set = self._remember_projects(projects)
+        network_set = self._projects.get(networks)  # words, as projects are: shared per text
+        if network_set is None:
+            network_set = self._remember_projects(networks)
         when = self._when
         info = TokenInfo(
             token_id, owner, name, held[0], project_set, bool(admin), when(created_at),
             None if expires_at is None else when(expires_at),
             None if last_used_at is None else when(last_used_at),
             None if revoked_at is None else when(revoked_at),
-            hint, parent_id, held[1],
+            hint, parent_id, description, network_set, last_used_ip, last_used_agent, None, held[1],
         )
-        return TokenRecord(info, digest)
+        return TokenRecord(info, digest, previous_digest,
+                           None if previous_valid_until is None else when(previous_valid_until))
 
     def _remember_scopes(self, text: str) -> tuple[frozenset[str], frozenset[str]]:
         remembered = self._scopes

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Boolean, DateTime, Dialect, Index, MetaData, String, Table, Text
+from sqlalchemy import Boolean, DateTime, Dialect, Index, Integer, MetaData, String, Table, Text, true
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -71,6 +71,12 @@ class TokenRow(Base):
     __table_args__ = (
         Index("ix_tokenguard_tokens_digest", "digest", unique=True),
         Index("ix_tokenguard_tokens_owner", "owner"),
+        #: the old secret of a rotation with a grace period, looked up when the digest is not found
+        Index("ix_tokenguard_tokens_previous_digest", "previous_digest"),
+        #: guard.expiring and guard.remind
+        Index("ix_tokenguard_tokens_expires_at", "expires_at"),
+        #: guard.unused: used before a date, or never used (NULL) and created before it
+        Index("ix_tokenguard_tokens_last_used_at", "last_used_at", "created_at"),
         MYSQL_TABLE_OPTIONS,
     )
 
@@ -88,16 +94,40 @@ class TokenRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hint: Mapped[str] = mapped_column(String(32))
     parent_id: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(String(500), server_default="")
+    #: Space-separated CIDR networks, sorted; empty: anywhere.
+    allowed_networks: Mapped[str] = mapped_column(Text, server_default="")
+    last_used_ip: Mapped[str | None] = mapped_column(String(64))
+    last_used_agent: Mapped[str | None] = mapped_column(String(200))
+    #: The digest of the secret a rotation with a grace period replaced, and until when it works.
+    previous_digest: Mapped[str | None] = mapped_column(String(64))
+    previous_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OwnerRow(Base):
-    """A lock row per owner: creators of one owner's tokens queue on it (the per-owner limit)."""
+    """One row per owner: creators of one owner's tokens queue on it (the per-owner limit), and
+    it says whether the owner is active (``deactivate_owner``)."""
 
     __tablename__ = "tokenguard_owners"
     __table_args__ = (MYSQL_TABLE_OPTIONS,)
 
     owner: Mapped[str] = mapped_column(String(255), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deactivated_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class ReminderRow(Base):
+    """An expiry reminder sent: one per token and threshold (days), for the expiry it was sent for."""
+
+    __tablename__ = "tokenguard_reminders"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    threshold: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 tokens_table = cast(Table, TokenRow.__table__)
 owners_table = cast(Table, OwnerRow.__table__)
+reminders_table = cast(Table, ReminderRow.__table__)

@@ -29,12 +29,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tokenguard.errors import (
+    OwnerInactive,
     StoreUnavailable,
     TokenGuardError,
     TokenIdConflict,
     TokenLimitExceeded,
     ValidationError,
 )
+from tokenguard.models import OwnerState
 from tokenguard.stores import sql_deadline, sql_rows
 from tokenguard.stores.base import TokenChanges, TokenRecord
 from tokenguard.stores.sql_deadline import DeadlineExceeded, call_deadline, checked_timeout
@@ -49,7 +51,7 @@ from tokenguard.stores.sql_engine import (
 )
 from tokenguard.stores.sql_migrate import schema_is_current, upgrade, upgrade_with
 from tokenguard.stores.sql_reader import ThreadLocalReader
-from tokenguard.stores.sql_schema import owners_table, tokens_table
+from tokenguard.stores.sql_schema import owners_table, reminders_table, tokens_table
 
 __all__ = ["SQLAlchemyStore", "upgrade"]
 
@@ -61,6 +63,8 @@ TOUCH_BUSY_TIMEOUT = 0.2
 #: ``revoke_owner`` updates ids in batches of this many (bound-parameter limits).
 ID_BATCH = 500
 _tokens = tokens_table.c
+_owners = owners_table.c
+_reminders = reminders_table.c
 
 
 class SQLAlchemyStore:
@@ -143,13 +147,21 @@ class SQLAlchemyStore:
     # -- reads ------------------------------------------------------------------------
 
     def find(self, digest: str) -> TokenRecord | None:
+        """By digest on the hot path; not found, by the old secret of a rotation's grace period."""
         try:
             if not self._schema_ready:
                 self._ensure_schema()
             if self._reader is not None:
-                return self._reader.find(digest)  # keeps the deadline itself
+                found = self._reader.find(digest)  # keeps the deadline itself
+                if found is not None:
+                    return found
+                with call_deadline(self.timeout):
+                    return self._select_one(sql_rows.FIND_BY_PREVIOUS, {"digest": digest})
             with call_deadline(self.timeout):
-                return self._select_one(sql_rows.FIND_BY_DIGEST, {"digest": digest})
+                found = self._select_one(sql_rows.FIND_BY_DIGEST, {"digest": digest})
+                if found is None:
+                    found = self._select_one(sql_rows.FIND_BY_PREVIOUS, {"digest": digest})
+                return found
         except self._failures as exc:
             raise StoreUnavailable(describe(exc)) from None
 
@@ -161,6 +173,22 @@ class SQLAlchemyStore:
         statement = sql_rows.select_records().order_by(_tokens.created_at, _tokens.id)
         if owner is not None:
             statement = statement.where(_tokens.owner == owner)
+        return self._select_all(statement)
+
+    def expiring(self, now: datetime, until: datetime, owner: str | None = None) -> Sequence[TokenRecord]:
+        return self._select_all(sql_rows.expiring(now, until, owner))
+
+    def unused(self, now: datetime, before: datetime, owner: str | None = None) -> Sequence[TokenRecord]:
+        return self._select_all(sql_rows.unused(now, before, owner))
+
+    def get_owner(self, owner: str) -> OwnerState | None:
+        statement = select(_owners.owner, _owners.active, _owners.deactivated_at,
+                           _owners.deactivated_by).where(_owners.owner == owner)
+        with self._unavailable_on_failure(), self._reading() as connection:
+            row = connection.execute(statement).first()
+        return None if row is None else OwnerState(row[0], bool(row[1]), row[2], row[3])
+
+    def _select_all(self, statement: Any) -> Sequence[TokenRecord]:
         with self._unavailable_on_failure(), self._reading() as connection:
             rows = connection.execute(statement).all()
         return [sql_rows.record_from_row(row) for row in rows]
@@ -194,7 +222,8 @@ class SQLAlchemyStore:
         info = record.info
 
         def work(connection: Connection) -> None:
-            self._lock_owner(connection, info.owner, create=True)
+            if not self._lock_owner(connection, info.owner, create=True):
+                raise OwnerInactive(info.owner)
             if limit is not None:
                 # a taken id is a conflict, full or not, as in every store (the settings
                 # page tells a form sent again by its id)
@@ -235,27 +264,73 @@ class SQLAlchemyStore:
             if row is None:
                 return None
             connection.execute(delete(tokens_table).where(_tokens.id == token_id))
+            connection.execute(delete(reminders_table).where(_reminders.token_id == token_id))
             return sql_rows.record_from_row(row)
 
         with self._unavailable_on_failure():
             return self._write(work)
 
     def revoke_owner(self, owner: str, at: datetime) -> Sequence[str]:
-        def work(connection: Connection) -> list[str]:
+        def work(connection: Connection) -> Sequence[str]:
             # The owner's lock row keeps creators of this owner out meanwhile.
             self._lock_owner(connection, owner, create=False)
-            unrevoked = select(_tokens.id).where(_tokens.owner == owner, _tokens.revoked_at.is_(None))
-            ids = list(connection.execute(unrevoked.with_for_update()).scalars())
-            for start in range(0, len(ids), ID_BATCH):
-                batch = ids[start:start + ID_BATCH]
-                connection.execute(
-                    update(tokens_table).where(_tokens.id.in_(batch)).values(revoked_at=at))
-            return ids
+            return self._revoke_tokens_of(connection, owner, at)
 
         with self._unavailable_on_failure():
             return self._write(work)
 
-    def touch(self, token_id: str, at: datetime) -> None:
+    def _revoke_tokens_of(self, connection: Connection, owner: str, at: datetime) -> Sequence[str]:
+        unrevoked = select(_tokens.id).where(_tokens.owner == owner, _tokens.revoked_at.is_(None))
+        ids = list(connection.execute(unrevoked.with_for_update()).scalars())
+        for start in range(0, len(ids), ID_BATCH):
+            batch = ids[start:start + ID_BATCH]
+            connection.execute(update(tokens_table).where(_tokens.id.in_(batch)).values(revoked_at=at))
+        return ids
+
+    def deactivate_owner(self, owner: str, at: datetime, actor: str | None) -> Sequence[str]:
+        """In one transaction on the owner's lock row: creators of the owner wait, then find them inactive."""
+        def work(connection: Connection) -> Sequence[str]:
+            self._lock_owner(connection, owner, create=True)
+            connection.execute(update(owners_table).where(_owners.owner == owner, _owners.active.is_(True))
+                               .values(active=False, deactivated_at=at, deactivated_by=actor))
+            return self._revoke_tokens_of(connection, owner, at)
+
+        with self._unavailable_on_failure():
+            return self._write(work)
+
+    def reactivate_owner(self, owner: str) -> bool:
+        def work(connection: Connection) -> bool:
+            lifted = connection.execute(
+                update(owners_table).where(_owners.owner == owner, _owners.active.is_(False))
+                .values(active=True, deactivated_at=None, deactivated_by=None))
+            return bool(lifted.rowcount)
+
+        with self._unavailable_on_failure():
+            return self._write(work)
+
+    def claim_reminder(self, token_id: str, threshold: int, expires_at: datetime) -> bool:
+        """The reminder's row, locked: absent, the claim is an insert (one that conflicts is
+        another caller's); made for an earlier expiry, it is claimed again by an update."""
+        key = (_reminders.token_id == token_id, _reminders.threshold == threshold)
+
+        def work(connection: Connection) -> bool:
+            reading = select(_reminders.expires_at).where(*key)
+            if self._dialect != "sqlite":
+                reading = reading.with_for_update()
+            sent_for = connection.execute(reading).scalar()
+            if sent_for is None:
+                values = {"token_id": token_id, "threshold": threshold, "expires_at": expires_at}
+                return self._insert_unless_present(connection, reminders_table, values)
+            if sent_for == expires_at:
+                return False
+            connection.execute(update(reminders_table).where(*key).values(expires_at=expires_at))
+            return True
+
+        with self._unavailable_on_failure():
+            return self._write(work)
+
+    def touch(self, token_id: str, at: datetime, *, ip: str | None = None,
+              agent: str | None = None) -> None:
         """Bookkeeping on the request path: skipped, never waited for, when the row is locked."""
         skip_locked = self._supports_skip_locked()
 
@@ -265,7 +340,7 @@ class SQLAlchemyStore:
                 if connection.execute(row.with_for_update(skip_locked=True)).first() is None:
                     return  # unknown, or locked by a writer: the next use records it
             connection.execute(update(tokens_table).where(_tokens.id == token_id)
-                               .values(last_used_at=at))
+                               .values(last_used_at=at, last_used_ip=ip, last_used_agent=agent))
 
         with self._unavailable_on_failure():
             self._write(work, busy_timeout=TOUCH_BUSY_TIMEOUT)
@@ -279,30 +354,42 @@ class SQLAlchemyStore:
             return tuple(version) >= ((10, 6) if is_mariadb else (8, 0))
         return False
 
-    def _lock_owner(self, connection: Connection, owner: str, *, create: bool) -> None:
-        """Hold the owner's lock row until commit (SQLite: the immediate transaction does)."""
+    def _lock_owner(self, connection: Connection, owner: str, *, create: bool) -> bool:
+        """Hold the owner's lock row until commit (SQLite: the immediate transaction does);
+        whether the owner is active (no row: active)."""
         if create:
             self._create_owner_row(connection, owner)
+        reading = select(_owners.active).where(_owners.owner == owner)
         if self._dialect != "sqlite":
-            locking = select(owners_table.c.owner).where(owners_table.c.owner == owner)
-            connection.execute(locking.with_for_update()).all()
+            reading = reading.with_for_update()
+        active = connection.execute(reading).scalar()
+        return active is None or bool(active)
 
     def _create_owner_row(self, connection: Connection, owner: str) -> None:
         """Insert the owner's lock row unless it exists; a concurrent insert is no error."""
         values = {"owner": owner}
-        if self._dialect == "postgresql":
-            connection.execute(postgresql.insert(owners_table).values(values).on_conflict_do_nothing())
-        elif self._dialect == "sqlite":
-            connection.execute(sqlite.insert(owners_table).values(values).on_conflict_do_nothing())
-        elif self._dialect in ("mysql", "mariadb"):
+        if self._dialect in ("mysql", "mariadb"):  # locked at once, as FOR UPDATE locks it next
             statement = mysql.insert(owners_table).values(values)
             connection.execute(statement.on_duplicate_key_update(owner=statement.inserted.owner))
         else:
+            self._insert_unless_present(connection, owners_table, values)
+
+    def _insert_unless_present(self, connection: Connection, table: Any, values: dict[str, Any]) -> bool:
+        """Insert the row unless its key exists (a concurrent insert included); ``True`` if inserted."""
+        if self._dialect == "postgresql":
+            statement: Any = postgresql.insert(table).values(values).on_conflict_do_nothing()
+        elif self._dialect == "sqlite":
+            statement = sqlite.insert(table).values(values).on_conflict_do_nothing()
+        elif self._dialect in ("mysql", "mariadb"):
+            statement = mysql.insert(table).values(values).prefix_with("IGNORE")
+        else:
             try:
                 with connection.begin_nested():
-                    connection.execute(insert(owners_table).values(values))
+                    connection.execute(insert(table).values(values))
             except IntegrityError:
-                pass
+                return False
+            return True
+        return bool(connection.execute(statement).rowcount)
 
     # -- transactions, schema, errors ---------------------------------------------------
 
