@@ -22,9 +22,10 @@ from tokenguard_django.models import Token
 from tokenguard_django.plugin import SCHEME
 from tokenguard_django.registry import get_guard
 
-#: what the admin shows of a token: everything but its digest.
-SHOWN = ("id", "name", "owner", "hint", "scopes", "projects", "admin", "created_at", "expires_at",
-         "last_used_at", "revoked_at", "parent_id")
+#: what the admin shows of a token: everything but its digests (current and replaced).
+SHOWN = ("id", "name", "description", "owner", "hint", "scopes", "projects", "allowed_networks", "admin",
+         "created_at", "expires_at", "last_used_at", "last_used_ip", "last_used_agent", "revoked_at",
+         "previous_valid_until", "parent_id")
 
 
 def _actor(request: HttpRequest) -> str:
@@ -73,7 +74,7 @@ class TokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         """The tokens of the database the guard keeps them in (``database_url``)."""
         url = load().guard_config().database_url
-        queryset = super().get_queryset(request).defer("digest")
+        queryset = super().get_queryset(request).defer("digest", "previous_digest")
         if not url.startswith(SCHEME):  # another store: its tokens are not in this database
             return queryset.none()
         return queryset.using(url.removeprefix(SCHEME) or "default")

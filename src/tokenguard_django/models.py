@@ -18,6 +18,9 @@ ID_LENGTH = 64
 DIGEST_LENGTH = 64
 NAME_LENGTH = 255
 HINT_LENGTH = 32
+DESCRIPTION_LENGTH = 500
+IP_LENGTH = 64
+AGENT_LENGTH = 200
 
 
 class Token(models.Model):
@@ -40,10 +43,26 @@ class Token(models.Model):
     hint = ExactCharField(max_length=HINT_LENGTH)
     #: the token that minted this one through the API, if any.
     parent_id = ExactCharField(max_length=ID_LENGTH, null=True, blank=True)
+    #: what the token is for, in its owner's words.
+    description = ExactCharField(max_length=DESCRIPTION_LENGTH, blank=True, default="")
+    #: space-separated CIDR networks, sorted; empty: anywhere.
+    allowed_networks = ExactTextField(blank=True, default="")
+    last_used_ip = ExactCharField(max_length=IP_LENGTH, null=True, blank=True)
+    last_used_agent = ExactCharField(max_length=AGENT_LENGTH, null=True, blank=True)
+    #: after a rotation with a grace period: the digest of the replaced secret; never shown.
+    previous_digest = ExactCharField(max_length=DIGEST_LENGTH, null=True, blank=True, db_index=True,
+                                     editable=False)
+    previous_valid_until = UTCDateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "tokenguard_token"
         ordering = ("created_at", "id")
+        indexes = [
+            # guard.expiring and guard.remind
+            models.Index(fields=["expires_at"], name="tokenguard_token_expires"),
+            # guard.unused: used before a date, or never used (NULL) and created before it
+            models.Index(fields=["last_used_at", "created_at"], name="tokenguard_token_last_used"),
+        ]
         verbose_name = "API token"
         verbose_name_plural = "API tokens"
 
@@ -51,14 +70,35 @@ class Token(models.Model):
         return f"{self.name} ({self.id})"
 
 
-class OwnerLock(models.Model):
-    """A row per owner: creators of one owner's tokens queue on it (the per-owner limit)."""
+class Owner(models.Model):
+    """A row per owner: whether they are active (``deactivate_owner``), and the row creators of
+    their tokens queue on (the per-owner limit)."""
 
     owner = ExactCharField(primary_key=True, max_length=MAX_OWNER_LENGTH)
+    #: a database default too: the owner row is also inserted in SQL (MariaDB, see DjangoStore)
+    active: models.BooleanField[bool, bool] = models.BooleanField(default=True, db_default=True)
+    deactivated_at = UTCDateTimeField(null=True, blank=True)
+    deactivated_by = ExactCharField(max_length=MAX_OWNER_LENGTH, null=True, blank=True)
 
     class Meta:
         db_table = "tokenguard_owner"
-        verbose_name = "token owner lock"
+        verbose_name = "token owner"
 
     def __str__(self) -> str:
         return str(self.owner)
+
+
+class Reminder(models.Model):
+    """An expiry reminder sent: one per token and threshold (days), for the expiry it was sent for."""
+
+    token_id = ExactCharField(max_length=ID_LENGTH)
+    threshold: models.IntegerField[int, int] = models.IntegerField()
+    expires_at = UTCDateTimeField()
+
+    class Meta:
+        db_table = "tokenguard_reminder"
+        constraints = [models.UniqueConstraint(fields=["token_id", "threshold"],
+                                               name="tokenguard_reminder_once")]
+
+    def __str__(self) -> str:
+        return f"{self.token_id} at {self.threshold} days"

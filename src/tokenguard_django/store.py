@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,20 +24,18 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db import DatabaseError, IntegrityError, connections, transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 
+from tokenguard import errors, models
 from tokenguard.errors import StoreUnavailable, TokenGuardError, TokenIdConflict, TokenLimitExceeded
-from tokenguard.models import TokenInfo
 from tokenguard.stores.base import TokenChanges, TokenRecord
-from tokenguard_django.models import OwnerLock, Token
+from tokenguard_django.models import Owner, Reminder, Token
+from tokenguard_django.rows import COLUMNS, change_values, record_from_row, row_values
 
 __all__ = ["DjangoStore"]
 
 T = TypeVar("T")
-#: Column order of every read of a whole record (see :func:`record_from_row`).
-COLUMNS = ("id", "digest", "owner", "name", "scopes", "projects", "admin",
-           "created_at", "expires_at", "last_used_at", "revoked_at", "hint", "parent_id")
-_CHANGEABLE = frozenset({"name", "projects", "revoked_at", "expires_at", "digest", "hint"})
 #: Attempts of a write transaction the database picked as a deadlock victim (outermost only).
 WRITE_ATTEMPTS = 5
 #: ``revoke_owner`` updates ids in batches of this many (bound-parameter limits).
@@ -62,7 +61,9 @@ class DjangoStore:
     # -- reads ----------------------------------------------------------------------------
 
     def find(self, digest: str) -> TokenRecord | None:
-        return self._one(self._tokens.filter(digest=digest))
+        """By the digest, then by the digest a rotation with a grace period replaced."""
+        found = self._one(self._tokens.filter(digest=digest))
+        return found if found is not None else self._one(self._tokens.filter(previous_digest=digest))
 
     def get(self, token_id: str) -> TokenRecord | None:
         return self._one(self._tokens.filter(pk=token_id))
@@ -86,6 +87,8 @@ class DjangoStore:
 
         def work() -> None:
             self._lock_owner(info.owner, create=True)
+            if self._owners.filter(owner=info.owner, active=False).exists():
+                raise _owner_inactive(info.owner)  # atomic with deactivate_owner: the same row lock
             if limit is not None:
                 # a taken id is a conflict, full or not, as in every store
                 if self._tokens.filter(pk=info.id).exists():
@@ -118,23 +121,28 @@ class DjangoStore:
             found = self._one(self._tokens.select_for_update().filter(pk=token_id))
             if found is not None:
                 self._tokens.filter(pk=token_id).delete()
+                Reminder.objects.using(self.using).filter(token_id=token_id).delete()
             return found
 
         return self._write(work)
 
     def revoke_owner(self, owner: str, at: datetime) -> Sequence[str]:
-        def work() -> list[str]:
+        def work() -> builtins.list[str]:
             # The owner's lock row keeps creators of this owner out meanwhile.
             self._lock_owner(owner, create=False)
-            unrevoked = self._tokens.select_for_update().filter(owner=owner, revoked_at__isnull=True)
-            ids = [str(token_id) for token_id in unrevoked.values_list("id", flat=True)]
-            for start in range(0, len(ids), ID_BATCH):
-                self._tokens.filter(pk__in=ids[start:start + ID_BATCH]).update(revoked_at=at)
-            return ids
+            return self._revoke_unrevoked(owner, at)
 
         return self._write(work)
 
-    def touch(self, token_id: str, at: datetime) -> None:
+    def _revoke_unrevoked(self, owner: str, at: datetime) -> builtins.list[str]:
+        unrevoked = self._tokens.select_for_update().filter(owner=owner, revoked_at__isnull=True)
+        ids = [str(token_id) for token_id in unrevoked.values_list("id", flat=True)]
+        for start in range(0, len(ids), ID_BATCH):
+            self._tokens.filter(pk__in=ids[start:start + ID_BATCH]).update(revoked_at=at)
+        return ids
+
+    def touch(self, token_id: str, at: datetime, *, ip: str | None = None,
+              agent: str | None = None) -> None:
         """Bookkeeping on the request path: skipped, never waited for, when the row is locked."""
         skip_locked = connections[self.using].features.has_select_for_update_skip_locked
 
@@ -142,9 +150,81 @@ class DjangoStore:
             rows = self._tokens.filter(pk=token_id)
             if skip_locked and not rows.select_for_update(skip_locked=True).values_list("id").exists():
                 return  # unknown, or locked by a writer: the next use records it
-            rows.update(last_used_at=at)
+            rows.update(last_used_at=at, last_used_ip=ip, last_used_agent=agent)
 
         self._write(work)
+
+    # -- owners -----------------------------------------------------------------------------
+
+    @property
+    def _owners(self) -> Any:
+        return Owner.objects.using(self.using)
+
+    def get_owner(self, owner: str) -> Any:
+        """The owner's ``OwnerState``, or ``None`` when nothing is recorded of them (active)."""
+        with self._failures():
+            found = list(self._owners.filter(owner=owner).values_list(
+                "owner", "active", "deactivated_at", "deactivated_by")[:1])
+        owner_state = getattr(models, "OwnerState")  # noqa: B009 - Round 2's core
+        return owner_state(*found[0]) if found else None
+
+    def deactivate_owner(self, owner: str, at: datetime, actor: str | None) -> Sequence[str]:
+        """Mark ``owner`` inactive (the first deactivation's time and actor stay) and revoke every
+        unrevoked token of theirs, in one transaction under the owner's row lock."""
+        def work() -> builtins.list[str]:
+            self._lock_owner(owner, create=True)
+            self._owners.filter(owner=owner, active=True).update(
+                active=False, deactivated_at=at, deactivated_by=actor)
+            return self._revoke_unrevoked(owner, at)
+
+        return self._write(work)
+
+    def reactivate_owner(self, owner: str) -> bool:
+        def work() -> bool:
+            self._lock_owner(owner, create=False)
+            changed: int = self._owners.filter(owner=owner, active=False).update(
+                active=True, deactivated_at=None, deactivated_by=None)
+            return changed > 0
+
+        return self._write(work)
+
+    # -- expiry and stale tokens -------------------------------------------------------------
+
+    def expiring(self, now: datetime, until: datetime, owner: str | None = None) -> Sequence[TokenRecord]:
+        rows = self._tokens.filter(revoked_at__isnull=True, expires_at__gt=now, expires_at__lte=until)
+        return self._records(rows, owner, "expires_at", "id")
+
+    def unused(self, now: datetime, before: datetime, owner: str | None = None) -> Sequence[TokenRecord]:
+        seen = Q(last_used_at__lt=before) | Q(last_used_at__isnull=True, created_at__lt=before)
+        unexpired = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+        rows = self._tokens.filter(seen, unexpired, revoked_at__isnull=True).alias(
+            last_seen=Coalesce(F("last_used_at"), F("created_at")))
+        return self._records(rows, owner, "last_seen", "id")
+
+    def _records(self, rows: Any, owner: str | None, *order: str) -> builtins.list[TokenRecord]:
+        if owner is not None:
+            rows = rows.filter(owner=owner)
+        with self._failures():
+            return [record_from_row(row) for row in rows.order_by(*order).values_list(*COLUMNS)]
+
+    def claim_reminder(self, token_id: str, threshold: int, expires_at: datetime) -> bool:
+        """One caller per token, threshold and expiry: the row is locked, or its insert conflicts."""
+        reminders = Reminder.objects.using(self.using)
+
+        def work() -> bool:
+            mine = reminders.select_for_update().filter(token_id=token_id, threshold=threshold)
+            sent = list(mine.values_list("expires_at", flat=True)[:1])
+            if sent:
+                return sent[0] != expires_at and mine.exclude(expires_at=expires_at).update(
+                    expires_at=expires_at) > 0
+            try:
+                with transaction.atomic(using=self.using):
+                    reminders.create(token_id=token_id, threshold=threshold, expires_at=expires_at)
+            except IntegrityError:
+                return False  # another process claimed it first
+            return True
+
+        return self._write(work)
 
     def close(self) -> None:
         """Nothing to release: Django owns the connections."""
@@ -157,7 +237,7 @@ class DjangoStore:
         if create:
             self._create_owner_row(owner)
         if connection.vendor != "sqlite":
-            locking = OwnerLock.objects.using(self.using).select_for_update().filter(owner=owner)
+            locking = self._owners.select_for_update().filter(owner=owner)
             list(locking.values_list("owner", flat=True))
 
     def _create_owner_row(self, owner: str) -> None:
@@ -166,17 +246,17 @@ class DjangoStore:
         if connection.vendor == "mysql":
             # An exclusive lock on an existing row at once: INSERT IGNORE would take a shared
             # one, and two creators upgrading theirs to FOR UPDATE would deadlock.
-            table = connection.ops.quote_name(OwnerLock._meta.db_table)
+            table = connection.ops.quote_name(Owner._meta.db_table)
             column = connection.ops.quote_name("owner")
             with connection.cursor() as cursor:
                 cursor.execute(f"INSERT INTO {table} ({column}) VALUES (%s) "  # noqa: S608 - names quoted
                                f"ON DUPLICATE KEY UPDATE {column} = {column}", [owner])
         elif connection.features.supports_ignore_conflicts:
-            OwnerLock.objects.using(self.using).bulk_create([OwnerLock(owner=owner)], ignore_conflicts=True)
+            self._owners.bulk_create([Owner(owner=owner)], ignore_conflicts=True)
         else:
             try:
                 with transaction.atomic(using=self.using):
-                    OwnerLock.objects.using(self.using).create(owner=owner)
+                    self._owners.create(owner=owner)
             except IntegrityError:
                 pass
 
@@ -209,13 +289,21 @@ class DjangoStore:
             raise StoreUnavailable(_describe(exc)) from exc
 
 
+def _owner_inactive(owner: str) -> TokenGuardError:
+    """``OwnerInactive`` (Round 2's core); a plain refusal with a core that predates it."""
+    inactive: type[TokenGuardError] | None = getattr(errors, "OwnerInactive", None)
+    if inactive is None:  # pragma: no cover - no core without deactivate_owner deactivates
+        return TokenGuardError("the owner is deactivated")
+    return inactive(owner)
+
+
 def _claim_sqlite_write_lock(connection: Any) -> None:
     """Make the transaction a writer first, so it waits for the lock (busy timeout).
 
     A transaction that reads first and writes later may be refused at once ("database is
     locked") while another writes: SQLite does not wait when waiting could deadlock.
     """
-    table = connection.ops.quote_name(OwnerLock._meta.db_table)
+    table = connection.ops.quote_name(Owner._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET owner = owner WHERE 0 = 1")  # noqa: S608 - a constant
 
@@ -237,44 +325,3 @@ def _describe(exc: BaseException) -> str:
     """The error's kind and first line: never a bound value (they are not in driver messages)."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
-
-
-# -- rows and records -------------------------------------------------------------------------
-
-
-def _words(values: frozenset[str]) -> str:
-    # Scope and project names never contain whitespace (validated by the guard).
-    return " ".join(sorted(values))
-
-
-def row_values(record: TokenRecord) -> dict[str, Any]:
-    info = record.info
-    return {
-        "id": info.id, "digest": record.digest, "owner": info.owner, "name": info.name,
-        "scopes": _words(info.scopes), "projects": _words(info.projects), "admin": info.admin,
-        "created_at": info.created_at, "expires_at": info.expires_at,
-        "last_used_at": info.last_used_at, "revoked_at": info.revoked_at, "hint": info.hint,
-        "parent_id": info.parent_id,
-    }
-
-
-def change_values(changes: TokenChanges) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for key, value in changes.items():
-        if key not in _CHANGEABLE:
-            raise ValueError(f"{key!r} cannot be changed")
-        values[key] = _words(value) if key == "projects" else value  # type: ignore[arg-type]
-    return values
-
-
-def record_from_row(row: Sequence[Any]) -> TokenRecord:
-    """A record from the values of :data:`COLUMNS`, as the ORM returns them."""
-    (token_id, digest, owner, name, scopes, projects, admin,
-     created_at, expires_at, last_used_at, revoked_at, hint, parent_id) = row
-    info = TokenInfo(
-        id=token_id, owner=owner, name=name, scopes=frozenset(scopes.split()),
-        projects=frozenset(projects.split()), admin=bool(admin), created_at=created_at,
-        expires_at=expires_at, last_used_at=last_used_at, revoked_at=revoked_at, hint=hint,
-        parent_id=parent_id,
-    )
-    return TokenRecord(info, digest)

@@ -186,10 +186,11 @@ def databases(pytestconfig: pytest.Config) -> Iterator[Databases]:
 
 
 def clear_tokens(alias: str) -> None:
-    from tokenguard_django.models import OwnerLock, Token
+    from tokenguard_django.models import Owner, Reminder, Token
 
     Token.objects.using(alias).all().delete()
-    OwnerLock.objects.using(alias).all().delete()
+    Owner.objects.using(alias).all().delete()
+    Reminder.objects.using(alias).all().delete()
 
 
 @pytest.fixture

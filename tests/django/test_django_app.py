@@ -166,15 +166,18 @@ def test_migrations_apply_backwards_and_forwards(database: str) -> None:
     call_command("migrate", "tokenguard_django", "zero", database=database, verbosity=0)
     with connections[database].cursor() as cursor:
         tables = connections[database].introspection.table_names(cursor)
-    assert "tokenguard_token" not in tables and "tokenguard_owner" not in tables
+    assert not {"tokenguard_token", "tokenguard_owner", "tokenguard_reminder"} & set(tables)
     call_command("migrate", "tokenguard_django", database=database, verbosity=0)
     connection = connections[database]
     with connection.cursor() as cursor:
-        assert {"tokenguard_token", "tokenguard_owner"} <= set(connection.introspection.table_names(cursor))
+        tables = set(connection.introspection.table_names(cursor))
+        assert {"tokenguard_token", "tokenguard_owner", "tokenguard_reminder"} <= tables
         columns = {c.name for c in connection.introspection.get_table_description(cursor, "tokenguard_token")}
         constraints = connection.introspection.get_constraints(cursor, "tokenguard_token")
     assert columns == {"id", "digest", "owner", "name", "scopes", "projects", "admin", "created_at",
-                       "expires_at", "last_used_at", "revoked_at", "hint", "parent_id"}
+                       "expires_at", "last_used_at", "revoked_at", "hint", "parent_id", "description",
+                       "allowed_networks", "last_used_ip", "last_used_agent", "previous_digest",
+                       "previous_valid_until"}
     assert any(c["unique"] and c["columns"] == ["digest"] for c in constraints.values())
     assert any(c["index"] and c["columns"] == ["owner"] for c in constraints.values())
 
