@@ -15,9 +15,9 @@ import pytest
 import time_machine
 from freezegun import freeze_time
 
-from conftest import SECRET
 from tokenguard import ExpiredToken, TokenGuard
 
+SECRET = "frozen-time-test-secret-key-long-enough-0123456789"
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 Freezer = Callable[[datetime], AbstractContextManager[object]]
 
