@@ -17,13 +17,21 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from _hooks import RemoteRecorder
-from tokenguard import MemoryStore, StoreUnavailable, TokenGuard, ValidationError
+from tokenguard import (
+    InsufficientScope,
+    MemoryStore,
+    RevokedToken,
+    StoreUnavailable,
+    TokenGuard,
+    ValidationError,
+)
 from tokenguard._clock import utcnow
+from tokenguard.errors import MissingCredentials
 from tokenguard_asgi import TokenCredentials, TokenGuardMiddleware, TokenPrincipal, TokenUser, require_scope
 
 REALM_ONLY = 'Bearer realm="api"'
@@ -319,7 +327,7 @@ def test_request_user_is_token_owner(tokenguard_guard: TokenGuard, make_token: C
     assert repr(auth) == f"TokenPrincipal(owner='erin', token_id={auth.token.id!r}, scopes=['read', 'write'])"
 
 
-@pytest.mark.parametrize("header", ["Authorization", "Api-Token"])  # the compiled path, and Python's
+@pytest.mark.parametrize("header", ["Authorization", "Api-Token"])  # the reader's fast path, and its full one
 def test_each_request_gets_its_own_principal(tokenguard_guard: TokenGuard, make_token: Callable[..., str],
                                              header: str) -> None:
     """An endpoint may change ``request.auth.scopes``; the next request with the same token starts afresh."""
@@ -478,30 +486,81 @@ def test_websocket_without_token_is_anonymous(client: TestClient) -> None:
         assert ws.receive_json() == {"user": "", "scopes": []}
 
 
-@pytest.mark.parametrize("headers", [bearer("tg_nonsense"), bearer("a b"), {"Api-Token": "tg_x"}])
-def test_websocket_with_bad_token_is_closed_1008(client: TestClient, headers: dict[str, str]) -> None:
-    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/ws", headers=headers):
+def without_denial_responses(app: ASGIApp) -> ASGIApp:
+    """The app behind a server that cannot answer a websocket handshake with HTTP."""
+
+    async def server(scope: Scope, receive: Receive, send: Send) -> None:
+        extensions = {k: v for k, v in (scope.get("extensions") or {}).items()
+                      if k != "websocket.http.response"}
+        await app({**scope, "extensions": extensions}, receive, send)
+
+    return server
+
+
+@pytest.mark.parametrize(("headers", "status", "challenge", "error"), [
+    (bearer("tg_nonsense"), 401, INVALID, "invalid_token"),
+    (bearer("a b"), 400, MALFORMED, "invalid_request"),
+    ({"Api-Token": "tg_x"}, 401, INVALID, "invalid_token"),
+])
+def test_websocket_with_bad_token_gets_the_http_refusal(
+    client: TestClient, headers: dict[str, str], status: int, challenge: str, error: str,
+) -> None:
+    """The server offers ``websocket.http.response`` (uvicorn does): the handshake's RFC 6750 answer."""
+    with pytest.raises(WebSocketDenialResponse) as denied, client.websocket_connect("/ws", headers=headers):
         pass
-    assert closed.value.code == 1008
+    assert_refused(denied.value, status, challenge, error)
 
 
-def test_websocket_require_scope_closes_1008(client: TestClient, make_token: Callable[..., str]) -> None:
-    with pytest.raises(WebSocketDisconnect) as closed, \
-            client.websocket_connect("/ws/writer", headers=bearer(make_token("read"))) as ws:
+@pytest.mark.parametrize("headers", [bearer("tg_nonsense"), bearer("a b"), {"Api-Token": "tg_x"}])
+def test_websocket_with_bad_token_is_closed_1008_without_the_extension(
+    tokenguard_guard: TokenGuard, headers: dict[str, str],
+) -> None:
+    with TestClient(without_denial_responses(make_app(tokenguard_guard))) as client, \
+            pytest.raises(WebSocketDisconnect) as closed, \
+            client.websocket_connect("/ws", headers=headers) as ws:
         ws.receive_text()
     assert closed.value.code == 1008
-    assert closed.value.reason == "insufficient_scope"
+    assert closed.value.reason in ("invalid_token", "invalid_request")
+
+
+def test_websocket_require_scope_refuses_the_handshake(client: TestClient,
+                                                       make_token: Callable[..., str]) -> None:
+    with pytest.raises(WebSocketDenialResponse) as denied, \
+            client.websocket_connect("/ws/writer", headers=bearer(make_token("read"))):
+        pass
+    assert_refused(denied.value, 403, INSUFFICIENT_WRITE, "insufficient_scope")
+    with pytest.raises(WebSocketDenialResponse) as anonymous, client.websocket_connect("/ws/writer"):
+        pass
+    assert_refused(anonymous.value, 401, REALM_ONLY, "unauthorized")
     with client.websocket_connect("/ws/writer", headers=bearer(make_token("write"))) as ws:
         assert ws.receive_text() == "welcome, writer"
 
 
-def test_websocket_store_down_is_closed_1013() -> None:
+def test_websocket_require_scope_closes_1008_without_the_extension(
+    tokenguard_guard: TokenGuard, make_token: Callable[..., str],
+) -> None:
+    with TestClient(without_denial_responses(make_app(tokenguard_guard))) as client:
+        with pytest.raises(WebSocketDisconnect) as closed, \
+                client.websocket_connect("/ws/writer", headers=bearer(make_token("read"))) as ws:
+            ws.receive_text()
+        assert (closed.value.code, closed.value.reason) == (1008, "insufficient_scope")
+        with client.websocket_connect("/ws/writer", headers=bearer(make_token("write"))) as ws:
+            assert ws.receive_text() == "welcome, writer"
+
+
+def test_websocket_store_down_is_503_or_closed_1013() -> None:
     guard = TokenGuard(UnreachableStore(), secret_key=secrets.token_bytes(32), load_entry_points=False)
     token = guard.create_token("alice", "any", scopes=["read"]).token
-    with TestClient(make_app(guard)) as client, pytest.raises(WebSocketDisconnect) as closed, \
+    with TestClient(make_app(guard)) as client, pytest.raises(WebSocketDenialResponse) as denied, \
             client.websocket_connect("/ws", headers=bearer(token)):
         pass
-    assert closed.value.code == 1013
+    assert (denied.value.status_code, denied.value.headers["retry-after"]) == (503, "5")
+    assert denied.value.json()["error"] == "temporarily_unavailable"
+    with TestClient(without_denial_responses(make_app(guard))) as client, \
+            pytest.raises(WebSocketDisconnect) as closed, \
+            client.websocket_connect("/ws", headers=bearer(token)) as ws:
+        ws.receive_text()
+    assert (closed.value.code, closed.value.reason) == (1013, "temporarily_unavailable")
 
 
 def test_refusal_body_is_compact_json(client: TestClient) -> None:
@@ -511,15 +570,52 @@ def test_refusal_body_is_compact_json(client: TestClient) -> None:
     assert b" " not in raw.split(b'"error_description"')[0]
 
 
-def test_token_rejected_from_a_bare_asgi_app_is_rendered(tokenguard_guard: TokenGuard) -> None:
-    from tokenguard.web.challenges import unauthenticated
-    from tokenguard_asgi import TokenRejected
-
+@pytest.mark.parametrize(("raised", "status", "challenge", "error"), [
+    (InsufficientScope(["write"]), 403, INSUFFICIENT_WRITE, "insufficient_scope"),
+    (MissingCredentials(), 401, REALM_ONLY, "unauthorized"),
+    (RevokedToken("revoked meanwhile"), 401, INVALID, "invalid_token"),
+    (StoreUnavailable("down"), 503, None, "temporarily_unavailable"),
+])
+def test_a_refusal_raised_by_a_bare_asgi_app_gets_its_rfc6750_answer(
+    tokenguard_guard: TokenGuard, raised: Exception, status: int, challenge: str | None, error: str,
+) -> None:
     async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
-        raise TokenRejected.refuse(scope, unauthenticated("api"))
+        raise raised
 
     client = TestClient(TokenGuardMiddleware(bare_app, tokenguard_guard))  # no lifespan: the app has none
-    assert_refused(client.get("/anything"), 401, REALM_ONLY, "unauthorized")
+    assert_refused(client.get("/anything"), status, challenge, error)
+
+
+def test_a_refusal_raised_after_the_response_started_propagates(tokenguard_guard: TokenGuard) -> None:
+    """Too late to answer: the app's exception, not a second response."""
+
+    async def streaming(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise InsufficientScope(["write"])
+
+    client = TestClient(TokenGuardMiddleware(streaming, tokenguard_guard))
+    with pytest.raises(InsufficientScope):
+        client.get("/anything")
+
+
+def test_guard_require_in_a_starlette_endpoint_is_the_rfc6750_answer(
+    tokenguard_guard: TokenGuard, make_token: Callable[..., str],
+) -> None:
+    """``guard.require`` inside the app's own endpoint: 403 naming the scope, not a 500."""
+
+    async def publish(request: Request) -> PlainTextResponse:
+        tokenguard_guard.require(request.auth.token, "write", project=request.path_params["project"])
+        return PlainTextResponse("published")
+
+    app = Starlette(routes=[Route("/projects/{project}/publish", publish)],
+                    middleware=[Middleware(TokenGuardMiddleware, guard=tokenguard_guard)])
+    with TestClient(app) as client:
+        refused = client.get("/projects/alpha/publish", headers=bearer(make_token("read")))
+        assert_refused(refused, 403, INSUFFICIENT_WRITE, "insufficient_scope")
+        alpha_only = bearer(make_token("write", projects=["alpha"]))
+        elsewhere = client.get("/projects/beta/publish", headers=alpha_only)
+        assert_refused(elsewhere, 403, INSUFFICIENT_WRITE, "insufficient_scope")
+        assert client.get("/projects/alpha/publish", headers=bearer(make_token("write"))).text == "published"
 
 
 def test_a_token_the_cli_makes_is_the_apps_when_both_read_the_environment(
@@ -542,7 +638,7 @@ def test_a_token_the_cli_makes_is_the_apps_when_both_read_the_environment(
     middleware.guard.close()
 
 
-# -- the compiled common case yields to what it does not decide ----------------------------------
+# -- the cache's common case yields to what it does not decide ------------------------------------
 
 
 def test_a_hook_registered_after_start_up_sees_cold_tokens_not_warm_ones(

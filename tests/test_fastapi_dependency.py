@@ -1,4 +1,4 @@
-"""FastAPI: current_token as a Security dependency, its OpenAPI scheme, and RFC 6750 refusals."""
+"""FastAPI: current_token and token_for_project as Security dependencies, their OpenAPI, RFC 6750 refusals."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request, Security, WebSocket
 from fastapi.security import SecurityScopes
 from starlette.requests import HTTPConnection
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient, WebSocketDenialResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
-from tokenguard import TokenGuard, TokenInfo
-from tokenguard_asgi import TokenGuardMiddleware, TokenRejected, require_scope
-from tokenguard_asgi.fastapi import current_token
+from tokenguard import TokenGuard, TokenGuardError, TokenInfo
+from tokenguard_asgi import TokenGuardMiddleware, refusal_handlers, require_scope
+from tokenguard_asgi.fastapi import current_token, token_for_project
 
 REALM_ONLY = 'Bearer realm="api"'
 INSUFFICIENT_WRITE = ('Bearer realm="api", error="insufficient_scope", '
@@ -26,12 +27,12 @@ INVALID = ('Bearer realm="api", error="invalid_token", '
 async def optional_writer(connection: HTTPConnection) -> TokenInfo | None:
     try:  # a public page with more for writers: a refusal means "not a writer"
         return await current_token(SecurityScopes(["write"]), connection, None)
-    except TokenRejected:
+    except TokenGuardError:
         return None
 
 
-def make_app(guard: TokenGuard | None) -> FastAPI:
-    app = FastAPI()
+def make_app(guard: TokenGuard | None, **options: Any) -> FastAPI:
+    app = FastAPI(**options)
     if guard is not None:
         app.add_middleware(TokenGuardMiddleware, guard=guard)
 
@@ -60,10 +61,27 @@ def make_app(guard: TokenGuard | None) -> FastAPI:
         return {"notes": 3}
 
     app.include_router(admin)
+    app.state.guard = guard
 
     @app.get("/feed")
     def feed(writer: Annotated[TokenInfo | None, Depends(optional_writer)]) -> dict[str, bool]:
         return {"can_edit": writer is not None}
+
+    @app.post("/projects/{project}/notes", status_code=201)
+    def write_project_notes(
+        project: str, token: Annotated[TokenInfo, Security(token_for_project("project"), scopes=["write"])],
+    ) -> dict[str, str]:
+        return {"owner": token.owner, "project": project}
+
+    @app.get("/teams/{team}/notes")
+    def team_notes(token: Annotated[TokenInfo, Security(token_for_project("team"), scopes=["read"])]) -> dict[
+            str, str]:  # the dependency alone declares the path parameter
+        return {"owner": token.owner}
+
+    @app.get("/publish/{project}")
+    def publish(project: str, token: Annotated[TokenInfo, Depends(current_token)]) -> dict[str, str]:
+        app.state.guard.require(token, "write", project=project)  # the app's own check
+        return {"published": project}
 
     @app.websocket("/ws/writer")
     async def ws_writer(websocket: WebSocket,
@@ -137,6 +155,14 @@ def test_openapi_shows_the_bearer_scheme_with_scopes(client: TestClient) -> None
     assert spec["paths"]["/me"]["get"]["security"] == [{"APIToken": []}]
     assert spec["paths"]["/admin/stats"]["get"]["security"] == [{"APIToken": ["management"]}]
     assert "security" not in spec["paths"]["/public"]["get"]
+    project = spec["paths"]["/projects/{project}/notes"]["post"]
+    assert project["security"] == [{"APIToken": ["write"]}]
+    assert [(p["name"], p["in"], p["required"]) for p in project["parameters"]] == [("project", "path", True)]
+    team = spec["paths"]["/teams/{team}/notes"]["get"]
+    assert team["security"] == [{"APIToken": ["read"]}]
+    (parameter,) = team["parameters"]
+    assert (parameter["name"], parameter["in"], parameter["required"]) == ("team", "path", True)
+    assert parameter["description"] == "The project the API token must be allowed to reach."
 
 
 def test_dependency_without_middleware_is_a_clear_error() -> None:
@@ -147,9 +173,10 @@ def test_dependency_without_middleware_is_a_clear_error() -> None:
 def test_refusal_from_a_mounted_sub_app_is_the_rfc6750_answer(
     tokenguard_guard: TokenGuard, make_token: Callable[..., str]
 ) -> None:
+    """A sub-app has its own error middleware: ``refusal_handlers()`` gives it the middleware's answer."""
     outer = FastAPI()
     outer.add_middleware(TokenGuardMiddleware, guard=tokenguard_guard)
-    outer.mount("/v1", make_app(None))
+    outer.mount("/v1", make_app(None, exception_handlers=refusal_handlers()))
     with TestClient(outer) as client:
         anonymous = client.get("/v1/notes")
         assert (anonymous.status_code, anonymous.headers["www-authenticate"]) == (401, REALM_ONLY)
@@ -161,6 +188,19 @@ def test_refusal_from_a_mounted_sub_app_is_the_rfc6750_answer(
                                   "scope": "write"}
         allowed = client.get("/v1/notes", headers=bearer(make_token("read", owner="dora")))
         assert allowed.json()["owner"] == "dora"
+        with pytest.raises(WebSocketDenialResponse) as denied, \
+                client.websocket_connect("/v1/ws/writer", headers=bearer(make_token("read"))):
+            pass
+        assert (denied.value.status_code, denied.value.json()["error"]) == (403, "insufficient_scope")
+
+
+def test_a_sub_app_without_the_handlers_fails_closed(tokenguard_guard: TokenGuard) -> None:
+    """Its own error middleware makes the refusal a 500: never the endpoint run without a token."""
+    outer = FastAPI()
+    outer.add_middleware(TokenGuardMiddleware, guard=tokenguard_guard)
+    outer.mount("/v1", make_app(None))
+    with TestClient(outer, raise_server_exceptions=False) as client:
+        assert client.get("/v1/notes").status_code == 500
 
 
 def test_app_exception_handlers_do_not_change_the_refusal(tokenguard_guard: TokenGuard) -> None:
@@ -181,17 +221,15 @@ def test_app_exception_handlers_do_not_change_the_refusal(tokenguard_guard: Toke
         assert (missing.status_code, missing.text) == (404, "custom handler")
 
 
-def test_refusal_is_an_http_exception_with_the_challenge() -> None:
+def test_refusal_is_tokenguards_own_error_not_an_http_exception(client: TestClient) -> None:
+    """FastAPI's ``HTTPException`` handler would answer ``{"detail": …}``: the refusal is not one."""
     from starlette.exceptions import HTTPException
 
-    from tokenguard.web.challenges import unauthenticated
-    from tokenguard_asgi import TokenRejected
+    from tokenguard import InsufficientScope
 
-    scope: dict[str, Any] = {}
-    rejected = TokenRejected.refuse(scope, unauthenticated("api"))
-    assert isinstance(rejected, HTTPException)
-    assert (rejected.status_code, rejected.headers) == (401, {"WWW-Authenticate": REALM_ONLY})
-    assert scope["tokenguard.refusal"].status == 401
+    assert not issubclass(InsufficientScope, HTTPException)
+    assert client.get("/notes").json() == {"error": "unauthorized",
+                                           "error_description": "this endpoint requires an API token"}
 
 
 def test_a_refusal_the_app_catches_leaves_the_apps_own_answer(client: TestClient,
@@ -205,17 +243,83 @@ def test_a_refusal_the_app_catches_leaves_the_apps_own_answer(client: TestClient
     assert refused.status_code == 403 and refused.json()["error"] == "insufficient_scope"
 
 
-@pytest.mark.parametrize(("scopes", "reason"), [(None, "unauthorized"), (["read"], "insufficient_scope"),
-                                                ("bad", "invalid_token")])
-def test_a_websocket_without_the_scope_is_closed_1008(client: TestClient, make_token: Callable[..., str],
-                                                      scopes: list[str] | str | None, reason: str) -> None:
+def without_denial_responses(app: ASGIApp) -> ASGIApp:
+    """The app behind a server that cannot answer a websocket handshake with HTTP."""
+
+    async def server(scope: Scope, receive: Receive, send: Send) -> None:
+        extensions = {k: v for k, v in (scope.get("extensions") or {}).items()
+                      if k != "websocket.http.response"}
+        await app({**scope, "extensions": extensions}, receive, send)
+
+    return server
+
+
+@pytest.mark.parametrize(("scopes", "status", "reason"), [
+    (None, 401, "unauthorized"), (["read"], 403, "insufficient_scope"), ("bad", 401, "invalid_token")])
+def test_a_websocket_without_the_scope_gets_the_http_refusal(
+    client: TestClient, make_token: Callable[..., str], scopes: list[str] | str | None, status: int,
+    reason: str,
+) -> None:
     headers = {} if scopes is None else bearer("tg_nonsense" if scopes == "bad" else make_token(*scopes))
-    with pytest.raises(WebSocketDisconnect) as closed, \
-            client.websocket_connect("/ws/writer", headers=headers) as ws:
-        ws.receive_text()
-    assert (closed.value.code, closed.value.reason) == (1008, reason)
+    with pytest.raises(WebSocketDenialResponse) as denied, \
+            client.websocket_connect("/ws/writer", headers=headers):
+        pass
+    assert (denied.value.status_code, denied.value.json()["error"]) == (status, reason)
+    assert denied.value.headers["www-authenticate"].startswith('Bearer realm="api"')
     with client.websocket_connect("/ws/writer", headers=bearer(make_token("write"))) as ws:
         assert ws.receive_text().startswith("welcome, ")
+
+
+@pytest.mark.parametrize(("scopes", "reason"), [(None, "unauthorized"), (["read"], "insufficient_scope"),
+                                                ("bad", "invalid_token")])
+def test_a_websocket_without_the_scope_is_closed_1008_without_the_extension(
+    tokenguard_guard: TokenGuard, make_token: Callable[..., str], scopes: list[str] | str | None, reason: str,
+) -> None:
+    headers = {} if scopes is None else bearer("tg_nonsense" if scopes == "bad" else make_token(*scopes))
+    with TestClient(without_denial_responses(make_app(tokenguard_guard))) as client:
+        with pytest.raises(WebSocketDisconnect) as closed, \
+                client.websocket_connect("/ws/writer", headers=headers) as ws:
+            ws.receive_text()
+        assert (closed.value.code, closed.value.reason) == (1008, reason)
+        with client.websocket_connect("/ws/writer", headers=bearer(make_token("write"))) as ws:
+            assert ws.receive_text().startswith("welcome, ")
+
+
+def test_token_for_project_wants_the_path_parameters_project(
+    client: TestClient, make_token: Callable[..., str],
+) -> None:
+    alpha = make_token("write", owner="ann", projects=["alpha"])
+    assert client.post("/projects/alpha/notes", headers=bearer(alpha)).json() == {"owner": "ann",
+                                                                                   "project": "alpha"}
+    refused = client.post("/projects/beta/notes", headers=bearer(alpha))
+    assert (refused.status_code, refused.headers["www-authenticate"]) == (403, INSUFFICIENT_WRITE)
+    assert refused.json()["error"] == "insufficient_scope"
+    assert client.post("/projects/beta/notes", headers=bearer(make_token("write"))).status_code == 201
+    reader = client.post("/projects/alpha/notes", headers=bearer(make_token("read", projects=["alpha"])))
+    assert (reader.status_code, reader.headers["www-authenticate"]) == (403, INSUFFICIENT_WRITE)
+    assert client.post("/projects/alpha/notes").headers["www-authenticate"] == REALM_ONLY
+    team = make_token("read", owner="tom", projects=["red"])
+    assert client.get("/teams/red/notes", headers=bearer(team)).json() == {"owner": "tom"}
+    assert client.get("/teams/blue/notes", headers=bearer(team)).status_code == 403
+
+
+def test_token_for_project_needs_a_parameter_name() -> None:
+    for bad in ("", "no-dashes", "connection", "security_scopes"):
+        with pytest.raises(ValueError, match="path parameter"):
+            token_for_project(bad)
+
+
+def test_guard_require_in_an_endpoint_is_the_rfc6750_answer(client: TestClient,
+                                                            make_token: Callable[..., str]) -> None:
+    """The app's own ``guard.require``: 403 naming the scope, as the dependency gives it; never a 500."""
+    refused = client.get("/publish/alpha", headers=bearer(make_token("read")))
+    assert (refused.status_code, refused.headers["www-authenticate"]) == (403, INSUFFICIENT_WRITE)
+    assert refused.json() == {"error": "insufficient_scope",
+                              "error_description": "the access token lacks the required scope",
+                              "scope": "write"}
+    elsewhere = client.get("/publish/beta", headers=bearer(make_token("write", projects=["alpha"])))
+    assert elsewhere.status_code == 403
+    assert client.get("/publish/alpha", headers=bearer(make_token("write"))).json() == {"published": "alpha"}
 
 
 def test_require_scope_serves_fastapis_keyword_calls(

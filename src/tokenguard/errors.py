@@ -1,8 +1,11 @@
 """The exception hierarchy of tokenguard.
 
-Every error carries what an adapter needs to answer over HTTP: its RFC 6750
-``error`` code and its status, so a web layer maps an exception to a response
-in one line. Messages never contain a token.
+Every error knows how it is answered over HTTP, as authlib's RFC 6750 errors
+do: its status, its ``error`` code, its description, its headers (the RFC
+6750 §3 ``WWW-Authenticate`` challenge, ``Retry-After``) and its JSON body.
+Nothing here knows a web framework: ``tokenguard.web.answers`` turns an error
+into a response in one function, for every adapter. Messages never contain a
+token.
 """
 
 from __future__ import annotations
@@ -12,14 +15,49 @@ from collections.abc import Iterable
 
 _TOKEN_ID = re.compile(r"[a-z0-9_-]{1,64}")
 
+Headers = list[tuple[str, str]]
+
+
+def _quoted(value: str) -> str:
+    """An RFC 9110 quoted-string of printable ASCII, without quotes or backslashes inside."""
+    cleaned = "".join(c for c in value if 0x20 <= ord(c) < 0x7F and c not in '"\\')
+    return f'"{cleaned}"'
+
+
+def bearer_challenge(realm: str, error: str | None = None, description: str | None = None,
+                     scope: str | None = None) -> str:
+    """``Bearer realm="…"[, error="…", error_description="…"][, scope="…"]`` (RFC 6750 §3)."""
+    parts = [f"realm={_quoted(realm)}"]
+    if error is not None:
+        parts.append(f"error={_quoted(error)}")
+        if description is not None:
+            parts.append(f"error_description={_quoted(description)}")
+    if scope:
+        parts.append(f"scope={_quoted(scope)}")
+    return "Bearer " + ", ".join(parts)
+
 
 class TokenGuardError(Exception):
     """Root of every error raised by tokenguard."""
 
-    #: RFC 6750 §3.1 / management API error code.
+    #: RFC 6750 §3.1 / management API error code: the ``error`` of the JSON body.
     error_code: str = "server_error"
     #: HTTP status an adapter answers with.
     status_code: int = 500
+    #: the ``error_description`` answered; ``None``: the message itself.
+    description: str | None = None
+
+    @property
+    def error_description(self) -> str:
+        return self.description if self.description is not None else str(self)
+
+    def body(self) -> dict[str, str]:
+        """The JSON body of the answer: ``{"error": …, "error_description": …}``."""
+        return {"error": self.error_code, "error_description": self.error_description}
+
+    def headers(self, realm: str) -> Headers:
+        """The headers this error is answered with, beside the JSON ones (none by default)."""
+        return []
 
 
 class AuthenticationError(TokenGuardError):
@@ -27,6 +65,15 @@ class AuthenticationError(TokenGuardError):
 
     error_code = "invalid_token"
     status_code = 401
+    # One description for unknown, expired and revoked alike: the answer tells no prober which.
+    description = "the access token is invalid, expired or revoked"
+
+    def challenge(self, realm: str) -> str:
+        """The ``WWW-Authenticate`` value: the scheme, the realm and this error (RFC 6750 §3)."""
+        return bearer_challenge(realm, self.error_code, self.error_description)
+
+    def headers(self, realm: str) -> Headers:
+        return [("WWW-Authenticate", self.challenge(realm))]
 
 
 class InvalidToken(AuthenticationError):
@@ -41,11 +88,29 @@ class RevokedToken(AuthenticationError):
     """The token exists but was revoked."""
 
 
+class MissingCredentials(AuthenticationError):
+    """No token was presented where one is required.
+
+    RFC 6750 §3.1: the challenge then carries no error code, only the realm;
+    the body says ``unauthorized``.
+    """
+
+    error_code = "unauthorized"
+    description = "this endpoint requires an API token"
+
+    def __init__(self, message: str = "authentication required") -> None:
+        super().__init__(message)
+
+    def challenge(self, realm: str) -> str:
+        return bearer_challenge(realm)
+
+
 class MalformedCredentials(AuthenticationError):
     """The credentials are syntactically broken or duplicated (RFC 6750 §3.1: 400)."""
 
     error_code = "invalid_request"
     status_code = 400
+    description = "the credentials are malformed"
 
 
 class TooManyAttempts(AuthenticationError):
@@ -53,17 +118,23 @@ class TooManyAttempts(AuthenticationError):
 
     error_code = "too_many_attempts"
     status_code = 429
+    description = "too many failed attempts from this address; try again later"
 
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(f"too many failed attempts; retry after {retry_after} s")
 
+    def headers(self, realm: str) -> Headers:
+        """RFC 6585 §4: when to come back; no challenge, the credentials are not in question."""
+        return [("Retry-After", str(max(1, int(self.retry_after))))]
+
 
 class InsufficientScope(TokenGuardError):
-    """The token is valid but lacks the scope or project required (RFC 6750 §3.1)."""
+    """The token is valid but lacks the scope or project required (RFC 6750 §3.1: 403)."""
 
     error_code = "insufficient_scope"
     status_code = 403
+    description = "the access token lacks the required scope"
 
     def __init__(self, required: Iterable[str], project: str | None = None) -> None:
         self.required: tuple[str, ...] = tuple(required)
@@ -71,6 +142,20 @@ class InsufficientScope(TokenGuardError):
         wanted = " ".join(self.required)
         where = f" on project {project!r}" if project is not None else ""
         super().__init__(f"token lacks scope {wanted!r}{where}")
+
+    @property
+    def scope(self) -> str:
+        """The ``scope`` attribute of the challenge and the body: the scopes required."""
+        return " ".join(self.required)
+
+    def challenge(self, realm: str) -> str:
+        return bearer_challenge(realm, self.error_code, self.error_description, self.scope)
+
+    def body(self) -> dict[str, str]:
+        return {**super().body(), "scope": self.scope}
+
+    def headers(self, realm: str) -> Headers:
+        return [("WWW-Authenticate", self.challenge(realm))]
 
 
 class TokenLimitExceeded(TokenGuardError):
@@ -110,7 +195,7 @@ class TokenIdConflict(TokenGuardError):
 
 
 class ValidationError(TokenGuardError, ValueError):
-    """An argument is not acceptable; ``field`` names it."""
+    """An argument is not acceptable; ``field`` names it (and the JSON body too)."""
 
     error_code = "invalid_request"
     status_code = 400
@@ -119,12 +204,31 @@ class ValidationError(TokenGuardError, ValueError):
         self.field = field
         super().__init__(message)
 
+    def body(self) -> dict[str, str]:
+        found = super().body()
+        if self.field is not None:
+            found["field"] = self.field
+        return found
+
 
 class StoreUnavailable(TokenGuardError):
     """The token store could not be reached; adapters fail closed with 503."""
 
     error_code = "temporarily_unavailable"
     status_code = 503
+    description = "token storage is unavailable; try again shortly"
+    #: seconds a client is asked to wait (``Retry-After``).
+    retry_after = 5
+
+    def headers(self, realm: str) -> Headers:
+        return [("Retry-After", str(self.retry_after))]
+
+
+#: What ``require_scope``, the adapters' request check and the app's own ``guard.require``
+#: raise about a request: answered 400, 401, 403, 429 or 503 with the error's own answer.
+#: Anything else (``require_scope("wrte")``, a scope the guard does not configure) is the
+#: app's own mistake: it propagates, a 500 on every adapter, rather than blaming the token.
+REFUSALS: tuple[type[TokenGuardError], ...] = (AuthenticationError, InsufficientScope, StoreUnavailable)
 
 
 class OwnerInactive(TokenGuardError):

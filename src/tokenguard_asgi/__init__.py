@@ -11,18 +11,20 @@
     async def notes(request):
         return JSONResponse({"owner": request.auth.token.owner})
 
-FastAPI's dependency lives in :mod:`tokenguard_asgi.fastapi`.
+FastAPI's dependencies live in :mod:`tokenguard_asgi.fastapi`; an app mounted
+below the one with the middleware answers refusals with ``refusal_handlers()``.
 """
 
-from tokenguard_asgi.auth import TokenCredentials, TokenPrincipal, TokenRejected, TokenUser
+from tokenguard_asgi.auth import TokenCredentials, TokenPrincipal, TokenUser
 from tokenguard_asgi.decorators import require_scope
+from tokenguard_asgi.handlers import refusal_handlers
 from tokenguard_asgi.middleware import TokenGuardMiddleware
 
 __all__ = [
     "TokenCredentials",
     "TokenGuardMiddleware",
     "TokenPrincipal",
-    "TokenRejected",
     "TokenUser",
+    "refusal_handlers",
     "require_scope",
 ]

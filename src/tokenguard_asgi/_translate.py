@@ -2,67 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
 from starlette.responses import Response
-from starlette.types import Message, Receive, Scope
+from starlette.types import Message, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketState
 
-from tokenguard.web.credentials import PLAIN_BEARER_BYTES
+from tokenguard.errors import TokenGuardError
+from tokenguard.web.answers import error_response, websocket_close
 from tokenguard.web.http import HeaderGetter, WebResponse
 
-RawHeaders = Iterable[tuple[bytes, bytes]]
-
-
-def header_getter(raw_headers: RawHeaders) -> HeaderGetter:
-    """Every value of a header by case-insensitive name; duplicates are kept, in order.
-
-    ASGI servers send header names lowercased (the spec requires it, and
-    Starlette's ``Headers`` relies on it too), so names compare as bytes.
-    """
-    headers = raw_headers if isinstance(raw_headers, list) else list(raw_headers)
-
-    def get_header(name: str) -> list[str]:
-        key = _header_key(name)
-        return [value.decode("latin-1") for raw_name, value in headers if raw_name == key]
-
-    return get_header
-
-
-@functools.lru_cache(maxsize=256)
-def _header_key(name: str) -> bytes:
-    return name.lower().encode("latin-1")
-
-
-#: ``plain_credentials``' answer when the headers need ``read_token``'s full checks.
-UNUSUAL = ""
-
-
-def plain_credentials(
-    raw_headers: RawHeaders, authorization: bytes, token_headers: frozenset[bytes]
-) -> bytes | str | None:
-    """One pass over the raw headers for the common case, without decoding anything.
-
-    The raw bytes after ``Bearer `` of a single ``Authorization`` header (names are
-    lowercase bytes; ``TokenGuard.authenticate_cached`` takes them as they are and
-    looks up only a canonical token), ``None`` when no credential header is present,
-    and :data:`UNUSUAL` for anything else: a repeated header, a token header,
-    another scheme or spelling. ``read_token`` then decides, with every check it makes.
-    """
-    found: bytes | None = None
-    for name, value in raw_headers:
-        if name == authorization:
-            if found is not None:
-                return UNUSUAL
-            found = value
-        elif name in token_headers:
-            return UNUSUAL
-    if found is None:
-        return None
-    if not found.startswith(PLAIN_BEARER_BYTES):
-        return UNUSUAL
-    return found[len(PLAIN_BEARER_BYTES):]
+#: the ASGI extension a server offers when a websocket handshake may be answered with HTTP.
+DENIAL_EXTENSION = "websocket.http.response"
 
 
 def to_starlette(response: WebResponse) -> Response:
@@ -72,6 +23,34 @@ def to_starlette(response: WebResponse) -> Response:
         (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.headers
     )
     return converted
+
+
+async def send_refusal(exc: TokenGuardError, realm: str, scope: Scope, receive: Receive, send: Send, *,
+                       connect_received: bool = False) -> None:
+    """Answer a refused request or websocket handshake with ``exc``'s own answer.
+
+    HTTP: the RFC 6750 response. A websocket handshake: that same response (status,
+    ``WWW-Authenticate``, JSON body) where the server offers the ``websocket.http.response``
+    extension, else accepted and closed at once with 1008 (1013: the store is down) and
+    the ``error`` as the reason, so that the client sees why, not a bare 403.
+    """
+    if scope["type"] != "websocket":
+        await to_starlette(error_response(exc, realm))(scope, receive, send)
+        return
+    if not connect_received and (await receive())["type"] != "websocket.connect":
+        return  # the client left before its handshake was answered
+    if DENIAL_EXTENSION in (scope.get("extensions") or {}):
+        await to_starlette(error_response(exc, realm))(scope, receive, send)
+        return
+    code, reason = websocket_close(exc)
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+async def refuse_websocket(websocket: WebSocket, exc: TokenGuardError, realm: str) -> None:
+    """:func:`send_refusal` for a handshake an endpoint (or an exception handler) holds."""
+    await send_refusal(exc, realm, websocket.scope, websocket.receive, websocket.send,
+                       connect_received=websocket.client_state is not WebSocketState.CONNECTING)
 
 
 def route_path(scope: Scope) -> str:

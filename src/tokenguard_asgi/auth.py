@@ -9,11 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from starlette.authentication import AuthCredentials, BaseUser
-from starlette.exceptions import HTTPException
-from starlette.types import Scope
 
 from tokenguard.models import TokenInfo
-from tokenguard.web.http import WebResponse
 
 _sorted_sets: dict[frozenset[str], tuple[str, ...]] = {}
 _MAX_SORTED_SETS = 4096
@@ -107,34 +104,3 @@ class TokenPrincipal(TokenCredentials, TokenUser):
     def __repr__(self) -> str:
         token = self.token
         return f"TokenPrincipal(owner={token.owner!r}, token_id={token.id!r}, scopes={self.scopes!r})"
-
-
-class TokenRejected(HTTPException):
-    """A refusal raised where no response can be returned (FastAPI's ``current_token``).
-
-    It is a Starlette ``HTTPException`` with the right status and
-    ``WWW-Authenticate`` header, so any app's exception handling answers it
-    sensibly. Raised through :meth:`refuse`, it also leaves the RFC 6750
-    response in the scope, and :class:`TokenGuardMiddleware` sends that one in
-    place of whatever FastAPI rendered (its ``{"detail": …}``), so the answer is
-    exactly the Flask adapter's, even from a mounted sub-app. The middleware
-    watches the response for this only while FastAPI is loaded; elsewhere a
-    ``TokenRejected`` that reaches it is answered there, and one a framework
-    handles itself keeps that framework's rendering (the same status and challenge).
-    """
-
-    def __init__(self, response: WebResponse) -> None:
-        self.response = response
-        challenge = response.header("WWW-Authenticate")
-        super().__init__(response.status, f"request refused with status {response.status}",
-                         {"WWW-Authenticate": challenge} if challenge else None)
-
-    @classmethod
-    def refuse(cls, scope: Scope, response: WebResponse) -> TokenRejected:
-        """The exception to raise, with ``response`` recorded for the middleware to send."""
-        scope[REFUSAL_KEY] = response
-        return cls(response)
-
-
-#: where a refusal waits in the scope for the middleware to send it.
-REFUSAL_KEY = "tokenguard.refusal"

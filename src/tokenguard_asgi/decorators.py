@@ -11,15 +11,10 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from tokenguard.errors import TokenGuardError
-from tokenguard.models import TokenInfo
-from tokenguard.web.auth import REFUSALS
-from tokenguard_asgi._translate import remote_address, to_starlette
-from tokenguard_asgi.auth import TokenCredentials, TokenPrincipal
-from tokenguard_asgi.middleware import (
-    WEBSOCKET_POLICY_VIOLATION,
-    middleware_of,
-)
+from tokenguard.errors import REFUSALS, TokenGuardError
+from tokenguard_asgi._translate import refuse_websocket, to_starlette
+from tokenguard_asgi.auth import TokenCredentials
+from tokenguard_asgi.middleware import SCOPE_KEY, TokenGuardMiddleware, middleware_of
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -38,7 +33,8 @@ def require_scope(*scopes: Any, project_from: str | None = None) -> Any:
     ``@require_scope`` bare asks for any valid token. ``project_from`` names a
     path parameter whose value the token's projects must allow. Refusals are
     RFC 6750 responses: 401 without a token, 403 ``insufficient_scope``; a
-    websocket is closed with 1008 instead.
+    websocket handshake gets that same answer, or is closed with 1008 where
+    the server cannot answer a handshake with HTTP.
     """
     if len(scopes) == 1 and callable(scopes[0]):
         return _guarded(scopes[0], (), None)
@@ -54,37 +50,29 @@ def require_scope(*scopes: Any, project_from: str | None = None) -> Any:
 
 def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) -> _F:
     wanted = frozenset(scopes)
-    check_fast = project_from is None  # a project needs the path parameters: the full check
 
     if inspect.iscoroutinefunction(function):
 
         @functools.wraps(function)
         async def async_endpoint(*args: Any, **kwargs: Any) -> Any:
             conn = args[0] if args and type(args[0]) is Request else _connection(args, kwargs, function)
-            # Effective scopes are configured ones (ScopeHierarchy.expand): one subset test decides;
-            # anything else (anonymous, an unknown scope, a project) takes _refusal's full way.
-            credentials = conn.scope.get("auth")
-            if check_fast and type(credentials) is TokenPrincipal and wanted <= credentials._effective:
-                return await function(*args, **kwargs)
-            refusal = _refusal(conn, scopes, project_from)
+            refusal = _refusal(conn, wanted, project_from)
             if refusal is None:
                 return await function(*args, **kwargs)
             if isinstance(conn, WebSocket):
-                await conn.close(code=WEBSOCKET_POLICY_VIOLATION,
-                                 reason=middleware_of(conn).authenticator.close_reason(refusal))
+                await refuse_websocket(conn, refusal, middleware_of(conn).options.realm)
                 return None
             return _render(conn, refusal)
 
-        if not (check_fast and _takes_only_request(function)):
+        if project_from is not None or not _takes_only_request(function):
             return async_endpoint  # type: ignore[return-value]
 
         @functools.wraps(function)
         async def request_endpoint(request: Any) -> Any:
             """``async_endpoint`` for ``(request)``, as Starlette and FastAPI call it: no packing."""
             if type(request) is Request:
-                credentials = request.scope.get("auth")
-                if type(credentials) is TokenPrincipal and wanted <= credentials._effective:
-                    return await function(request)
+                refusal = _refusal(request, wanted, None)
+                return await function(request) if refusal is None else _render(request, refusal)
             return await async_endpoint(request)
 
         return request_endpoint  # type: ignore[return-value]
@@ -92,10 +80,7 @@ def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) ->
     @functools.wraps(function)
     def sync_endpoint(*args: Any, **kwargs: Any) -> Any:
         conn = args[0] if args and type(args[0]) is Request else _connection(args, kwargs, function)
-        credentials = conn.scope.get("auth")
-        if check_fast and type(credentials) is TokenPrincipal and wanted <= credentials._effective:
-            return function(*args, **kwargs)
-        refusal = _refusal(conn, scopes, project_from)
+        refusal = _refusal(conn, wanted, project_from)
         return function(*args, **kwargs) if refusal is None else _render(conn, refusal)
 
     return sync_endpoint  # type: ignore[return-value]
@@ -130,27 +115,27 @@ def _connection(
     raise TypeError(f"{function.__qualname__} received no Request or WebSocket to check")
 
 
-def _refusal(
-    conn: HTTPConnection, scopes: tuple[str, ...], project_from: str | None
-) -> TokenGuardError | None:
-    """``None`` when the request's token may pass, else why not."""
-    authenticator = middleware_of(conn).authenticator
-    project = _project(conn, project_from)
+def _refusal(conn: HTTPConnection, wanted: frozenset[str],
+             project_from: str | None) -> TokenGuardError | None:
+    """``None`` when the request's token may pass, else why not: the web layer's one scope check."""
+    scope = conn.scope
+    middleware = scope.get(SCOPE_KEY)
+    if type(middleware) is not TokenGuardMiddleware:
+        middleware = middleware_of(conn)
+    auth = scope.get("auth")
+    client = scope.get("client")
     try:
-        authenticator.authorize(_token_of(conn), scopes, project, remote_address(conn.scope))
+        middleware.authenticator.authorize(
+            auth.token if isinstance(auth, TokenCredentials) else None, wanted,
+            None if project_from is None else _project(conn, project_from), client[0] if client else None)
     except REFUSALS as exc:
         return exc
     return None
 
 
 def _render(conn: HTTPConnection, refusal: TokenGuardError) -> Response:
-    """The RFC 6750 response, exactly as the Flask adapter sends it."""
+    """The refusal's own answer, exactly as every adapter sends it."""
     return to_starlette(middleware_of(conn).authenticator.respond(refusal))
-
-
-def _token_of(conn: HTTPConnection) -> TokenInfo | None:
-    credentials = conn.scope.get("auth")
-    return credentials.token if isinstance(credentials, TokenCredentials) else None
 
 
 def _project(conn: HTTPConnection, project_from: str | None) -> str | None:

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from tokenguard.web.app import TokenWeb
+from tokenguard.web.credentials import raw_header_getter
 from tokenguard.web.http import WebRequest, WebResponse, signed_in_owner
 from tokenguard_asgi._translate import (
-    header_getter,
     origin_of,
     query_of,
     read_body,
@@ -48,7 +48,7 @@ class WebMount:
         body = await read_body(receive, self.web.options.max_body_size + 1)
         if body is None:  # the client gave up mid-body: nothing to answer, nothing to do
             return
-        get_header = header_getter(scope["headers"])
+        get_header = raw_header_getter(scope["headers"])
         request = WebRequest(
             method=scope["method"], path=path, root=root, get_header=get_header, body=body,
             remote=remote_address(scope), origin=origin_of(scope, get_header), query=query_of(scope),
@@ -59,7 +59,7 @@ class WebMount:
         if loader is not None and _is_async(loader):
             # awaited here, on the event loop: never from a worker thread that would wait
             # for it (and for the threads it may want itself) while holding its own
-            request.owner = signed_in_owner(await loader(signed_in))  # type: ignore[misc]
+            request.owner = signed_in_owner(await loader(signed_in), loader)  # type: ignore[misc]
             response = await anyio.to_thread.run_sync(self.web.dispatch, request)
         else:
             response = await anyio.to_thread.run_sync(self._dispatch, request, signed_in)
@@ -76,7 +76,7 @@ class WebMount:
         owner: Any = self.owner_loader(signed_in)
         if inspect.isawaitable(owner):  # a sync callable that returned an awaitable
             owner = anyio.from_thread.run(_awaited, owner)
-        return signed_in_owner(owner)
+        return signed_in_owner(owner, self.owner_loader)
 
 
 def _is_async(function: Callable[..., Any]) -> bool:

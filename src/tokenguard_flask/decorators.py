@@ -1,4 +1,10 @@
-"""``require_scope`` for views, and ``current_token`` for the token that passed it."""
+"""``require_scope`` for views, and ``current_token`` for the token that passed it.
+
+Both read the request through Flask's public API: ``request._get_current_object()``
+(Flask's documented way to reach the object behind a proxy, one call instead of
+a proxy look-up per attribute) and its WSGI environ, where the extension's
+``before_request`` leaves the request's token.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +13,41 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, cast, overload
 
-from flask import Flask, current_app, g, request
+from flask import current_app, has_app_context, request
 from werkzeug.local import LocalProxy
 
+from tokenguard.errors import REFUSALS, MissingCredentials
 from tokenguard.models import TokenInfo
-from tokenguard.web.auth import REFUSALS, MissingCredentials
-from tokenguard_flask._contexts import request_context_var
-from tokenguard_flask.extension import ENVIRON_KEY, header_getter, state, to_flask
+from tokenguard.web.auth import RequestAuthenticator
+from tokenguard_flask.extension import AUTHENTICATOR_KEY, ENVIRON_KEY, state, to_flask
 
 F = TypeVar("F", bound=Callable[..., Any])
 ProjectFrom = str | Callable[..., "str | None"]
-_UNSET = object()
+_UNSET: Any = object()
+
+
+def _environ() -> dict[str, Any]:
+    """The current request's WSGI environ; Flask's own ``RuntimeError`` outside a request."""
+    environ: dict[str, Any] = request._get_current_object().environ  # type: ignore[attr-defined]
+    return environ
 
 
 def _current() -> TokenInfo | None:
-    request_context = request_context_var.get(None)
-    if request_context is None:  # no request: None in an app context, else Flask's own error
-        return cast("TokenInfo | None", g.get(ENVIRON_KEY))
-    environ = request_context.request.environ
     try:
-        token: TokenInfo | None = environ[ENVIRON_KEY]
-    except KeyError:  # asked before the extension's before_request ran (an app's earlier hook)
+        environ = _environ()
+    except RuntimeError:  # no request: None in an app context, else Flask's own error
+        if has_app_context():
+            return None
+        raise
+    token = environ.get(ENVIRON_KEY, _UNSET)
+    if token is _UNSET:  # asked before the extension's before_request ran (an app's earlier hook)
         token = environ[ENVIRON_KEY] = _identified_quietly(environ)
-    return token
+    return cast("TokenInfo | None", token)
+
+
+def _authenticator(environ: dict[str, Any]) -> RequestAuthenticator:
+    found = environ.get(AUTHENTICATOR_KEY)
+    return found if found is not None else state().web.authenticator
 
 
 def _identified_quietly(environ: dict[str, Any]) -> TokenInfo | None:
@@ -39,7 +57,7 @@ def _identified_quietly(environ: dict[str, Any]) -> TokenInfo | None:
     and asks again; a hook just sees no token.
     """
     try:
-        return state().web.authenticator.identify(header_getter(environ), environ.get("REMOTE_ADDR"))
+        return _authenticator(environ).identify_environ(environ, environ.get("REMOTE_ADDR"))
     except REFUSALS:
         return None
 
@@ -61,11 +79,7 @@ class _CurrentToken(LocalProxy):  # type: ignore[type-arg]
 
 def _forwarded(name: str) -> property:
     def read(proxy: _CurrentToken) -> Any:
-        request_context = request_context_var.get(None)  # _current(), inlined for a set token
-        if request_context is None:
-            return getattr(_current(), name)  # no request: None's, or Flask's own error
-        token = request_context.request.environ.get(ENVIRON_KEY, _UNSET)
-        return getattr(_current() if token is _UNSET else token, name)
+        return getattr(_current(), name)
 
     read.__name__ = name
     return property(read)
@@ -106,9 +120,7 @@ def require_scope(*scopes: Any, project_from: ProjectFrom | None = None) -> Any:
     return decorator
 
 
-def _project(project_from: ProjectFrom | None, kwargs: dict[str, Any]) -> str | None:
-    if project_from is None:
-        return None
+def _project(project_from: ProjectFrom, kwargs: dict[str, Any]) -> str | None:
     if callable(project_from):
         return project_from(**kwargs)
     value = kwargs.get(project_from)
@@ -119,43 +131,32 @@ def _project(project_from: ProjectFrom | None, kwargs: dict[str, Any]) -> str | 
 
 def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None) -> F:
     wanted = frozenset(scopes)
-    plain_sync = not inspect.iscoroutinefunction(view)
+    is_async = inspect.iscoroutinefunction(view)
 
     @functools.wraps(view)
     def protected(*args: Any, **kwargs: Any) -> Any:
-        if project_from is None:  # the common case: the token before_request verified holds wanted
-            request_context = request_context_var.get()  # the context itself: no proxy look-ups
-            found = request_context.request.environ.get(ENVIRON_KEY)
-            # Effective scopes are configured ones (ScopeHierarchy.expand): one subset test
-            # decides; anything else (an admin token, an unknown scope) goes the full way.
-            if found is not None and wanted <= found.effective_scopes:
-                app = request_context.app
-                if plain_sync and type(app).ensure_sync is Flask.ensure_sync:
-                    return view(*args, **kwargs)
-                return app.ensure_sync(view)(*args, **kwargs)
-        return _checked_view(view, scopes, project_from, args, kwargs)
+        """Every check, in order: identify (unless before_request did), then project, then scopes.
+
+        The project comes after the token: an app's ``project_from`` (a look-up, an
+        ``abort(404)``) never runs for a request without a valid token.
+        """
+        environ = _environ()
+        authenticator = _authenticator(environ)
+        remote = environ.get("REMOTE_ADDR")
+        try:
+            info = environ.get(ENVIRON_KEY, _UNSET)  # verified by the extension's before_request
+            if info is _UNSET:  # the view called without it: a test's request context, say
+                info = environ[ENVIRON_KEY] = authenticator.identify_environ(environ, remote)
+            project = None
+            if project_from is not None:
+                if info is None:
+                    raise MissingCredentials()
+                project = _project(project_from, kwargs)
+            authenticator.authorize(info, wanted, project, remote)
+        except REFUSALS as exc:
+            return to_flask(authenticator.respond(exc))
+        if is_async:
+            return current_app.ensure_sync(view)(*args, **kwargs)
+        return view(*args, **kwargs)
 
     return cast(F, protected)
-
-
-def _checked_view(view: Callable[..., Any], scopes: tuple[str, ...], project_from: ProjectFrom | None,
-                  args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Every check, in order: identify (unless before_request did), then project, then scopes.
-
-    The project comes after the token: an app's ``project_from`` (a look-up, an
-    ``abort(404)``) never runs for a request without a valid token.
-    """
-    authenticator = state().web.authenticator
-    environ = request.environ
-    try:
-        found = environ.get(ENVIRON_KEY, _UNSET)  # verified by the extension's before_request
-        info = (authenticator.identify(header_getter(environ), request.remote_addr)
-                if found is _UNSET else found)
-        if info is None:
-            raise MissingCredentials("authentication required")
-        project = _project(project_from, kwargs)
-        info = authenticator.authorize(info, scopes, project, request.remote_addr)
-    except REFUSALS as exc:
-        return to_flask(authenticator.respond(exc))
-    environ[ENVIRON_KEY] = info
-    return current_app.ensure_sync(view)(*args, **kwargs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import importlib.util
 import warnings
 from collections.abc import Callable
@@ -13,23 +12,23 @@ from flask import Flask, Response, current_app, request
 
 from tokenguard.config import defaults as guard_defaults
 from tokenguard.config import guard_from_settings
-from tokenguard.errors import AuthenticationError, StoreUnavailable
+from tokenguard.errors import REFUSALS, TokenGuardError
 from tokenguard.guard import TokenGuard
 from tokenguard.web.app import TokenWeb
-from tokenguard.web.credentials import PLAIN_BEARER
+from tokenguard.web.auth import RequestAuthenticator
+from tokenguard.web.credentials import environ_header_getter
 from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse, signed_in_owner
 from tokenguard.web.options import WebOptions
-from tokenguard_flask._contexts import request_context_var
 
 OwnerLoader = Callable[[], object]
 CanManage = Callable[[str], bool]
 F = TypeVar("F", bound=Callable[..., Any])
 EXTENSION_KEY = "tokenguard"
-_PLAIN_START = len(PLAIN_BEARER)
-#: where the current request's token (or ``None``) is kept: ``g.tokenguard_token``.
 #: Where the request's token (or ``None``) is kept: its WSGI environ, the request's own.
 #: Not ``g``: an app context outlives a request when a test (or a CLI) pushed it first.
 ENVIRON_KEY = "tokenguard.token"
+#: Beside it, the app's authenticator, for ``require_scope`` (which knows no app).
+AUTHENTICATOR_KEY = "tokenguard.authenticator"
 
 #: ``TOKENGUARD_*`` keys and their defaults. Keyword options of the extension
 #: (lower case, without the prefix) replace these defaults; the app's config wins.
@@ -64,9 +63,6 @@ class TokenGuardState:
     guard: TokenGuard
     web: TokenWeb
     extension: FlaskTokenGuard
-    #: the WSGI environ keys of the credential headers (``HTTP_AUTHORIZATION``, …).
-    authorization_key: str = "HTTP_AUTHORIZATION"
-    token_keys: tuple[str, ...] = ("HTTP_API_TOKEN",)
 
 
 def state() -> TokenGuardState:
@@ -123,10 +119,11 @@ class FlaskTokenGuard:
                           "on the TokenGuard itself", stacklevel=2)
         options = web_options(app.config)
         web = TokenWeb(guard, options, can_manage=lambda owner: self._allowed(owner))
-        found = app.extensions[EXTENSION_KEY] = TokenGuardState(
-            guard, web, self, _environ_key(options.authorization_header),
-            tuple(_environ_key(name) for name in options.token_headers))
+        found = app.extensions[EXTENSION_KEY] = TokenGuardState(guard, web, self)
         app.before_request(request_identifier(found))
+        answer = refusal_answerer(web.authenticator)
+        for refusal in REFUSALS:  # raised by the app's own views too: guard.require(…)
+            app.register_error_handler(refusal, answer)
         for name, mount in (("api", options.api_path), ("settings", options.settings_path)):
             view = self._view(name)
             endpoint = f"tokenguard_{name}"
@@ -146,8 +143,9 @@ class FlaskTokenGuard:
 
     def current_owner(self) -> str | None:
         """The signed-in user per ``owner_loader``, or flask-login's ``current_user``."""
-        value = self._owner_loader() if self._owner_loader is not None else _flask_login_owner()
-        return signed_in_owner(value)
+        if self._owner_loader is None:
+            return _flask_login_owner()
+        return signed_in_owner(self._owner_loader(), self._owner_loader)
 
     def _view(self, name: str) -> Callable[..., Response]:
         def serve(rest: str = "") -> Response:
@@ -180,8 +178,7 @@ def _flask_login_owner() -> str | None:
 
     if current_user is None or not current_user.is_authenticated:
         return None
-    user_id = current_user.get_id()
-    return None if user_id is None else str(user_id)
+    return signed_in_owner(current_user.get_id(), "flask-login's current_user.get_id")
 
 
 def web_request(web: TokenWeb, owner: str | None) -> WebRequest:
@@ -201,26 +198,9 @@ def _read_body(limit: int) -> bytes:
     return request.stream.read(limit + 1)
 
 
-@functools.lru_cache(maxsize=64)
-def _environ_key(name: str) -> str:
-    key = name.upper().replace("-", "_")
-    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"
-
-
 def header_getter(environ: dict[str, Any]) -> HeaderGetter:
-    """Every value of a header, straight from the WSGI environ.
-
-    A WSGI server folds repeated headers into one comma-joined value, so two
-    ``Authorization`` headers arrive as ``"Bearer a, Bearer b"`` and are refused
-    as malformed (400) by ``read_token``. Cheaper than ``request.headers.getlist``,
-    which scans the whole environ on every call.
-    """
-
-    def get_header(name: str) -> list[str]:
-        value = environ.get(_environ_key(name))
-        return [] if value is None else [value]
-
-    return get_header
+    """Every value of a header, straight from the WSGI environ (repeats arrive comma-joined)."""
+    return environ_header_getter(environ)
 
 
 #: The keys that build the guard (``build_guard``): nothing to them when a guard is given.
@@ -243,46 +223,44 @@ def exempt_from_csrf(app: Flask) -> bool:
     return True
 
 
-def request_identifier(found: TokenGuardState) -> Callable[[], Response | None]:
+def request_identifier(found: TokenGuardState) -> Callable[[], None]:
     """The ``before_request`` of one app: verify a token presented to any view (RFC 6750 §3.1).
 
     A request without credentials passes unchanged (``current_token`` is ``None``);
-    bad credentials are answered 400/401 (503 when the store is down) before the
-    view runs, whether or not it is protected. The two mount points check their
-    own callers. Bound to the app's state, so a request costs no look-up of it.
+    bad credentials are refused (400/401, 503 when the store is down: raised, for the
+    extension's error handler) before the view runs, whether or not it is protected.
+    The two mount points check their own callers. Bound to the app's state, so a
+    request costs no look-up of it.
     """
-    web, guard, authenticator = found.web, found.guard, found.web.authenticator
+    web = found.web
+    authenticator = web.authenticator
+    identify = authenticator.identify_environ
     mounts = (web.options.api_path, web.options.settings_path)
-    authorization_key, token_keys = found.authorization_key, found.token_keys
     csrf_exempt = False
 
-    def identify_request() -> Response | None:
+    def identify_request() -> None:
         nonlocal csrf_exempt
-        request_context = request_context_var.get()  # the context itself: no proxy
-        flask_request = request_context.request
-        path = flask_request.path
-        if path.startswith(mounts) and web.handles(path):  # one C call for every other path
+        current = request._get_current_object()  # type: ignore[attr-defined]  # Flask's documented way
+        path = current.path
+        if path.startswith(mounts) and web.handles(path):  # one startswith for every other path
             if not csrf_exempt:  # CSRFProtect's own hook runs after this one when set up later
-                csrf_exempt = exempt_from_csrf(request_context.app)
-            return None
-        environ = flask_request.environ
-        value = environ.get(authorization_key)
-        token_header = not environ.keys().isdisjoint(token_keys)
-        remote = environ.get("REMOTE_ADDR")
-        info = None
-        try:
-            if value is not None and not token_header and value.startswith(PLAIN_BEARER):
-                info = guard.authenticate_cached(value[_PLAIN_START:], remote=remote)  # warm
-            if info is None and (value is not None or token_header):
-                # another scheme or spelling, a token header, or a token the cache cannot
-                # answer alone: read_token's full checks, then the store
-                info = authenticator.identify(header_getter(environ), remote)
-        except (AuthenticationError, StoreUnavailable) as exc:
-            return to_flask(authenticator.respond(exc))
-        environ[ENVIRON_KEY] = info
-        return None
+                csrf_exempt = exempt_from_csrf(current_app)
+            return
+        environ = current.environ
+        environ[AUTHENTICATOR_KEY] = authenticator
+        environ[ENVIRON_KEY] = identify(environ, environ.get("REMOTE_ADDR"))
 
     return identify_request
+
+
+def refusal_answerer(authenticator: RequestAuthenticator) -> Callable[[TokenGuardError], Response]:
+    """The error handler of one app for every refusal: its own RFC 6750 answer, as ``require_scope``
+    gives it, whether the extension or the app's own code (``guard.require(…)``) raised it."""
+
+    def answer_refusal(exc: TokenGuardError) -> Response:
+        return to_flask(authenticator.respond(exc))
+
+    return answer_refusal
 
 
 class _VerbatimResponse(Response):

@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tokenguard.errors import (
-    AuthenticationError,
-    InsufficientScope,
-    StoreUnavailable,
-    TokenGuardError,
-    ValidationError,
-)
+from tokenguard.errors import MissingCredentials, TokenGuardError, ValidationError
 from tokenguard.guard import TokenGuard
 from tokenguard.models import IssuedToken, TokenInfo
 from tokenguard.web import forms, openapi, shapes
-from tokenguard.web.auth import MissingCredentials
+from tokenguard.web.answers import (
+    Forbidden,
+    MethodNotAllowed,
+    NoSuchResource,
+    RequestTooLarge,
+    error_response,
+)
 from tokenguard.web.csrf import CSRF_HEADER
-from tokenguard.web.gate import Caller, Forbidden, Gate, refuse_admin
+from tokenguard.web.gate import Caller, Gate, refuse_admin
 from tokenguard.web.http import NO_STORE_HEADERS, WebRequest, WebResponse
 from tokenguard.web.options import WebOptions
 
@@ -25,14 +25,6 @@ Handler = Callable[[WebRequest, Caller, str], WebResponse]
 TOKEN_ACTIONS = ("revoke", "reapprove", "rotate")
 #: core argument names as the API's JSON fields call them.
 API_FIELDS = {"expires_in": "expires_in_days", "token_id": "id"}
-
-
-def json_error(status: int, error: str, description: str, field: str | None = None,
-               headers: tuple[tuple[str, str], ...] = ()) -> WebResponse:
-    body = {"error": error, "error_description": description}
-    if field is not None:
-        body["field"] = field
-    return WebResponse.json(body, status, headers)
 
 
 class ManagementApi:
@@ -44,28 +36,25 @@ class ManagementApi:
         self.gate = gate
 
     def handle(self, request: WebRequest) -> WebResponse:
-        if len(request.body) > self.options.max_body_size:
-            return json_error(413, "request_too_large",
-                              f"the body exceeds {self.options.max_body_size} bytes")
         try:
+            if len(request.body) > self.options.max_body_size:
+                raise RequestTooLarge(self.options.max_body_size)
             return self._route(request)
         except TokenGuardError as exc:
             return self.error(exc)
 
     def error(self, exc: TokenGuardError) -> WebResponse:
-        """RFC 6750 answers for credential problems, ``{"error", …}`` JSON for the rest."""
-        if isinstance(exc, AuthenticationError | InsufficientScope | StoreUnavailable):
-            return self.gate.authenticator.respond(exc)
-        field = exc.field if isinstance(exc, ValidationError) else None
-        field = API_FIELDS.get(field or "", field)
-        return json_error(exc.status_code, exc.error_code, str(exc), field)
+        """The error's own answer: RFC 6750 for credentials, ``{"error", …}`` JSON for the rest."""
+        if isinstance(exc, ValidationError):  # the field as the JSON names it
+            exc.field = API_FIELDS.get(exc.field or "", exc.field)
+        return error_response(exc, self.options.realm)
 
     def _route(self, request: WebRequest) -> WebResponse:
         segments = [part for part in request.path.split("/") if part]
         method = "GET" if request.method.upper() == "HEAD" else request.method.upper()
         if segments == ["openapi.json"]:
-            return self._only(method, "GET") or WebResponse.json(
-                openapi.document(self.guard, self.options, request.prefix), 200)
+            self._only(method, "GET")
+            return WebResponse.json(openapi.document(self.guard, self.options, request.prefix), 200)
         # POST /revoke and /introspect are no token's: a token has no POST of its own. Other
         # methods fall through, so a token whose id is "revoke" or "introspect" stays reachable.
         if segments == ["revoke"] and method == "POST":
@@ -74,10 +63,10 @@ class ManagementApi:
             return self._introspect(request)
         handlers = self._handlers(segments)
         if handlers is None:
-            return json_error(404, "not_found", "no such resource")
+            raise NoSuchResource()
         handler = handlers.get(method)
         if handler is None:
-            return self._not_allowed(sorted(handlers))
+            raise MethodNotAllowed(list(handlers))
         caller = self.gate.api_caller(request)
         if method != "GET" and caller.via_cookie:
             self.gate.check_csrf(request, caller.owner)
@@ -93,13 +82,10 @@ class ManagementApi:
             return {"POST": getattr(self, "_" + segments[1])}
         return None
 
-    def _only(self, method: str, allowed: str) -> WebResponse | None:
-        return None if method == allowed else self._not_allowed([allowed])
-
     @staticmethod
-    def _not_allowed(methods: list[str]) -> WebResponse:
-        return json_error(405, "method_not_allowed", "method not allowed here",
-                          headers=(("Allow", ", ".join(methods)),))
+    def _only(method: str, allowed: str) -> None:
+        if method != allowed:
+            raise MethodNotAllowed([allowed])
 
     def _info(self, info: TokenInfo) -> dict[str, Any]:
         return shapes.token_json(info, self.guard.scopes, self.guard.clock())
@@ -181,7 +167,7 @@ class ManagementApi:
         """RFC 7662; a non-admin caller learns only about its own owner's tokens."""
         caller = self.gate.bearer(request)
         if caller is None:
-            raise MissingCredentials("authentication required")
+            raise MissingCredentials()
         self.gate.check_can_manage(caller.owner)
         info = self.guard.introspect(self._token_field(request), remote=request.remote)
         if info is not None and not caller.admin and info.owner != caller.owner:

@@ -21,7 +21,8 @@ An adapter mounts one ``TokenWeb`` and, for every request:
    and body of the ``WebResponse`` back verbatim.
 
 The query string is never read for credentials. Protected app endpoints use
-``web.authenticator`` (``identify`` / ``authorize`` / ``respond``).
+``web.authenticator`` (``identify_environ`` or ``identify_raw``, ``authorize``,
+``respond``); every error is answered by :func:`tokenguard.web.answers.error_response`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import dataclasses
 from collections.abc import Callable
 
 from tokenguard.guard import TokenGuard
-from tokenguard.web.api import ManagementApi, json_error
+from tokenguard.web.answers import NoSuchResource, error_response
+from tokenguard.web.api import ManagementApi
 from tokenguard.web.auth import RequestAuthenticator
 from tokenguard.web.csrf import CsrfProtector
 from tokenguard.web.gate import Gate
@@ -70,7 +72,7 @@ class TokenWeb:
         if request.root not in (self.options.api_path, self.options.settings_path):
             parts = self.split(request.path)
             if parts is None:
-                return json_error(404, "not_found", "no such resource")
+                return error_response(NoSuchResource(), self.options.realm)
             request = dataclasses.replace(request, root=parts[0], path=parts[1])
         if request.root == self.options.api_path:
             return self.api.handle(request)

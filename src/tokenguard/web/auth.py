@@ -1,84 +1,119 @@
-"""Who is this request, and may it pass: decided once for both adapters."""
+"""Who is this request, and may it pass: decided once, for every adapter.
+
+An adapter asks :class:`RequestAuthenticator` three things: the request's token
+(:meth:`~RequestAuthenticator.identify_environ` for WSGI,
+:meth:`~RequestAuthenticator.identify_raw` for ASGI, which may hand back the
+token to verify in a worker thread), whether it may pass
+(:meth:`~RequestAuthenticator.authorize`, the one scope check), and the answer
+to a refusal (:meth:`~RequestAuthenticator.respond`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from tokenguard.errors import AuthenticationError, InsufficientScope, StoreUnavailable, TokenGuardError
+from tokenguard.errors import REFUSALS, MissingCredentials, TokenGuardError
 from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
-from tokenguard.web import challenges
-from tokenguard.web.credentials import read_token
+from tokenguard.web.answers import error_response
+from tokenguard.web.credentials import CredentialReader, RawHeaders
 from tokenguard.web.http import HeaderGetter, WebResponse
 from tokenguard.web.options import WebOptions
 
-
-class MissingCredentials(AuthenticationError):
-    """No token was presented to a protected endpoint (401 without an error code)."""
-
-
-#: What ``identify`` and ``authorize`` raise about the request: answered 400, 401, 403 or 503.
-#: Anything else (``require_scope("wrte")``, a scope the guard does not configure) is the
-#: app's own mistake: it propagates, a 500 on every adapter, rather than blaming the token.
-REFUSALS = (AuthenticationError, InsufficientScope, StoreUnavailable)
+__all__ = ["REFUSALS", "MissingCredentials", "RequestAuthenticator"]
 
 
 class RequestAuthenticator:
-    """Reads and verifies header credentials, checks scopes, and renders failures."""
+    """Reads and verifies header credentials, checks scopes, and answers refusals."""
 
-    __slots__ = ("guard", "options")
+    __slots__ = ("guard", "options", "reader", "realm")
 
     def __init__(self, guard: TokenGuard, options: WebOptions) -> None:
         self.guard = guard
         self.options = options
+        self.realm = options.realm
+        self.reader = CredentialReader(options.authorization_header, options.token_headers)
+
+    # -- who: the request's token ---------------------------------------------------------
 
     def identify(self, get_header: HeaderGetter, remote: str | None = None) -> TokenInfo | None:
-        """The token's info, ``None`` for an anonymous request, or an error to render.
+        """The token's info, ``None`` for an anonymous request, or an error to answer.
 
         Raises ``MalformedCredentials`` (400), ``AuthenticationError`` (401)
-        or ``StoreUnavailable`` (503).
+        or ``StoreUnavailable`` (503). May reach the store.
         """
-        token = read_token(get_header, self.options.authorization_header,
-                           self.options.token_headers)
+        token = self.reader.read(get_header)
+        return None if token is None else self.guard.authenticate(token, remote=remote)
+
+    def identify_environ(self, environ: Mapping[str, Any], remote: str | None = None) -> TokenInfo | None:
+        """``identify`` for a WSGI environ: a warm ``Bearer`` token from the cache, else every check."""
+        reader = self.reader
+        candidate = reader.environ_candidate(environ)
+        if candidate is None:
+            return None
+        if candidate:
+            info = self.guard.authenticate_cached(candidate, remote=remote)
+            if info is not None:
+                return info
+        token = reader.read_environ(environ)
+        return None if token is None else self.guard.authenticate(token, remote=remote)
+
+    def identify_raw(self, raw_headers: RawHeaders, remote: str | None = None) -> TokenInfo | str | None:
+        """``identify`` for ASGI raw headers, from memory alone: it never reaches the store.
+
+        The token's info, ``None`` when anonymous, or, when only the store can
+        answer, the token itself (a ``str``), for ``guard.authenticate`` in a worker
+        thread. Raises as ``identify`` does.
+        """
+        candidate = self.reader.raw_candidate(raw_headers)
+        if candidate is None:
+            return None
+        cached = self.guard.authenticate_cached
+        if candidate:
+            info = cached(candidate, remote=remote)
+            if info is not None:
+                return info
+        token = self.reader.read_raw(raw_headers)
         if token is None:
             return None
+        if not candidate:  # unusual headers spelling a warm token: the cache, offered it once
+            info = cached(token, remote=remote)
+            if info is not None:
+                return info
+        return token
+
+    def verify(self, token: str, remote: str | None = None) -> TokenInfo:
+        """``guard.authenticate``: what ``identify_raw`` hands back a token for (it may reach the store)."""
         return self.guard.authenticate(token, remote=remote)
 
-    def identify_cached(self, get_header: HeaderGetter,
-                        remote: str | None = None) -> tuple[bool, TokenInfo | None]:
-        """``identify`` from memory alone, for event loops: ``(True, info or None)`` when
-        answered, ``(False, None)`` when the store is needed. Raises as ``identify`` does."""
-        token = read_token(get_header, self.options.authorization_header,
-                           self.options.token_headers)
-        if token is None:
-            return True, None
-        info = self.guard.authenticate_cached(token, remote=remote)
-        return info is not None, info
+    # -- may it pass: the one scope check ----------------------------------------------------
 
-    def authorize(
-        self, info: TokenInfo | None, scopes: Iterable[str], project: str | None = None,
-        remote: str | None = None,
-    ) -> TokenInfo:
-        """``info`` when it holds ``scopes`` (and ``project``); raises otherwise."""
+    def authorize(self, info: TokenInfo | None, wanted: frozenset[str] | Iterable[str],
+                  project: str | None = None, remote: str | None = None) -> TokenInfo:
+        """``info`` when it holds every scope of ``wanted`` (and ``project``); raises otherwise.
+
+        Every decorator, the FastAPI dependency and the management API ask this.
+        ``MissingCredentials`` without a token, ``InsufficientScope`` without the
+        scope or project; a scope the guard does not configure is a ``ValidationError``
+        (the app's mistake). Effective scopes are configured ones, so a token holding
+        them all passes with one subset test; the rest is ``guard.require``'s.
+        """
         if info is None:
-            raise MissingCredentials("authentication required")
-        self.guard.require(info, *scopes, project=project, remote=remote)
+            raise MissingCredentials()
+        needed = wanted if type(wanted) is frozenset else frozenset(wanted)
+        if project is None and needed <= info.effective_scopes:
+            return info
+        self.guard.require(info, *sorted(needed), project=project, remote=remote)
         return info
 
-    def protect(
-        self, get_header: HeaderGetter, scopes: Iterable[str], project: str | None = None,
-        remote: str | None = None,
-    ) -> TokenInfo:
+    def protect(self, get_header: HeaderGetter, scopes: Iterable[str], project: str | None = None,
+                remote: str | None = None) -> TokenInfo:
         """identify + authorize in one call, for adapters that check lazily."""
         return self.authorize(self.identify(get_header, remote), scopes, project, remote)
 
-    @staticmethod
-    def close_reason(exc: TokenGuardError) -> str:
-        """Why a websocket handshake is closed: the ``error`` the JSON body would carry."""
-        return "unauthorized" if isinstance(exc, MissingCredentials) else exc.error_code
+    # -- the answer to a refusal ------------------------------------------------------------------
 
     def respond(self, exc: TokenGuardError) -> WebResponse:
-        """The RFC 6750 response for any error raised by the methods above."""
-        if isinstance(exc, MissingCredentials):
-            return challenges.unauthenticated(self.options.realm)
-        return challenges.error_response(exc, self.options.realm)
+        """The answer to any error raised by the methods above (or by ``guard.require``)."""
+        return error_response(exc, self.realm)

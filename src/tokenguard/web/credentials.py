@@ -1,9 +1,19 @@
-"""Reading a token from request headers, as RFC 6750 §2.1 says; never from the query string."""
+"""Reading a token from request headers, as RFC 6750 §2.1 says; never from the query string.
+
+One reader for every adapter. :func:`read_token` makes every check, from any
+header getter. :class:`CredentialReader` is configured once with the header
+names and reads what servers hand over: an ASGI scope's raw headers, a WSGI
+(or Django) environ. Its fast path, for the ``Authorization: Bearer <token>``
+nearly every client sends, reads the one header and no other:
+:meth:`CredentialReader.raw_candidate` and :meth:`~CredentialReader.environ_candidate`.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from tokenguard.errors import MalformedCredentials
 from tokenguard.web.http import HeaderGetter
@@ -12,11 +22,12 @@ MAX_HEADER_LENGTH = 8192
 # b64token (RFC 6750 §2.1), plus ":" for the RFC 8959 "secret-token:" form.
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/:]+=*")
 _BEARER = re.compile(r"Bearer +(\S+)", re.IGNORECASE | re.ASCII)
-#: ``Bearer `` as written by nearly every client: the adapters hand what follows it to
-#: ``TokenGuard.authenticate_cached``, which answers only for a canonical token it holds;
-#: anything else goes through ``read_token``.
+#: ``Bearer `` as written by nearly every client: what follows it is the fast path's candidate.
 PLAIN_BEARER = "Bearer "
-PLAIN_BEARER_BYTES = PLAIN_BEARER.encode("ascii")
+_PLAIN_START = len(PLAIN_BEARER)
+_PLAIN_BEARER_BYTES = PLAIN_BEARER.encode("ascii")
+
+RawHeaders = Iterable[tuple[bytes, bytes]]
 
 
 def read_token(
@@ -69,3 +80,110 @@ def _checked(token: str) -> str:
         raise MalformedCredentials("malformed token")
     return token
 
+
+# -- what servers hand over -------------------------------------------------------------------
+
+
+def raw_header_getter(raw_headers: RawHeaders) -> HeaderGetter:
+    """Every value of a header from ASGI raw headers, by case-insensitive name, repeats kept in order.
+
+    ASGI servers send header names lowercased (the spec requires it, and
+    Starlette's ``Headers`` relies on it too), so names compare as bytes.
+    """
+    headers = raw_headers if isinstance(raw_headers, list) else list(raw_headers)
+
+    def get_header(name: str) -> list[str]:
+        key = _raw_name(name)
+        return [value.decode("latin-1") for raw_name, value in headers if raw_name == key]
+
+    return get_header
+
+
+def environ_header_getter(environ: Mapping[str, Any]) -> HeaderGetter:
+    """Every value of a header from a WSGI environ (or Django's ``request.META``).
+
+    A WSGI server folds repeated headers into one comma-joined value, so two
+    ``Authorization`` headers arrive as ``"Bearer a, Bearer b"`` and are refused
+    as malformed (400) by :func:`read_token`.
+    """
+
+    def get_header(name: str) -> list[str]:
+        value = environ.get(environ_key(name))
+        return [] if value is None else [value]
+
+    return get_header
+
+
+@functools.lru_cache(maxsize=256)
+def _raw_name(name: str) -> bytes:
+    return name.lower().encode("latin-1")
+
+
+@functools.lru_cache(maxsize=256)
+def environ_key(name: str) -> str:
+    """The WSGI environ key of a header: ``Api-Token`` is ``HTTP_API_TOKEN``."""
+    key = name.upper().replace("-", "_")
+    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"
+
+
+class CredentialReader:
+    """The credentials of a request, read from raw ASGI headers or a WSGI environ.
+
+    The ``*_candidate`` methods are the fast path. They answer ``None`` when the
+    request carries no credential header at all, and otherwise the value after
+    ``Bearer `` when a single ``Authorization`` header spelled that way is the
+    only credential: the candidate. Anything else (a token header, a repeated
+    header, another scheme or spelling) answers ``""``: read it with
+    :meth:`read`'s every check. A candidate is exactly what :func:`read_token`
+    would return *when it is a canonical token* (letters, digits and ``_``, so
+    nothing to strip, split or refuse); ``TokenGuard.authenticate_cached``
+    looks up only canonical tokens and answers ``None`` for anything else, so
+    :class:`~tokenguard.web.auth.RequestAuthenticator` offers a candidate to
+    the cache first and reads fully when the cache cannot answer.
+    """
+
+    __slots__ = ("_authorization_key", "_raw_authorization", "_raw_token_headers", "_token_keys",
+                 "authorization_header", "token_headers")
+
+    def __init__(self, authorization_header: str = "Authorization",
+                 token_headers: Sequence[str] = ("Api-Token",)) -> None:
+        self.authorization_header = authorization_header
+        self.token_headers = tuple(token_headers)
+        self._raw_authorization = _raw_name(authorization_header)
+        self._raw_token_headers = frozenset(_raw_name(name) for name in self.token_headers)
+        self._authorization_key = environ_key(authorization_header)
+        self._token_keys = frozenset(environ_key(name) for name in self.token_headers)
+
+    def read(self, get_header: HeaderGetter) -> str | None:
+        """:func:`read_token` with this reader's header names."""
+        return read_token(get_header, self.authorization_header, self.token_headers)
+
+    def read_raw(self, raw_headers: RawHeaders) -> str | None:
+        return self.read(raw_header_getter(raw_headers))
+
+    def read_environ(self, environ: Mapping[str, Any]) -> str | None:
+        return self.read(environ_header_getter(environ))
+
+    def raw_candidate(self, raw_headers: RawHeaders) -> bytes | str | None:
+        """The fast path over ASGI raw headers: one pass, nothing decoded (see the class)."""
+        found: bytes | None = None
+        authorization, token_headers = self._raw_authorization, self._raw_token_headers
+        for name, value in raw_headers:
+            if name == authorization:
+                if found is not None:
+                    return ""
+                found = value
+            elif name in token_headers:
+                return ""
+        if found is None:
+            return None
+        return found[_PLAIN_START:] if found.startswith(_PLAIN_BEARER_BYTES) else ""
+
+    def environ_candidate(self, environ: Mapping[str, Any]) -> str | None:
+        """The fast path over a WSGI environ: one look-up, and one to rule out a token header."""
+        value = environ.get(self._authorization_key)
+        if not environ.keys().isdisjoint(self._token_keys):  # iterates over the few token keys
+            return ""
+        if value is None:
+            return None
+        return value[_PLAIN_START:] if value.startswith(PLAIN_BEARER) else ""

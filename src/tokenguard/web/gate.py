@@ -6,27 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tokenguard import validation
-from tokenguard.errors import InsufficientScope, TokenGuardError, TokenNotFound, ValidationError
+from tokenguard.errors import InsufficientScope, MissingCredentials, TokenNotFound, ValidationError
 from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
-from tokenguard.web.auth import MissingCredentials, RequestAuthenticator
+from tokenguard.web.answers import CsrfRefused, Forbidden
+from tokenguard.web.auth import RequestAuthenticator
 from tokenguard.web.csrf import CSRF_HEADER, CsrfProtector, same_origin
 from tokenguard.web.http import WebRequest
 
 CanManage = Callable[[str], bool]
-
-
-class Forbidden(TokenGuardError):
-    """The caller is known but may not do this (403)."""
-
-    error_code = "forbidden"
-    status_code = 403
-
-
-class CsrfRefused(Forbidden):
-    """A cookie-authenticated write without a valid CSRF token or from another origin."""
-
-    error_code = "csrf_failed"
+__all__ = ["Caller", "CanManage", "CsrfRefused", "Forbidden", "Gate", "refuse_admin"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +37,7 @@ class Caller:
 class Gate:
     """Identifies callers, applies ``can_manage`` and the CSRF rules; raises what it refuses."""
 
-    __slots__ = ("_can_manage", "authenticator", "csrf", "guard", "management_scope")
+    __slots__ = ("_can_manage", "_managing", "authenticator", "csrf", "guard", "management_scope")
 
     def __init__(self, guard: TokenGuard, authenticator: RequestAuthenticator, csrf: CsrfProtector,
                  can_manage: CanManage | None, management_scope: str) -> None:
@@ -57,16 +46,22 @@ class Gate:
         self.csrf = csrf
         self._can_manage = can_manage
         self.management_scope = management_scope
+        self._managing = frozenset({management_scope})
 
     def bearer(self, request: WebRequest) -> TokenInfo | None:
-        """The presented token if it may manage tokens; ``None`` when no token was sent."""
+        """The presented token if it may manage tokens; ``None`` when no token was sent.
+
+        A guard that configures no management scope lets no token but an admin one manage:
+        403 naming the scope, rather than the app's-mistake error an unknown scope is elsewhere.
+        """
         info = self.authenticator.identify(request.get_header, request.remote)
-        if info is None or info.admin:
-            return info
+        if info is None:
+            return None
         if self.management_scope not in self.guard.scopes:
+            if info.admin:
+                return info
             raise InsufficientScope([self.management_scope])
-        self.guard.require(info, self.management_scope, remote=request.remote)
-        return info
+        return self.authenticator.authorize(info, self._managing, remote=request.remote)
 
     def api_caller(self, request: WebRequest) -> Caller:
         """A bearer token with the management scope, else the signed-in user, else 401."""
@@ -76,7 +71,7 @@ class Gate:
         elif request.owner:  # the owner_loader's id, taken as the core takes owners: 400 if bad
             caller = Caller(validation.owner(request.owner))
         else:
-            raise MissingCredentials("authentication required")
+            raise MissingCredentials()
         self.check_can_manage(caller.owner)
         return caller
 

@@ -90,11 +90,20 @@ class WebResponse:
         return None
 
 
-def signed_in_owner(value: object) -> str | None:
-    """What an app's ``owner_loader`` returned, as an owner id: ``None`` or ``""`` is nobody.
+def signed_in_owner(value: object, loader: object = None) -> str | None:
+    """What an app's ``owner_loader`` returned, as an owner id; one rule for every adapter.
 
-    Apps often return a user's numeric id: it becomes its decimal string.
+    ``None``, ``""`` and ``False`` are nobody, so ``current_user.is_authenticated and
+    current_user.id`` works for anonymous visitors. A ``str`` is the owner; an ``int``
+    (a user's numeric id, not a ``bool``) its decimal string. Anything else is the
+    app's mistake: a ``TypeError`` naming ``loader``, the callback that returned it.
     """
-    if value is None or value == "":
+    if value is None or value is False:
         return None
-    return str(value)
+    if isinstance(value, str):
+        return str(value) or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(int(value))
+    name = getattr(loader, "__qualname__", None) or repr(loader)
+    raise TypeError(f"owner_loader {name} returned a {type(value).__name__}: an owner is a str or "
+                    "an int, and None, '' or False means nobody is signed in")

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from tokenguard import validation
 from tokenguard.errors import (
+    MissingCredentials,
     StoreUnavailable,
     TokenGuardError,
     TokenIdConflict,
@@ -29,9 +30,16 @@ from tokenguard.errors import (
 )
 from tokenguard.guard import TokenGuard
 from tokenguard.models import IssuedToken
-from tokenguard.web import challenges, forms, pageview
+from tokenguard.web import forms, pageview
+from tokenguard.web.answers import (
+    Forbidden,
+    MethodNotAllowed,
+    NoSuchResource,
+    RequestTooLarge,
+    error_response,
+)
 from tokenguard.web.flash import Flash, FlashCookies
-from tokenguard.web.gate import Forbidden, Gate, refuse_admin
+from tokenguard.web.gate import Gate, refuse_admin
 from tokenguard.web.http import WebRequest, WebResponse
 from tokenguard.web.options import WebOptions
 from tokenguard.web.render import Renderer
@@ -71,27 +79,28 @@ class SettingsPage:
             asset = self.renderer.asset(segments[1])
             if asset is not None:  # else a token whose id is "static", if any: /static/delete
                 return asset
+        try:
+            return self._answer(request, segments, method)
+        except (TokenNotFound, NoSuchResource, StoreUnavailable, MethodNotAllowed, RequestTooLarge) as exc:
+            return self.problem(request, exc)
+        except Forbidden as exc:
+            return self.problem(request, exc, message=str(exc))
+
+    def _answer(self, request: WebRequest, segments: list[str], method: str) -> WebResponse:
         if len(request.body) > self.options.max_body_size:
-            return self.problem(request, 413)
+            raise RequestTooLarge(self.options.max_body_size)
         route = self._route(segments, method)
         if route is None:
-            return self.problem(request, 404)
+            raise NoSuchResource()
         if isinstance(route, list):
-            return self.problem(request, 405, [("Allow", ", ".join(route))])
+            raise MethodNotAllowed(route)
         if not request.owner:
             return self._sign_in(request)
         try:
             validation.owner(request.owner)  # the owner_loader's id: Gate.api_caller says the same
         except ValidationError as exc:
-            return self.problem(request, 400, message=f"Your account cannot hold API tokens: {exc}.")
-        try:
-            return self._run(route, request, request.owner, segments[0] if segments else "")
-        except TokenNotFound:
-            return self.problem(request, 404)
-        except StoreUnavailable:
-            return self.problem(request, 503, [("Retry-After", "5")])
-        except Forbidden as exc:
-            return self.problem(request, 403, message=str(exc))
+            return self.problem(request, exc, message=f"Your account cannot hold API tokens: {exc}.")
+        return self._run(route, request, request.owner, segments[0] if segments else "")
 
     def _route(self, segments: list[str], method: str) -> Action | list[str] | None:
         if not segments:
@@ -125,15 +134,16 @@ class SettingsPage:
             sep = "&" if "?" in self.options.login_url else "?"
             return WebResponse.redirect(f"{self.options.login_url}{sep}next={quote(request.base_url)}")
         # RFC 9110 §15.5.2: every 401 carries a challenge (the realm the app's tokens belong to)
-        return self.problem(request, 401, [("WWW-Authenticate", challenges.challenge(self.options.realm))])
+        return self.problem(request, MissingCredentials())
 
-    def problem(self, request: WebRequest, status: int, headers: list[tuple[str, str]] | None = None,
-                message: str | None = None) -> WebResponse:
+    def problem(self, request: WebRequest, exc: TokenGuardError, message: str | None = None) -> WebResponse:
+        """The error's own answer (status, headers) with a short HTML page in place of its JSON."""
+        status = exc.status_code
         title, text = PROBLEMS[status]
         context = {"root": request.base_url, "app_name": self.options.app_name, "title": title,
                    "text": message or text, "status": status, "owner": request.owner,
                    "csrf_token": "", "login_url": self.options.login_url}
-        return self.renderer.page("problem.html", context, status, headers or [])
+        return error_response(exc, self.options.realm, self.renderer.page("problem.html", context))
 
     def _render(self, request: WebRequest, owner: str, *, status: int = 200,
                 issued: IssuedToken | None = None, issued_action: str = "",
