@@ -13,6 +13,7 @@ read the setting through this one module, so they agree on what is wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,21 +32,10 @@ from tokenguard_django.plugin import SCHEME
 SETTING = "TOKENGUARD"
 DEFAULT_DATABASE_URL = SCHEME + "default"
 
-#: The keys this adapter adds to the core's table, and their defaults.
+#: The keys this adapter adds, and their defaults.
 DJANGO_DEFAULTS: dict[str, Any] = {
     # plugins of the guard (objects or dotted paths), besides those found by entry point
     "plugins": (),
-    # the web layer
-    "authorization_header": "Authorization",
-    "token_headers": ("Api-Token",),
-    "settings_path": "/settings/tokens",
-    "api_path": "/api/tokens",
-    "realm": "api",
-    "env_var": "API_TOKEN",
-    "allow_token_minting": False,
-    "app_name": "API",
-    "login_url": None,
-    "max_body_size": 64 * 1024,
     # the host's callbacks (a callable or its dotted path)
     "owner_loader": None,
     "can_manage": None,
@@ -53,11 +43,14 @@ DJANGO_DEFAULTS: dict[str, Any] = {
     "revoke_on_logout": True,
     "revoke_on_deactivate": True,
 }
-#: Every key of ``TOKENGUARD``: the core's settings, then this adapter's.
-KEYS: tuple[str, ...] = (*(s.name for s in core.SETTINGS), *DJANGO_DEFAULTS)
-_WEB_KEYS = ("authorization_header", "token_headers", "settings_path", "api_path", "realm", "env_var",
-             "allow_token_minting", "app_name", "login_url", "max_body_size")
-_CALLBACK_KEYS = ("owner_loader", "can_manage")
+#: The web layer's options (``settings_path``, ``realm``, ``login_url``…): ``WebOptions``'s own
+#: fields, with its defaults, so every adapter takes the same ones.
+WEB_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(WebOptions) if f.init)
+#: Web options that are callables (given as such or as a dotted path).
+_WEB_CALLABLES = frozenset({"locale_selector", "owner_display", "template_context"}) & set(WEB_KEYS)
+#: Every key of ``TOKENGUARD``: the core's settings, the web layer's options, this adapter's.
+KEYS: tuple[str, ...] = (*(s.name for s in core.SETTINGS), *WEB_KEYS, *DJANGO_DEFAULTS)
+_CALLBACK_KEYS = ("owner_loader", "can_manage", *sorted(_WEB_CALLABLES))
 _SWITCH_KEYS = ("revoke_on_logout", "revoke_on_deactivate")
 #: Flask keys that have no meaning here.
 _REPLACED = {"host": "mount the tokenguard URLs under the host you want in your URLconf instead"}
@@ -105,15 +98,29 @@ class Config:
         return self.guard_config().guard(plugins=self.plugins(), **options)
 
     def web_options(self) -> WebOptions:
-        values = {key: self.values[key] for key in _WEB_KEYS}
-        headers = values["token_headers"]
-        values["token_headers"] = (headers,) if isinstance(headers, str) else tuple(headers)
+        """The web layer's options: those given, the page's language from Django's i18n."""
+        values = {key: self.given[key] for key in WEB_KEYS if key in self.given}
+        headers = values.get("token_headers")
+        if headers is not None:
+            values["token_headers"] = (headers,) if isinstance(headers, str) else tuple(headers)
+        for key in _WEB_CALLABLES & values.keys():
+            values[key] = self.callback(key)
+        if "locale_selector" in WEB_KEYS and values.get("locale_selector") is None:
+            values["locale_selector"] = django_language
         return WebOptions(**values)
 
     def callback(self, key: str) -> Callable[..., Any] | None:
-        """``owner_loader`` or ``can_manage``: the callable, imported if given as a dotted path."""
-        value = self.values[key]
+        """A callback (``owner_loader``, ``can_manage``, ``locale_selector``…), imported if given
+        as a dotted path."""
+        value = self.values.get(key)
         return None if value is None else _resolve(value, key)
+
+
+def django_language(request: object) -> str | None:
+    """The language Django activated for the request (``LocaleMiddleware``, ``LANGUAGE_CODE``)."""
+    from django.utils import translation
+
+    return translation.get_language()
 
 
 def raw_setting() -> object:

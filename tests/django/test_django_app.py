@@ -295,3 +295,21 @@ def test_deactivation_uses_deactivate_owner_when_the_guard_has_it(
     alice.save()
     assert calls == [("deactivate", str(alice.pk), "django:deactivate"),
                      ("reactivate", str(alice.pk), "django:activate")]
+
+
+def test_the_web_layers_options_are_keys_too() -> None:
+    from tokenguard_django.config import WEB_KEYS
+
+    assert {"settings_path", "api_path", "realm", "login_url", "app_name"} <= set(WEB_KEYS)
+    assert ids({**TOKENGUARD, "app_name": "Notes", "realm": "notes", "env_var": "NOTES_TOKEN"}) == []
+
+
+def test_the_page_speaks_djangos_language() -> None:
+    from django.utils import translation
+
+    from tokenguard_django.config import WEB_KEYS, django_language, load
+
+    with translation.override("de"):
+        assert django_language(None) == "de"
+    if "locale_selector" in WEB_KEYS:  # the web layer chooses the page's language
+        assert load().web_options().locale_selector is django_language  # type: ignore[attr-defined]
