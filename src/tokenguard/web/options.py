@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from tokenguard.errors import ValidationError
+
+if TYPE_CHECKING:
+    from tokenguard.web.http import WebRequest
 
 _MOUNT = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 _ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_BLOCK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+THEMES = ("auto", "light", "dark")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,34 @@ class WebOptions:
     #: how long a CSRF token stays valid, in seconds.
     csrf_max_age: int = 24 * 3600
 
+    # -- inside the host app: layout, theme, language, links (see tokenguard.web.render) --
+    #: the host's templates, looked up before ours (``tokenguard/<name>.html`` overrides ours):
+    #: a directory, a Jinja2 loader, a Jinja2 ``Environment`` (its globals and filters kept),
+    #: or anything with an ``env`` that is one (Starlette's ``Jinja2Templates``).
+    templates: object = None
+    #: a host template the page extends (``"base.html"``), filling ``content_block``; ``None``:
+    #: our own layout (``tokenguard/layout.html``).
+    base_template: str | None = None
+    #: the block of ``base_template`` that receives the page (blocks ``title`` and ``head`` get
+    #: the title and our stylesheet, script and CSRF meta tag too).
+    content_block: str = "content"
+    #: what the host's templates need besides the page's own variables (Flask: the context
+    #: processors' ``current_user`` and the like), called once per rendering.
+    template_context: Callable[[], Mapping[str, Any]] | None = None
+    #: ``auto`` follows the visitor's system (``prefers-color-scheme``); ``light`` or ``dark`` forces one.
+    theme: str = "auto"
+    #: sources the host's layout needs, added to our Content-Security-Policy:
+    #: ``{"style-src": ["https://cdn.example"], "img-src": ["data:"]}``.
+    csp_sources: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
+    #: the locale of a request (``"de"``, ``"fr_CA"``), or ``None`` for its ``Accept-Language``.
+    locale_selector: Callable[[WebRequest], object] | None = None
+    #: the name the page shows for an owner ("Signed in as …"); default: the owner id.
+    owner_display: Callable[[str], str] | None = None
+    #: the link back to the host app; ``None``: the app's root (``/`` below its mount prefix).
+    home_url: str | None = None
+    #: a sign-out link in our layout's top bar, when set.
+    logout_url: str | None = None
+
     def __post_init__(self) -> None:
         for field, path in (("settings_path", self.settings_path), ("api_path", self.api_path)):
             if not isinstance(path, str) or not _MOUNT.fullmatch(path):
@@ -64,6 +100,28 @@ class WebOptions:
             raise ValidationError("max_body_size must be an int of at least 1024", field="max_body_size")
         if not isinstance(self.csrf_max_age, int) or self.csrf_max_age < 60:
             raise ValidationError("csrf_max_age must be at least 60 seconds", field="csrf_max_age")
+        self._check_host_options()
+
+    def _check_host_options(self) -> None:
+        from tokenguard.web.csp import check_sources  # the CSP's own rules, kept with it
+
+        if self.theme not in THEMES:
+            raise ValidationError("theme must be auto, light or dark", field="theme")
+        if self.base_template is not None and not (isinstance(self.base_template, str)
+                                                   and self.base_template):
+            raise ValidationError("base_template must be a template name, like base.html",
+                                  field="base_template")
+        if not isinstance(self.content_block, str) or not _BLOCK_NAME.fullmatch(self.content_block):
+            raise ValidationError("content_block must be a Jinja block name, like content",
+                                  field="content_block")
+        for name in ("login_url", "logout_url", "home_url"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or any(c in value for c in "\r\n\0")):
+                raise ValidationError(f"{name} must be a URL or None", field=name)
+        for name in ("locale_selector", "owner_display", "template_context"):
+            if getattr(self, name) is not None and not callable(getattr(self, name)):
+                raise ValidationError(f"{name} must be callable or None", field=name)
+        check_sources(self.csp_sources)
 
     def mount_for(self, path: str) -> str | None:
         """``api_path`` or ``settings_path`` when ``path`` is that mount point or below it.

@@ -1,48 +1,60 @@
-"""What the settings page shows: rows of tokens, the create form, the limit, in display form."""
+"""What the settings page shows: rows of tokens, the create form, the limit, in display form.
+
+Text here is English, marked with ``N_`` for the catalog; the templates translate
+it (``i18n.message``) and word dates and spans in the request's locale.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
 from tokenguard.web.forms import ExpiryChoice, expiry_choices
+from tokenguard.web.i18n import N_
 from tokenguard.web.shapes import permission, timestamp
 
 PERMISSION_HELP = {
-    "read": "Read data through the API.",
-    "write": "Read and change data.",
-    "management": "Read, change data, and manage API tokens.",
+    "read": N_("Read data through the API."),
+    "write": N_("Read and change data."),
+    "management": N_("Read, change data, and manage API tokens."),
 }
+#: shown for a time that is not set ("Never" used, never expires).
+NEVER = N_("Never")
+#: the short pages of the settings page's errors: (title, text) by status.
+PROBLEMS = {
+    401: (N_("Sign in required"), N_("Sign in to manage your API tokens.")),
+    400: (N_("Cannot manage tokens"), N_("Your account cannot hold API tokens.")),
+    403: (N_("Not allowed"), N_("You are not allowed to manage API tokens.")),
+    404: (N_("Not found"), N_("There is no such page or token.")),
+    405: (N_("Method not allowed"), N_("This address does not accept that request.")),
+    413: (N_("Request too large"), N_("The form sent was too large.")),
+    503: (N_("Temporarily unavailable"), N_("Token storage is unavailable. Try again in a moment.")),
+}
+#: the create form's own messages (``CreateForm.message`` and ``errors``).
+LIMIT_REACHED = N_("You have reached the maximum number of tokens.")
+ID_TAKEN = N_("This id is already taken.")
+CHECK_FIELD = N_("Check the highlighted field.")
 
 
 @dataclass(frozen=True, slots=True)
 class Moment:
-    """A time as the page shows it: a short date, a relative phrase and the exact value."""
+    """A time as the page shows it, in the visitor's language when rendered.
 
-    text: str
-    relative: str
+    ``day``: the date shown (UTC); ``span``: how far from now (negative: past),
+    which the page words "in 7 days" or "2 hours ago"; ``iso``: the exact value.
+    """
+
+    day: date
+    span: timedelta
     iso: str
 
 
 def moment(when: datetime | None, now: datetime, empty: str) -> Moment | str:
     if when is None:
         return empty
-    return Moment(f"{when.day} {when:%b %Y}", relative(when, now), timestamp(when) or "")
-
-
-def relative(when: datetime, now: datetime) -> str:
-    seconds = (when - now).total_seconds()
-    span = abs(seconds)
-    if span < 60:
-        return "just now"
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if span >= size:
-            count = int(span // size)
-            text = f"{count} {unit}{'' if count == 1 else 's'}"
-            return f"in {text}" if seconds > 0 else f"{text} ago"
-    return "just now"  # pragma: no cover
+    return Moment(when.astimezone(UTC).date(), when - now, timestamp(when) or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +89,7 @@ def token_row(info: TokenInfo, guard: TokenGuard, now: datetime) -> TokenRow:
         id=info.id, name=info.name, hint=info.hint, permission=permission(info, guard.scopes),
         projects=sorted(info.projects), status=info.status_at(now), admin=info.admin,
         expired=info.is_expired_at(now), created=moment(info.created_at, now, ""),
-        expires=moment(info.expires_at, now, "Never"), last_used=moment(info.last_used_at, now, "Never"),
+        expires=moment(info.expires_at, now, NEVER), last_used=moment(info.last_used_at, now, NEVER),
     )
 
 

@@ -4,7 +4,10 @@
 
   // The page that shows a new secret answered a POST: make a reload do a GET,
   // so the secret is gone instead of being posted (and created) again.
-  var replaceUrl = document.body.getAttribute("data-replace-url");
+  // The page's own element (in our layout or the host's) carries its data: <div class="tokenguard">.
+  var root = document.querySelector(".tokenguard[data-replace-url]") || document.querySelector(".tokenguard");
+  var replaceUrl = root && root.getAttribute("data-replace-url");
+  var copiedLabel = (root && root.getAttribute("data-copied-label")) || "Copied";
   if (replaceUrl && window.history && window.history.replaceState) {
     window.history.replaceState(null, "", replaceUrl);
   }
@@ -23,7 +26,7 @@
   function copyText(text, button) {
     var done = function () {
       var label = button.textContent;
-      button.textContent = "Copied";
+      button.textContent = copiedLabel;
       button.classList.add("copied");
       window.setTimeout(function () {
         button.textContent = label;
@@ -45,7 +48,7 @@
     selection.removeAllRanges();
     selection.addRange(range);
     try {
-      if (document.execCommand("copy")) { button.textContent = "Copied"; }
+      if (document.execCommand("copy")) { button.textContent = copiedLabel; }
     } catch (e) { /* selected: the user can press Ctrl+C */ }
   }
 
