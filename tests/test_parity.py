@@ -1,10 +1,11 @@
-"""Flask and ASGI answer identically: the same requests through both adapters, on one guard.
+"""Flask, Starlette and FastAPI answer identically: the same requests through every adapter, on one guard.
 
-Each case is sent to a Flask app (``FlaskTokenGuard``) and to a Starlette app
-(``TokenGuardMiddleware``) with the same routes, and the responses are
-compared: status, the headers that carry meaning, and the body. Every case
-also states what the answer must be, so two adapters that are wrong the same
-way still fail.
+Each case is sent to a Flask app (``FlaskTokenGuard`` and ``require_scope``), a
+Starlette app (``TokenGuardMiddleware`` and ``require_scope``) and a FastAPI app
+(the middleware and the ``current_token`` / ``token_for_project`` dependencies)
+with the same routes, and the responses are compared: status, the headers that
+carry meaning, and the body. Every case also states what the answer must be,
+so adapters that are wrong the same way still fail.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import pytest
-from flask import Flask, session
+from fastapi import FastAPI, Security
+from flask import Flask, request, session
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -29,7 +31,8 @@ from starlette.testclient import TestClient
 
 import tokenguard_asgi
 import tokenguard_flask
-from tokenguard import MemoryStore, StoreUnavailable, TokenGuard, TokenRecord, ValidationError
+from tokenguard import MemoryStore, StoreUnavailable, TokenGuard, TokenInfo, TokenRecord, ValidationError
+from tokenguard_asgi.fastapi import current_token, token_for_project
 
 COMPARED_HEADERS = (
     "www-authenticate", "content-type", "cache-control", "pragma", "x-content-type-options",
@@ -111,6 +114,16 @@ def build_flask(guard: TokenGuard) -> Flask:
     def public() -> Any:
         return {"public": True}
 
+    @app.get("/publish/<project>")
+    @tokenguard_flask.require_scope("read")
+    def publish(project: str) -> Any:
+        guard.require(current._get_current_object(), "write", project=project)  # type: ignore[attr-defined]
+        return {"published": project}
+
+    @app.get("/verify")
+    def verify() -> Any:  # a token from elsewhere, checked by the app's own code
+        return {"owner": guard.authenticate(request.headers.get("X-Other-Token", "")).owner}
+
     return app
 
 
@@ -140,15 +153,71 @@ def build_asgi(guard: TokenGuard) -> Starlette:
     async def public(request: Request) -> JSONResponse:
         return JSONResponse({"public": True})
 
+    @require_scope("read")
+    async def publish(request: Request) -> JSONResponse:
+        project = request.path_params["project"]
+        guard.require(request.auth.token, "write", project=project)
+        return JSONResponse({"published": project})
+
+    def verify(request: Request) -> JSONResponse:
+        return JSONResponse({"owner": guard.authenticate(request.headers.get("X-Other-Token", "")).owner})
+
     return Starlette(
         routes=[Route("/login/{user}", login), Route("/notes", read_notes, methods=["GET"]),
                 Route("/notes", write_notes, methods=["POST"]),
                 Route("/projects/{project}/notes", project_notes), Route("/any", any_token),
-                Route("/public", public)],
+                Route("/public", public), Route("/publish/{project}", publish), Route("/verify", verify)],
         middleware=[Middleware(SessionMiddleware, secret_key=secrets.token_hex(16)),
                     Middleware(tokenguard_asgi.TokenGuardMiddleware, guard=guard,
                                owner_loader=lambda request: request.session.get("user"))],
     )
+
+
+Reader = Annotated[TokenInfo, Security(current_token, scopes=["read"])]
+
+
+def build_fastapi(guard: TokenGuard) -> FastAPI:
+    app = FastAPI(openapi_url=None)
+
+    @app.get("/login/{user}")
+    def login(user: str, request: Request) -> PlainTextResponse:
+        request.session["user"] = user
+        return PlainTextResponse("signed in")
+
+    @app.get("/notes")
+    def read_notes(token: Reader) -> dict[str, str]:
+        return {"owner": token.owner}
+
+    @app.post("/notes", status_code=201)
+    def write_notes(token: Annotated[TokenInfo, Security(current_token, scopes=["write"])]) -> dict[str, str]:
+        return {"owner": token.owner}
+
+    @app.get("/projects/{project}/notes")
+    def project_notes(project: str, token: Annotated[TokenInfo, Security(
+            token_for_project("project"), scopes=["read"])]) -> dict[str, str]:
+        return {"project": project}
+
+    @app.get("/any")
+    def any_token(token: Annotated[TokenInfo, Security(current_token)]) -> dict[str, str]:
+        return {"owner": token.owner}
+
+    @app.get("/public")
+    def public() -> dict[str, bool]:
+        return {"public": True}
+
+    @app.get("/publish/{project}")
+    def publish(project: str, token: Reader) -> dict[str, str]:
+        guard.require(token, "write", project=project)
+        return {"published": project}
+
+    @app.get("/verify")
+    def verify(request: Request) -> dict[str, str]:
+        return {"owner": guard.authenticate(request.headers.get("X-Other-Token", "")).owner}
+
+    app.add_middleware(tokenguard_asgi.TokenGuardMiddleware, guard=guard,
+                       owner_loader=lambda request: request.session.get("user"))
+    app.add_middleware(SessionMiddleware, secret_key=secrets.token_hex(16))
+    return app
 
 
 class FlaskAdapter:
@@ -173,6 +242,13 @@ class AsgiAdapter:
         return normalised(response.status_code, list(response.headers.multi_items()), response.content)
 
 
+class FastApiAdapter(AsgiAdapter):
+    name = "fastapi"
+
+    def __init__(self, guard: TokenGuard) -> None:
+        self.client = TestClient(build_fastapi(guard), base_url=ORIGIN, follow_redirects=False)
+
+
 # -- fixtures -----------------------------------------------------------------------------------
 
 
@@ -191,9 +267,11 @@ class World:
              body: bytes = b"") -> Answer:
         """Send to every adapter, require identical answers, return the answer."""
         answers = {a.name: a.send(method, path, list(headers or []), body) for a in self.adapters}
-        flask, asgi = answers["flask"], answers["asgi"]
-        assert (flask.status, flask.headers, flask.body) == (asgi.status, asgi.headers, asgi.body)
-        assert (flask.csrf is None) == (asgi.csrf is None)
+        flask = answers["flask"]
+        for name, other in answers.items():
+            assert (other.status, other.headers, other.body) == (flask.status, flask.headers,
+                                                                 flask.body), name
+            assert (other.csrf is None) == (flask.csrf is None), name
         return flask
 
 
@@ -204,12 +282,12 @@ def world() -> Iterator[World]:
     guard = TokenGuard(store, secret_key=secrets.token_bytes(32), clock=lambda: now[0],
                        max_tokens_per_owner=None, load_entry_points=False)
     built = World(guard, store, now)
-    built.adapters = [FlaskAdapter(guard), AsgiAdapter(guard)]
+    built.adapters = [FlaskAdapter(guard), AsgiAdapter(guard), FastApiAdapter(guard)]
     yield built
     guard.close()
 
 
-@pytest.fixture(params=["flask", "asgi"])
+@pytest.fixture(params=["flask", "asgi", "fastapi"])
 def adapter(request: pytest.FixtureRequest, world: World) -> Adapter:
     """Each adapter on its own, for the expectations stated per adapter."""
     return next(a for a in world.adapters if a.name == request.param)
@@ -309,6 +387,38 @@ def test_store_down_fails_closed(world: World) -> None:
     assert world.both("GET", "/notes").status == 401
 
 
+# -- refusals the app raises itself ----------------------------------------------------------------
+
+
+def test_guard_require_in_the_apps_own_view_is_the_answer_require_scope_gives(world: World) -> None:
+    """Round 2: ``guard.require`` inside a view is a 403 naming the scope, never a 500."""
+    reader, alpha_writer = world.token("read"), world.token("write", projects=["alpha"])
+    refused = world.both("GET", "/publish/alpha", bearer(reader))
+    assert (refused.status, refused.headers["www-authenticate"]) == (403, insufficient("write"))
+    assert refused.body == {"error": "insufficient_scope", "scope": "write",
+                            "error_description": "the access token lacks the required scope"}
+    assert refused == world.both("POST", "/notes", bearer(reader))  # require_scope("write")'s own answer
+    elsewhere = world.both("GET", "/publish/beta", bearer(alpha_writer))
+    assert (elsewhere.status, elsewhere.headers["www-authenticate"]) == (403, insufficient("write"))
+    assert world.both("GET", "/publish/alpha", bearer(alpha_writer)).body == {"published": "alpha"}
+
+
+def test_authentication_errors_and_a_store_down_raised_by_the_apps_own_code(world: World) -> None:
+    """``guard.authenticate`` in a view: 401 and 503 exactly as for the request's own token."""
+    garbage = "tg_" + "A" * 38
+    invalid = world.both("GET", "/verify", [("X-Other-Token", garbage)])
+    assert (invalid.status, invalid.headers["www-authenticate"]) == (401, INVALID)
+    assert invalid == world.both("GET", "/notes", bearer(garbage))
+    assert world.both("GET", "/verify", [("X-Other-Token", world.token("read"))]).body == {"owner": "alice"}
+    stranger = TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False)
+    unseen = stranger.create_token("mallory", "elsewhere").token  # well formed: only the store can tell
+    world.store.down = True
+    down = world.both("GET", "/verify", [("X-Other-Token", unseen)])
+    assert (down.status, down.headers["retry-after"]) == (503, "5")
+    assert down.body["error"] == "temporarily_unavailable"
+    assert down == world.both("GET", "/notes", bearer(unseen))
+
+
 # -- unprotected endpoints -----------------------------------------------------------------------
 
 
@@ -375,9 +485,9 @@ def test_a_token_whose_id_names_an_api_route_stays_reachable(world: World, token
     assert world.both("GET", path, manager).body["id"] == token_id
     renamed = world.both("PATCH", path, [*manager, ("Content-Type", "application/json")], b'{"name": "n"}')
     assert renamed.body["name"] == "n"
-    flask, asgi = world.adapters
-    assert flask.send("DELETE", path, manager, b"").status == 204  # one guard: the other finds it gone
-    assert asgi.send("DELETE", path, manager, b"").status == 404
+    first, *others = world.adapters
+    assert first.send("DELETE", path, manager, b"").status == 204  # one guard: the others find it gone
+    assert [other.send("DELETE", path, manager, b"").status for other in others] == [404, 404]
     assert world.both("GET", path, manager).status == 404
 
 
@@ -435,8 +545,8 @@ def test_creating_a_token_on_the_settings_page(world: World) -> None:
         form = f"name=from+the+page&permission=write&expires=30&csrf_token={csrf.group(1)}".encode()
         answers.append(adapter.send("POST", "/settings/tokens", [
             ("Content-Type", "application/x-www-form-urlencoded"), ("Origin", ORIGIN)], form))
-    flask, asgi = answers
-    assert (flask.status, flask.headers) == (asgi.status, asgi.headers)
+    flask, *others = answers
+    assert all((other.status, other.headers) == (flask.status, flask.headers) for other in others)
     assert flask.status == 200 and "no-store" in flask.headers["cache-control"]
     for answer in answers:
         shown = re.search(r'id="new-token"[^>]*>(tg_[0-9A-Za-z]+)<', answer.body)
