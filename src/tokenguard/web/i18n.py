@@ -198,7 +198,7 @@ def relative_span(span: timedelta, language: PageLanguage) -> str:
     seconds = span.total_seconds()
     size = abs(seconds)
     for unit, length in _UNITS:
-        count = round(size / length)
+        count = int(size / length + 0.5)  # half up: 14.5 days read "15 days"
         if count >= 1:
             exact = timedelta(seconds=count * length if seconds >= 0 else -count * length)
             return format_timedelta(exact, granularity=unit, threshold=1e9, add_direction=True,

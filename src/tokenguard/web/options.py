@@ -111,9 +111,10 @@ class WebOptions:
                                                    and self.base_template):
             raise ValidationError("base_template must be a template name, like base.html",
                                   field="base_template")
-        if not isinstance(self.content_block, str) or not _BLOCK_NAME.fullmatch(self.content_block):
-            raise ValidationError("content_block must be a Jinja block name, like content",
-                                  field="content_block")
+        if (not isinstance(self.content_block, str) or not _BLOCK_NAME.fullmatch(self.content_block)
+                or self.content_block in ("title", "head")):  # those two get the title and our assets
+            raise ValidationError("content_block must be a Jinja block name other than title and head, "
+                                  "like content", field="content_block")
         for name in ("login_url", "logout_url", "home_url"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or any(c in value for c in "\r\n\0")):

@@ -51,10 +51,17 @@ class Moment:
     iso: str
 
 
-def moment(when: datetime | None, now: datetime, empty: str) -> Moment | str:
+def moment(when: datetime | None, now: datetime, empty: str, *, until: bool = False) -> Moment | str:
+    """``when`` for the page, or ``empty`` when it is not set.
+
+    ``until``: ``when`` ends a validity (an expiry), so the day shown is the last
+    one on which the token still works: a token valid through 15 Dec (expiring at
+    16 Dec 00:00 UTC, as a custom date makes it) reads "15 Dec", not "16 Dec".
+    """
     if when is None:
         return empty
-    return Moment(when.astimezone(UTC).date(), when - now, timestamp(when) or "")
+    last = when - timedelta(microseconds=1) if until else when
+    return Moment(last.astimezone(UTC).date(), when - now, timestamp(when) or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +96,8 @@ def token_row(info: TokenInfo, guard: TokenGuard, now: datetime) -> TokenRow:
         id=info.id, name=info.name, hint=info.hint, permission=permission(info, guard.scopes),
         projects=sorted(info.projects), status=info.status_at(now), admin=info.admin,
         expired=info.is_expired_at(now), created=moment(info.created_at, now, ""),
-        expires=moment(info.expires_at, now, NEVER), last_used=moment(info.last_used_at, now, NEVER),
+        expires=moment(info.expires_at, now, NEVER, until=True),
+        last_used=moment(info.last_used_at, now, NEVER),
     )
 
 
