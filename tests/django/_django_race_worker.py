@@ -7,10 +7,9 @@ from typing import Any
 
 def create_in_process(databases: dict[str, Any], alias: str, key: str, limit: int, start: Any,
                       results: Any, creators: int) -> None:
+    import django
     import pymysql
     from django.conf import settings
-
-    import django
 
     pymysql.install_as_MySQLdb()
     settings.configure(INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth",

@@ -25,10 +25,9 @@ from _django_settings import TOKENGUARD
 if importlib.util.find_spec("django") is None:  # the django extra is not installed
     collect_ignore_glob = ["*"]
 else:
+    import django
     import pymysql
     from django.conf import settings
-
-    import django
 
     pymysql.install_as_MySQLdb()  # Django's MySQL backend on the pure-Python driver
 
