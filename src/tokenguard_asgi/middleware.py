@@ -41,12 +41,12 @@ unless ``inline_memory_store=False``, for apps whose plugins do I/O in their hoo
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenguard import config as guard_config
@@ -57,7 +57,7 @@ from tokenguard.web.app import TokenWeb
 from tokenguard.web.options import WebOptions
 from tokenguard_asgi._translate import route_path, send_refusal
 from tokenguard_asgi.auth import TokenPrincipal
-from tokenguard_asgi.webmount import OwnerLoader, WebMount
+from tokenguard_asgi.webmount import OwnerLoader, WebMount, with_starlette_request
 
 #: the key of ``scope`` under which the middleware leaves itself for ``require_scope``.
 SCOPE_KEY = "tokenguard"
@@ -86,6 +86,15 @@ class TokenGuardMiddleware:
         login_url: str | None = None,
         max_body_size: int = 64 * 1024,
         management_scope: str = "management",
+        owner_display: Callable[[str], str] | None = None,
+        locale_selector: Callable[[Request], object] | None = None,
+        home_url: str | None = None,
+        logout_url: str | None = None,
+        base_template: str | None = None,
+        content_block: str = "content",
+        templates: object = None,
+        theme: str = "auto",
+        csp_sources: Mapping[str, Sequence[str]] | None = None,
         database_url: str | None = None,
         secret_key: str | bytes | Sequence[str | bytes] | None = None,
         inline_memory_store: bool = True,
@@ -97,6 +106,10 @@ class TokenGuardMiddleware:
             token_headers=tuple(token_headers), settings_path=settings_path, api_path=api_path,
             env_var=env_var, allow_token_minting=allow_token_minting, app_name=app_name,
             login_url=login_url, max_body_size=max_body_size, management_scope=management_scope,
+            owner_display=owner_display, home_url=home_url, logout_url=logout_url,
+            base_template=base_template, content_block=content_block, templates=templates, theme=theme,
+            csp_sources=csp_sources or {},
+            locale_selector=with_starlette_request(locale_selector) if locale_selector else None,
         )
         self.web = TokenWeb(self.guard, self.options, can_manage=can_manage)
         self.authenticator = self.web.authenticator

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 import anyio.from_thread
@@ -32,6 +33,18 @@ from tokenguard_asgi._translate import (
 
 #: ``owner_loader(request)``: who is signed in (a cookie session), sync or async.
 OwnerLoader = Callable[[Request], "str | Awaitable[str | None] | None"]
+#: the Starlette request being answered, for the host's ``locale_selector(request)``
+#: (anyio copies it into the worker thread that renders the page).
+_ANSWERING: ContextVar[Request | None] = ContextVar("tokenguard_asgi_answering", default=None)
+
+
+def with_starlette_request(selector: Callable[[Request], object]) -> Callable[[WebRequest], object]:
+    """The host's ``locale_selector(request)`` as the web layer calls it, with the Starlette request."""
+    def locale_of(_request: WebRequest) -> object:
+        answering = _ANSWERING.get()
+        return None if answering is None else selector(answering)
+
+    return locale_of
 
 
 class WebMount:
@@ -55,6 +68,7 @@ class WebMount:
             prefix=scope.get("root_path", ""),
         )
         signed_in = Request(scope, replaying(body))
+        _ANSWERING.set(signed_in)  # this request's task (and its worker thread) only
         loader = self.owner_loader
         if loader is not None and _is_async(loader):
             # awaited here, on the event loop: never from a worker thread that would wait

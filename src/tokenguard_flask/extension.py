@@ -19,6 +19,7 @@ from tokenguard.web.auth import RequestAuthenticator
 from tokenguard.web.credentials import environ_header_getter
 from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse, signed_in_owner
 from tokenguard.web.options import WebOptions
+from tokenguard_flask.hostpage import host_page_options
 
 OwnerLoader = Callable[[], object]
 CanManage = Callable[[str], bool]
@@ -47,12 +48,25 @@ DEFAULTS: dict[str, Any] = {
     "HOST": None,
     "LOGIN_URL": None,
     "MAX_BODY_SIZE": 64 * 1024,
+    # the page inside the app (tokenguard_flask.hostpage fills in what the app has itself)
+    "OWNER_DISPLAY": None,
+    "LOCALE_SELECTOR": None,
+    "HOME_URL": None,
+    "LOGOUT_URL": None,
+    "BASE_TEMPLATE": None,
+    "CONTENT_BLOCK": "content",
+    "TEMPLATES": None,
+    "THEME": "auto",
+    "CSP_SOURCES": {},
 }
 _WEB_KEYS = {
     "AUTHORIZATION_HEADER": "authorization_header", "TOKEN_HEADERS": "token_headers",
     "SETTINGS_PATH": "settings_path", "API_PATH": "api_path", "REALM": "realm", "ENV_VAR": "env_var",
     "ALLOW_TOKEN_MINTING": "allow_token_minting", "APP_NAME": "app_name", "LOGIN_URL": "login_url",
-    "MAX_BODY_SIZE": "max_body_size",
+    "MAX_BODY_SIZE": "max_body_size", "OWNER_DISPLAY": "owner_display",
+    "LOCALE_SELECTOR": "locale_selector", "HOME_URL": "home_url", "LOGOUT_URL": "logout_url",
+    "BASE_TEMPLATE": "base_template", "CONTENT_BLOCK": "content_block", "TEMPLATES": "templates",
+    "THEME": "theme", "CSP_SOURCES": "csp_sources",
 }
 
 
@@ -118,6 +132,8 @@ class FlaskTokenGuard:
             warnings.warn(f"FlaskTokenGuard was given a guard, so {keys} have no effect: set them "
                           "on the TokenGuard itself", stacklevel=2)
         options = web_options(app.config)
+        options = dataclasses.replace(options, **host_page_options(
+            app, options, flask_login_owner=self._owner_loader is None))
         web = TokenWeb(guard, options, can_manage=lambda owner: self._allowed(owner))
         found = app.extensions[EXTENSION_KEY] = TokenGuardState(guard, web, self)
         app.before_request(request_identifier(found))
