@@ -117,7 +117,9 @@ def page_environment(templates: object = None) -> Environment:
     host = host_environment(templates)
     if host is not None:
         loader = ours if host.loader is None else ChoiceLoader([host.loader, ours])
-        env = host.overlay(loader=loader, autoescape=True)
+        # our whitespace rules, so every adapter's page is the same bytes (the host's templates
+        # rendered here lose only blank lines around their block tags)
+        env = host.overlay(loader=loader, autoescape=True, trim_blocks=True, lstrip_blocks=True)
         # what we add stays ours, and globals the host adds later still show (Jinja reads a Mapping)
         env.globals = ChainMap({}, host.globals)  # type: ignore[assignment]
         env.policies = dict(host.policies)
