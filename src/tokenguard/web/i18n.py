@@ -108,9 +108,10 @@ def best_locale(preferred: Iterable[str], available: Iterable[str] | None = None
 
     ``de-AT`` finds ``de``; ``*`` is no particular language and finds nothing.
     """
-    have = list(available_locales() if available is None else available)
+    have = {locale.lower(): locale for locale in (available_locales() if available is None else available)}
     wanted = [tag.replace("_", "-") for tag in preferred if tag != "*"]
-    return negotiate_locale(wanted, have, sep="-")
+    found = negotiate_locale(wanted, list(have), sep="-")
+    return None if found is None else have.get(found.lower(), found)
 
 
 def selected_locale(value: object) -> str | None:
