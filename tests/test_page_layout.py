@@ -376,3 +376,193 @@ def test_the_max_lifetime_error_reads_in_days() -> None:
         with pytest.raises(ValidationError) as refused:
             guard.create_token("alice", "ci", scopes=["read"], **kwargs)  # type: ignore[arg-type]
         assert "30 days" in str(refused.value) and "0:00:00" not in str(refused.value)
+
+
+# -- the adapters' options ------------------------------------------------------------------------
+
+def _page_takes_options() -> bool:
+    """Whether the page renders with the adapters' WebOptions (web/page.py: ``Renderer(options)``)."""
+    from tokenguard.web.app import TokenWeb
+
+    guard = TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False)
+    return TokenWeb(guard, WebOptions(theme="dark")).page.renderer.options.theme == "dark"
+
+
+needs_page_options = pytest.mark.skipif(not _page_takes_options(),
+                                        reason="web/page.py does not hand its WebOptions to Renderer yet")
+
+
+def flask_app(guard: TokenGuard, **options: Any) -> Any:
+    from flask import Flask, session
+
+    from tokenguard_flask import FlaskTokenGuard
+
+    app = Flask("tokenguard_layout_test")
+    app.config.update(SECRET_KEY="session-key-for-tests", TESTING=True)
+    app.jinja_loader = DictLoader({"base.html": HOST_BASE})  # type: ignore[assignment]
+
+    @app.get("/")
+    def index() -> str:
+        return "home"
+
+    @app.post("/_login")
+    def login() -> tuple[str, int]:
+        session["user"] = "alice"
+        return "", 204
+
+    FlaskTokenGuard(app, guard, owner_loader=lambda: session.get("user"), **options)
+    return app
+
+
+def test_flask_keys_reach_the_web_options(guard: TokenGuard) -> None:
+    from flask import request as flask_request
+
+    seen: list[object] = []
+
+    def selector(req: object) -> str:
+        seen.append(req)
+        return "de"
+
+    app = flask_app(guard, theme="dark", base_template="base.html", content_block="content",
+                    home_url="/home", logout_url="/logout", owner_display=str.upper, locale_selector=selector,
+                    csp_sources={"img-src": ["data:"]})
+    options = app.extensions["tokenguard"].web.options
+    assert (options.theme, options.base_template, options.home_url, options.logout_url) == \
+        ("dark", "base.html", "/home", "/logout")
+    assert options.owner_display("alice") == "ALICE" and dict(options.csp_sources) == {"img-src": ["data:"]}
+    assert options.templates is app.jinja_env  # the app's own templates, url_for and all
+    with app.test_request_context("/settings/tokens"):
+        assert options.locale_selector is not None and options.locale_selector(request()) == "de"
+        assert seen == [flask_request._get_current_object()]  # type: ignore[attr-defined]
+        assert options.template_context is not None and "request" in options.template_context()
+
+
+def test_flask_config_keys_are_read_too(guard: TokenGuard) -> None:
+    from flask import Flask
+
+    from tokenguard_flask import FlaskTokenGuard
+
+    app = Flask("tokenguard_layout_config")
+    app.config.update(TOKENGUARD_THEME="light", TOKENGUARD_BASE_TEMPLATE="site.html",
+                      TOKENGUARD_CONTENT_BLOCK="body", TOKENGUARD_CSP_SOURCES={"font-src": ["https://f.example"]})
+    FlaskTokenGuard(app, guard)
+    options = app.extensions["tokenguard"].web.options
+    assert (options.theme, options.base_template, options.content_block) == ("light", "site.html", "body")
+
+
+def test_flask_babel_chooses_the_locale_when_the_app_has_it(guard: TokenGuard) -> None:
+    flask_babel = pytest.importorskip("flask_babel")
+    from flask import Flask
+
+    from tokenguard_flask import FlaskTokenGuard
+
+    app = Flask("tokenguard_layout_babel")
+    flask_babel.Babel(app, locale_selector=lambda: "nl")
+    FlaskTokenGuard(app, guard)
+    options = app.extensions["tokenguard"].web.options
+    with app.test_request_context("/"):
+        assert options.locale_selector is not None and str(options.locale_selector(request())) == "nl"
+        from tokenguard.web.i18n import request_locale
+
+        assert request_locale(request(headers={"Accept-Language": "de"}), options) == "nl"
+
+
+def test_flask_login_gives_the_login_url_and_the_users_name(guard: TokenGuard) -> None:
+    from flask import Flask
+    from flask_login import LoginManager, UserMixin, login_user  # type: ignore[import-untyped]
+
+    from tokenguard_flask import FlaskTokenGuard
+
+    class User(UserMixin):  # type: ignore[misc]
+        def __init__(self, user_id: str) -> None:
+            self.id = user_id
+
+        def __str__(self) -> str:
+            return "Alice Liddell"
+
+    app = Flask("tokenguard_layout_login")
+    app.config["SECRET_KEY"] = "session-key-for-tests"
+    manager = LoginManager(app)
+    manager.user_loader(User)
+
+    @app.get("/account/login")
+    def sign_in() -> str:
+        return "sign in"
+
+    manager.login_view = "sign_in"
+    FlaskTokenGuard(app, guard)
+    options = app.extensions["tokenguard"].web.options
+    assert options.login_url == "/account/login"
+    with app.test_request_context("/settings/tokens"):
+        login_user(User("alice"))
+        assert options.owner_display is not None
+        assert options.owner_display("alice") == "Alice Liddell"
+        assert options.owner_display("bob") == "bob"  # not the signed-in user: the id
+
+
+def test_asgi_arguments_reach_the_web_options(guard: TokenGuard) -> None:
+    from starlette.requests import Request
+
+    from tokenguard_asgi import TokenGuardMiddleware, webmount
+
+    seen: list[object] = []
+    middleware = TokenGuardMiddleware(
+        lambda scope, receive, send: None, guard, theme="dark", base_template="base.html", home_url="/home",
+        logout_url="/out", templates=host_env(), owner_display=str.title, csp_sources={"img-src": ["data:"]},
+        locale_selector=lambda req: seen.append(req) or "fr")
+    options = middleware.options
+    assert (options.theme, options.base_template, options.home_url, options.logout_url) == \
+        ("dark", "base.html", "/home", "/out")
+    assert options.owner_display is not None and options.owner_display("alice") == "Alice"
+    assert options.locale_selector is not None
+    assert options.locale_selector(request()) is None  # outside a request of the middleware
+    starlette_request = Request({"type": "http", "method": "GET", "path": "/", "headers": []})
+    answering = webmount._ANSWERING.set(starlette_request)
+    try:
+        assert options.locale_selector(request()) == "fr" and seen == [starlette_request]
+    finally:
+        webmount._ANSWERING.reset(answering)
+
+
+# -- through the adapters, once the page hands them on --------------------------------------------
+
+@needs_page_options
+def test_flask_page_in_the_hosts_base_template_in_german(guard: TokenGuard) -> None:
+    app = flask_app(guard, base_template="base.html", theme="light", logout_url="/logout")
+    client = app.test_client()
+    client.post("/_login")
+    response = client.get(PAGE, headers={"Accept-Language": "de-DE,de;q=0.9"})
+    html = response.get_data(as_text=True)
+    assert '<header id="host-header"><a href="/">Host home</a></header>' in html
+    assert '<div class="tokenguard tg-content" data-theme="light"' in html and "Ihre Tokens" in html
+    assert response.headers["Content-Security-Policy"] == DEFAULT_CSP
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@needs_page_options
+def test_flask_browser_is_sent_to_sign_in_and_a_script_gets_401(guard: TokenGuard) -> None:
+    app = flask_app(guard, login_url="/login")
+    client = app.test_client()
+    browser = client.get(f"{PAGE}/ci/delete", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert browser.status_code == 303
+    assert browser.headers["Location"] == "/login?next=/settings/tokens/ci/delete"
+    script = client.get(PAGE, headers={"Accept": "application/json"})
+    assert script.status_code == 401
+    assert 'href="/login?next=/settings/tokens"' in script.get_data(as_text=True)
+
+
+@needs_page_options
+def test_asgi_page_in_a_starlette_layout_in_french(guard: TokenGuard, tmp_path: Path) -> None:
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from tokenguard_asgi import TokenGuardMiddleware
+
+    (tmp_path / "base.html").write_text('<h1 id="asgi-host">Host</h1>{% block content %}{% endblock %}')
+    app = Starlette()
+    app.add_middleware(TokenGuardMiddleware, guard=guard, owner_loader=lambda request: "alice",
+                       templates=Jinja2Templates(directory=str(tmp_path)), base_template="base.html",
+                       locale_selector=lambda request: request.headers.get("x-lang"))
+    html = TestClient(app).get(PAGE, headers={"x-lang": "fr"}).text
+    assert html.startswith('<h1 id="asgi-host">Host</h1><div class="tokenguard tg-content"')
+    assert "Vos jetons" in html
