@@ -19,7 +19,7 @@ REQUIRE_SERVICES = os.environ.get("TOKENGUARD_REQUIRE_SERVICES") == "1"
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 MYSQL_HOST, MYSQL_PORT = "127.0.0.1", 3306
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
 
 
 def _reachable(host: str, port: int) -> bool:

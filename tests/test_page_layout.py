@@ -368,10 +368,9 @@ def test_an_expiry_within_a_day_shows_that_day(guard: TokenGuard, clock: ManualC
     assert "1 Jan 2030" in html and "in 5 hours" in html
 
 
-@pytest.mark.xfail(strict=True, reason="the fix is in tokenguard/validation.py (lifetimes in whole days)")
 def test_the_max_lifetime_error_reads_in_days() -> None:
     guard = TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False,
-                       max_lifetime=timedelta(days=30))
+                       default_lifetime=timedelta(days=7), max_lifetime=timedelta(days=30))
     for kwargs in ({"expires_in": timedelta(days=31)}, {"expires_in": None}):
         with pytest.raises(ValidationError) as refused:
             guard.create_token("alice", "ci", scopes=["read"], **kwargs)  # type: ignore[arg-type]

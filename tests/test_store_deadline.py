@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 
+from _keys import SECRET
 from _testclock import ManualClock
-from conftest import SECRET
 from faults import TcpProxy, through
 from tokenguard import InvalidToken, StoreUnavailable, TokenGuard, ValidationError, tokens
 from tokenguard.stores import SQLAlchemyStore

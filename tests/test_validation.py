@@ -139,3 +139,14 @@ def test_validation_error_is_a_value_error_with_a_field() -> None:
         validation.token_id("BAD")
     error = ValidationError("bad thing", field="thing")
     assert (error.field, error.status_code, error.error_code) == ("thing", 400, "invalid_request")
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (timedelta(days=30), "30 days"), (timedelta(days=1), "1 day"), (timedelta(hours=12), "12 hours"),
+    (timedelta(minutes=90), "90 minutes"), (timedelta(seconds=45), "45 seconds"),
+    (timedelta(days=1, seconds=1), "86401 seconds"),
+])
+def test_a_lifetime_reads_as_people_write_it(value: timedelta, text: str) -> None:
+    from tokenguard.validation import span
+
+    assert span(value) == text

@@ -112,6 +112,16 @@ def grace(value: object) -> timedelta:
     return value
 
 
+def span(value: timedelta) -> str:
+    """A lifetime as people write it: "30 days", "1 day", "12 hours", "90 minutes", "45 seconds"."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} second{'' if seconds == 1 else 's'}"
+
+
 def expiry(
     now: datetime,
     expires_in: object,
@@ -143,10 +153,10 @@ def expiry(
     if max_lifetime is not None:
         if when is None:
             raise ValidationError(
-                f"tokens must expire within {max_lifetime} (max_lifetime)", field=field
+                f"tokens must expire within {span(max_lifetime)} (max_lifetime)", field=field
             )
         if when - now > max_lifetime:
-            raise ValidationError(f"expiry is beyond the maximum lifetime of {max_lifetime}", field)
+            raise ValidationError(f"expiry is beyond the maximum lifetime of {span(max_lifetime)}", field)
     return when
 
 
