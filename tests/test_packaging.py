@@ -104,7 +104,7 @@ def test_the_wheel_holds_every_file_of_the_packages_and_nothing_else(dist: Dist)
     files = package_files()
     migrations = "tokenguard/stores/migrations"
     for expected in ("tokenguard/py.typed", "tokenguard_flask/py.typed", "tokenguard_asgi/py.typed",
-                     "tokenguard/web/templates/settings.html", "tokenguard/web/static/tokenguard.css",
+                     "tokenguard/web/templates/tokenguard/settings.html", "tokenguard/web/static/tokenguard.css",
                      f"{migrations}/alembic.ini", f"{migrations}/script.py.mako", f"{migrations}/env.py",
                      f"{migrations}/versions/0001_initial.py"):
         assert expected in files  # the tree has them, so the comparison below is not vacuous
@@ -159,7 +159,7 @@ for module in (tokenguard, tokenguard_asgi, tokenguard_flask):
 guard = TokenGuard(f"sqlite:///{sys.argv[2]}", secret_key="k" * 40)  # the shipped Alembic migrations
 token = guard.create_token("alice", "from the wheel").token
 assert guard.authenticate(token).owner == "alice"
-assert "settings.html" in PackageLoader("tokenguard.web", "templates").list_templates()
+assert "tokenguard/settings.html" in PackageLoader("tokenguard.web", "templates").list_templates()
 assert resources.files("tokenguard.web").joinpath("static", "tokenguard.js").is_file()
 print("ok")
 """
