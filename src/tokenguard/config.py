@@ -256,6 +256,9 @@ SETTINGS: tuple[Setting, ...] = (
             "one; none: such tokens never expire", _days, shown_default="90", nullable=True),
     Setting("max_lifetime_days", "number or none", None, "a cap on any requested lifetime; none: no cap",
             _days, shown_default="none", nullable=True),
+    Setting("expire_unused_after_days", "number or none", None, "tokens unused (or never used) for "
+            "this long are refused and shown as expired; none: no such policy", _days,
+            shown_default="none", nullable=True),
     Setting("scopes", "JSON object", None, 'the scope hierarchy, each scope with the scopes it implies: '
             '{"read": [], "write": ["read"]}', _scopes,
             shown_default=json.dumps({name: list(implied) for name, implied in DEFAULT_SCOPES.items()})),
@@ -313,6 +316,7 @@ class GuardConfig:
     cache_size: int
     invalidation: str | None
     store_timeout: float | None
+    expire_unused_after: timedelta | None = None
     #: each setting's key as spelled where it was found (or would be): for messages.
     keys: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -323,6 +327,7 @@ class GuardConfig:
             "max_tokens_per_owner": self.max_tokens_per_owner, "default_lifetime": self.default_lifetime,
             "max_lifetime": self.max_lifetime, "scopes": self.scopes, "cache_ttl": self.cache_ttl,
             "cache_size": self.cache_size, "invalidation": self.invalidation,
+            "expire_unused_after": self.expire_unused_after,
         }
 
     def guard(self, **options: Any) -> TokenGuard:
@@ -375,7 +380,8 @@ def read_config(*sources: Source) -> GuardConfig:
         default_lifetime=default_lifetime, max_lifetime=max_lifetime,
         scopes=values["scopes"], cache_ttl=values["cache_ttl"],
         cache_size=values["cache_size"], invalidation=values["invalidation"],
-        store_timeout=values["store_timeout"], keys=keys,
+        store_timeout=values["store_timeout"], expire_unused_after=values["expire_unused_after_days"],
+        keys=keys,
     )
 
 
