@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -69,6 +72,67 @@ def test_the_fastapi_snippet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
             "owner": "carol"}
         schemes = client.get("/openapi.json").json()["components"]["securitySchemes"]
         assert any(s.get("scheme") == "bearer" for s in schemes.values())
+
+
+#: Runs in a fresh interpreter (Django's settings are global to a process; tests/django/ configures
+#: its own): a small DRF project, the README's settings and urls added as written, migrated.
+DJANGO_PROJECT = """
+import json, sys, types
+from pathlib import Path
+
+settings_part, urls_part, view_part = json.loads(sys.stdin.read())
+project = {
+    "SECRET_KEY": "readme-django-secret", "ALLOWED_HOSTS": ["testserver"], "USE_TZ": True,
+    "ROOT_URLCONF": "readme_urls", "DEFAULT_AUTO_FIELD": "django.db.models.AutoField",
+    "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3",
+                              "NAME": str(Path.cwd() / "db.sqlite3")}},
+    "INSTALLED_APPS": ["django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
+                       "rest_framework"],
+    "MIDDLEWARE": ["django.contrib.sessions.middleware.SessionMiddleware",
+                   "django.contrib.auth.middleware.AuthenticationMiddleware"],
+}
+exec(settings_part, project)
+import django
+from django.conf import settings
+
+settings.configure(**{name: value for name, value in project.items() if name.isupper()})
+django.setup()
+views = types.ModuleType("readme_views")
+exec(view_part, views.__dict__)
+from django.urls import path
+
+urls = types.ModuleType("readme_urls")
+urls.urlpatterns = [path("api/notes", views.Notes.as_view())]
+exec(urls_part, urls.__dict__)
+sys.modules["readme_urls"] = urls
+
+from django.core.management import call_command
+from django.test import Client
+from tokenguard_django import get_guard
+
+call_command("migrate", verbosity=0)
+token = get_guard().create_token("alice", "readme", scopes=["read"]).token
+client = Client()
+allowed = client.get("/api/notes", headers={"Authorization": f"Bearer {token}"})
+refused = client.get("/api/notes")
+print(json.dumps({"allowed": [allowed.status_code, allowed.json()],
+                  "refused": [refused.status_code, refused.headers.get("WWW-Authenticate")],
+                  "api": client.get("/api/tokens").status_code}))
+"""
+
+
+def test_the_django_quick_start(tmp_path: Path) -> None:
+    pytest.importorskip("django")
+    pytest.importorskip("rest_framework")
+    settings_part, urls_part = block_after("Quick start: Django").split("# urls.py\n")
+    parts = [settings_part, urls_part, block_after("Quick start: Django", 1)]
+    done = subprocess.run([sys.executable, "-c", DJANGO_PROJECT], cwd=tmp_path, input=json.dumps(parts),
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    answers = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answers["allowed"] == [200, {"owner": "alice"}]
+    assert answers["refused"] == [401, 'Bearer realm="api"']  # RFC 6750 §3: no token, no error code
+    assert answers["api"] == 401  # the management API, mounted by the include
 
 
 def test_the_core_snippet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
