@@ -31,21 +31,22 @@ from tokenguard.scopes import ScopeHierarchy
 from tokenguard.stores.base import Store, TokenRecord
 
 logger = logging.getLogger("tokenguard")
-#: (allowed networks, client address) -> may it use the token: decided once per pair.
-_network_decisions: dict[tuple[frozenset[str], str | None], bool] = {}
-_MAX_NETWORK_DECISIONS = 16_384
+#: (allowed networks, client address) pairs found allowed: a warm restricted token costs one
+#: set look-up. A refused pair is not kept (it is decided again, and refused, each time).
+_allowed_pairs: set[tuple[frozenset[str], str | None]] = set()
+_MAX_ALLOWED_PAIRS = 16_384
 
 
 def network_allows(networks: frozenset[str], remote: str | None) -> bool:
     """True when a client at ``remote`` is within ``networks`` (fail closed: ``None`` never is)."""
-    key = (networks, remote)
-    allowed = _network_decisions.get(key)
-    if allowed is None:
-        allowed = validation.address_in(remote, networks)
-        if len(_network_decisions) >= _MAX_NETWORK_DECISIONS:
-            _network_decisions.clear()
-        _network_decisions[key] = allowed
-    return allowed
+    if (networks, remote) in _allowed_pairs:
+        return True
+    if not validation.address_in(remote, networks):
+        return False
+    if len(_allowed_pairs) >= _MAX_ALLOWED_PAIRS:
+        _allowed_pairs.clear()
+    _allowed_pairs.add((networks, remote))
+    return True
 
 
 class Verification:
@@ -146,10 +147,10 @@ class Verification:
             self._check_attempt(remote)
         now = time.time() if self.clock is utcnow else self.clock().timestamp()  # _now(), inlined
         if now < entry.fresh_until:  # alive, and no last-use write due: the common case
-            info = entry.info
-            if info.allowed_networks:  # restricted: the client's address too (one memo look-up)
-                self._check_network(info, remote)
-            return info
+            # restricted to networks: the client's address too, decided once per address
+            if entry.info.allowed_networks and (entry.info.allowed_networks, remote) not in _allowed_pairs:
+                self._check_network(entry.info, remote)  # decides it, or refuses
+            return entry.info
         if entry.info.revoked_at is None and now < entry.expires_at:
             return None  # alive, but a last_used_at write is due: authenticate() makes it
         return self._alive(entry, now, remote)  # raises
