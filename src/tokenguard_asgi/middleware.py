@@ -75,6 +75,7 @@ class TokenGuardMiddleware:
         *,
         owner_loader: OwnerLoader | None = None,
         can_manage: Callable[[str], bool] | None = None,
+        can_administer: Callable[[str], bool] | None = None,
         settings_path: str = "/settings/tokens",
         api_path: str = "/api/tokens",
         realm: str = "api",
@@ -111,7 +112,8 @@ class TokenGuardMiddleware:
             csp_sources=csp_sources or {},
             locale_selector=with_starlette_request(locale_selector) if locale_selector else None,
         )
-        self.web = TokenWeb(self.guard, self.options, can_manage=can_manage)
+        self.web = TokenWeb(self.guard, self.options, can_manage=can_manage,
+                            can_administer=can_administer)
         self.authenticator = self.web.authenticator
         self._mount = WebMount(self.web, owner_loader)
         #: the explicit fast path: the in-process store answers with a dict look-up.

@@ -95,13 +95,14 @@ class FlaskTokenGuard:
 
     def __init__(self, app: Flask | None = None, guard: TokenGuard | None = None, *,
                  owner_loader: OwnerLoader | None = None, can_manage: CanManage | None = None,
-                 **options: Any) -> None:
+                 can_administer: CanManage | None = None, **options: Any) -> None:
         unknown = sorted(k for k in options if k.upper() not in DEFAULTS)
         if unknown:
             raise TypeError(f"unknown FlaskTokenGuard option(s): {', '.join(unknown)}")
         self._options = {key.upper(): value for key, value in options.items()}
         self._owner_loader = owner_loader
         self._can_manage = can_manage
+        self._can_administer = can_administer
         self._guard = guard
         if app is not None:
             self.init_app(app, guard)
@@ -116,6 +117,12 @@ class FlaskTokenGuard:
     def can_manage(self, check: F) -> F:
         """Register ``can_manage(owner) -> bool``; False answers 403 on the page and the API."""
         self._can_manage = check
+        return check
+
+    def can_administer(self, check: F) -> F:
+        """Register ``can_administer(owner) -> bool``: who sees and manages every owner's tokens
+        (``{settings_path}/admin``, ``{api_path}/admin/…``); nobody until registered."""
+        self._can_administer = check
         return check
 
     # -- set-up ------------------------------------------------------------------------------
@@ -134,7 +141,8 @@ class FlaskTokenGuard:
         options = web_options(app.config)
         options = dataclasses.replace(options, **host_page_options(
             app, options, flask_login_owner=self._owner_loader is None))
-        web = TokenWeb(guard, options, can_manage=lambda owner: self._allowed(owner))
+        web = TokenWeb(guard, options, can_manage=lambda owner: self._allowed(owner),
+                       can_administer=lambda owner: self._administers(owner))
         found = app.extensions[EXTENSION_KEY] = TokenGuardState(guard, web, self)
         app.before_request(request_identifier(found))
         answer = refusal_answerer(web.authenticator)
@@ -156,6 +164,9 @@ class FlaskTokenGuard:
 
     def _allowed(self, owner: str) -> bool:
         return True if self._can_manage is None else bool(self._can_manage(owner))
+
+    def _administers(self, owner: str) -> bool:
+        return self._can_administer is not None and bool(self._can_administer(owner))
 
     def current_owner(self) -> str | None:
         """The signed-in user per ``owner_loader``, or flask-login's ``current_user``."""

@@ -30,7 +30,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from tokenguard.errors import OwnerInactive
 from tokenguard.guard import TokenGuard
+from tokenguard.web.admin import Admin, CanAdminister, is_admin_api_path, is_admin_page_path
 from tokenguard.web.answers import NoSuchResource, error_response
 from tokenguard.web.api import ManagementApi
 from tokenguard.web.auth import RequestAuthenticator
@@ -45,7 +47,10 @@ class TokenWeb:
     """Serves ``options.api_path`` (JSON) and ``options.settings_path`` (HTML) and below."""
 
     def __init__(self, guard: TokenGuard, options: WebOptions | None = None, *,
-                 can_manage: Callable[[str], bool] | None = None) -> None:
+                 can_manage: Callable[[str], bool] | None = None,
+                 can_administer: CanAdminister | None = None) -> None:
+        """``can_manage(owner)``: may they manage their own tokens (default: everyone);
+        ``can_administer(owner)``: may they see and manage everyone's (``/admin``; default: nobody)."""
         self.guard = guard
         self.options = options or WebOptions()
         self.authenticator = RequestAuthenticator(guard, self.options)
@@ -53,6 +58,7 @@ class TokenWeb:
         self.gate = Gate(guard, self.authenticator, csrf, can_manage, self.options.management_scope)
         self.api = ManagementApi(guard, self.options, self.gate)
         self.page = SettingsPage(guard, self.options, self.gate)
+        self.admin = Admin(guard, self.options, self.gate, self.api, self.page, can_administer)
 
     def mount_for(self, path: str) -> str | None:
         """The mount point serving ``path``, or ``None`` when the path is the app's."""
@@ -75,5 +81,12 @@ class TokenWeb:
                 return error_response(NoSuchResource(), self.options.realm)
             request = dataclasses.replace(request, root=parts[0], path=parts[1])
         if request.root == self.options.api_path:
+            if is_admin_api_path(request.path):
+                return self.admin.api.handle(request)
             return self.api.handle(request)
-        return self.page.handle(request)
+        if is_admin_page_path(request.path):
+            return self.admin.page.handle(request)
+        try:
+            return self.page.handle(request)
+        except OwnerInactive as exc:  # re-approving (or rotating) as a deactivated owner: 403, never a 500
+            return self.page.problem(request, exc, message=str(exc))
