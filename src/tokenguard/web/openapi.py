@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tokenguard.guard import TokenGuard
-from tokenguard.validation import MAX_NAME_LENGTH, MAX_PROJECTS
+from tokenguard.validation import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH, MAX_NETWORKS, MAX_PROJECTS
 from tokenguard.web.forms import MAX_EXPIRY_DAYS
 from tokenguard.web.options import WebOptions
 
@@ -36,6 +36,18 @@ def _schemas(guard: TokenGuard) -> dict[str, Any]:
     projects = {"type": "array", "maxItems": MAX_PROJECTS,
                 "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"}}
     name = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH}
+    description = {"type": ["string", "null"], "maxLength": MAX_DESCRIPTION_LENGTH,
+                   "description": "What the token is for; null or \"\" for none"}
+    networks = {"type": ["array", "null"], "maxItems": MAX_NETWORKS,
+                "description": "CIDR networks (IPv4, IPv6) the token may be used from; "
+                               "empty or null: anywhere",
+                "items": {"type": "string", "examples": ["203.0.113.0/24", "2001:db8::/32"]}}
+    grace = {"oneOf": [{"type": "string", "enum": ["none", "1h", "24h", "7d"]},
+                       {"type": "integer", "minimum": 0, "maximum": MAX_EXPIRY_DAYS * 86400},
+                       {"type": "null"}],
+             "description": "How long the old secret keeps working (seconds, or a named span); "
+                            "never past the token's expiry. none, 0 or null: it stops at once"}
+    expiry_days = {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_EXPIRY_DAYS}
     return {
         "TokenInfo": {"type": "object", "required": ["id", "name", "owner", "scopes", "status"],
                       "properties": {
@@ -47,7 +59,11 @@ def _schemas(guard: TokenGuard) -> dict[str, Any]:
                           "status": {"type": "string", "enum": ["active", "revoked", "expired"]},
                           "hint": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
                           "expires_at": _TIME, "last_used_at": _TIME, "revoked_at": _TIME,
-                          "parent_id": {"type": ["string", "null"]}}},
+                          "parent_id": {"type": ["string", "null"]},
+                          "description": {"type": "string"},
+                          "allowed_networks": {"type": "array", "items": {"type": "string"}},
+                          "last_used_ip": {"type": ["string", "null"]},
+                          "last_used_agent": {"type": ["string", "null"]}}},
         "TokenList": {"type": "object", "required": ["tokens"], "properties": {
             "tokens": {"type": "array", "items": _ref("TokenInfo")},
             "max_tokens": {"type": ["integer", "null"]}}},
@@ -59,11 +75,26 @@ def _schemas(guard: TokenGuard) -> dict[str, Any]:
                             "name": name, "scopes": {"type": "array", "items": scope, "minItems": 1},
                             "projects": projects,
                             "id": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"},
-                            "expires_in_days": {"type": ["integer", "null"], "minimum": 1,
-                                                "maximum": MAX_EXPIRY_DAYS},
-                            "expires_at": {"type": ["string", "null"], "description": _EXPIRES_AT}}},
+                            "expires_in_days": expiry_days,
+                            "expires_at": {"type": ["string", "null"], "description": _EXPIRES_AT},
+                            "description": description, "allowed_networks": networks}},
         "UpdateToken": {"type": "object", "additionalProperties": False,
-                        "properties": {"name": name, "projects": projects}},
+                        "properties": {"name": name, "projects": projects, "description": description,
+                                       "allowed_networks": networks}},
+        "Rotate": {"type": "object", "additionalProperties": False, "properties": {"grace": grace}},
+        "SelfRotate": {"type": "object", "additionalProperties": False, "properties": {
+            "grace": grace, "expires_in_days": {
+                **expiry_days, "description": "A new lifetime, within max_lifetime and the expiry of "
+                                              "the token that minted this one; absent: kept"}}},
+        "SecretScanningMatch": {"type": "object", "required": ["token"], "properties": {
+            "token": {"type": "string"}, "type": {"type": "string"}, "url": {"type": "string"},
+            "source": {"type": "string"}}},
+        "SecretScanningLabel": {"type": "object", "required": ["token_hash", "token_type", "label"],
+                                "properties": {
+                                    "token_hash": {"type": "string", "description": "SHA-256, hex"},
+                                    "token_type": {"type": "string"},
+                                    "label": {"type": "string",
+                                              "enum": ["true_positive", "false_positive"]}}},
         "TokenValue": {"type": "object", "required": ["token"],
                        "properties": {"token": {"type": "string"},
                                       "token_type_hint": {"type": "string"}}},
@@ -84,6 +115,9 @@ def _op(summary: str, responses: dict[str, Any], body: str | None = None,
     if body == "token":
         operation["requestBody"] = {"required": True, "content": {
             _FORM: {"schema": _ref("TokenValue")}, _JSON: {"schema": _ref("TokenValue")}}}
+    elif body == "SecretScanning":
+        operation["requestBody"] = {"required": True, **_content(
+            {"type": "array", "items": _ref("SecretScanningMatch")})}
     elif body is not None:
         operation["requestBody"] = {"required": body == "CreateToken", **_content(_ref(body))}
     if security is not None:
@@ -91,12 +125,12 @@ def _op(summary: str, responses: dict[str, Any], body: str | None = None,
     return operation
 
 
-def _paths(root: str) -> dict[str, Any]:
+def _paths(root: str, secret_scanning: bool = False) -> dict[str, Any]:
     one = {"200": {"description": "The token", **_content(_ref("TokenInfo"))}}
     issued = {"201": {"description": "The new secret (shown once) and the token",
                       **_content(_ref("IssuedToken"))}}
     id_param = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
-    return {
+    paths = {
         root: {
             "get": _op("List the caller's tokens", {"200": {
                 "description": "The tokens; a signed-in browser also gets X-CSRF-Token",
@@ -118,7 +152,12 @@ def _paths(root: str) -> dict[str, Any]:
         f"{root}/{{id}}/reapprove": {"parameters": id_param, "post": _op(
             "Re-approve a revoked token before it expires", {**one, **_errors(400, 401, 403, 404, 503)})},
         f"{root}/{{id}}/rotate": {"parameters": id_param, "post": _op(
-            "Issue a new secret; the old one stops working", {**issued, **_errors(400, 401, 403, 404, 503)})},
+            "Issue a new secret; the old one stops working at once or after the grace period",
+            {**issued, **_errors(400, 401, 403, 404, 503)}, "Rotate")},
+        f"{root}/self/rotate": {"post": _op(
+            "The presented token rotates itself (no management scope needed); a browser session "
+            "is 400", {**issued, **_errors(400, 401, 403, 503)}, "SelfRotate",
+            security=[{"bearer": []}, {"apiToken": []}])},
         f"{root}/openapi.json": {"get": _op("This document", {"200": {"description": "OpenAPI 3.1"}},
                                             security=[])},
         f"{root}/revoke": {"post": _op("RFC 7009: revoke a token by its value; always 200",
@@ -130,6 +169,15 @@ def _paths(root: str) -> dict[str, Any]:
              **_errors(400, 401, 403, 503)}, "token",
             security=[{"bearer": []}, {"apiToken": []}])},
     }
+    if secret_scanning:
+        paths[f"{root}/secret-scanning"] = {"post": _op(
+            "GitHub secret-scanning partner endpoint: revoke reported tokens of ours. Signed with "
+            "the Github-Public-Key-Identifier and Github-Public-Key-Signature headers",
+            {"200": {"description": "Each match labelled", **_content(
+                {"type": "array", "items": _ref("SecretScanningLabel")})},
+             "401": {"description": "Missing or bad signature; nothing done", **_content(_ref("Error"))},
+             **_errors(400, 413, 503)}, "SecretScanning", security=[])}
+    return paths
 
 
 def document(guard: TokenGuard, options: WebOptions, prefix: str = "") -> dict[str, Any]:
@@ -141,7 +189,7 @@ def document(guard: TokenGuard, options: WebOptions, prefix: str = "") -> dict[s
                  "description": "Manage API tokens. Callers are a signed-in browser session (writes "
                                 "need the X-CSRF-Token header) or a bearer token with the "
                                 f"'{options.management_scope}' scope."},
-        "paths": _paths(options.api_path),
+        "paths": _paths(options.api_path, options.secret_scanning),
         "components": {
             "schemas": _schemas(guard),
             "securitySchemes": {

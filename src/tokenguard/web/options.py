@@ -77,6 +77,13 @@ class WebOptions:
     #: a sign-out link in our layout's top bar, when set.
     logout_url: str | None = None
 
+    # -- leaked tokens (see tokenguard.web.secret_scanning) --
+    #: serve GitHub's secret-scanning partner endpoint, ``POST {api_path}/secret-scanning``
+    #: (needs ``cryptography``: ``pip install 'tokenguard[github]'``).
+    secret_scanning: bool = False
+    #: where GitHub publishes the keys that sign its reports.
+    github_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
+
     def __post_init__(self) -> None:
         for field, path in (("settings_path", self.settings_path), ("api_path", self.api_path)):
             if not isinstance(path, str) or not _MOUNT.fullmatch(path):
@@ -115,6 +122,11 @@ class WebOptions:
                 or self.content_block in ("title", "head")):  # those two get the title and our assets
             raise ValidationError("content_block must be a Jinja block name other than title and head, "
                                   "like content", field="content_block")
+        if not isinstance(self.secret_scanning, bool):
+            raise ValidationError("secret_scanning must be a bool", field="secret_scanning")
+        if not isinstance(self.github_keys_url, str) or not self.github_keys_url.startswith(
+                ("https://", "http://")):
+            raise ValidationError("github_keys_url must be an http(s) URL", field="github_keys_url")
         for name in ("login_url", "logout_url", "home_url"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or any(c in value for c in "\r\n\0")):

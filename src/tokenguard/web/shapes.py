@@ -43,6 +43,10 @@ def token_json(info: TokenInfo, hierarchy: ScopeHierarchy, now: datetime) -> dic
         "last_used_at": timestamp(info.last_used_at),
         "revoked_at": timestamp(info.revoked_at),
         "parent_id": info.parent_id,
+        "description": info.description,
+        "allowed_networks": sorted(info.allowed_networks),
+        "last_used_ip": info.last_used_ip,
+        "last_used_agent": info.last_used_agent,
     }
 
 
