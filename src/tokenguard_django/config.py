@@ -39,6 +39,9 @@ DJANGO_DEFAULTS: dict[str, Any] = {
     # the host's callbacks (a callable or its dotted path)
     "owner_loader": None,
     "can_manage": None,
+    # who sees and manages every owner's tokens ({settings_path}/admin); None: active staff users
+    # when owners are user pks (no owner_loader), else nobody
+    "can_administer": None,
     # the user's life cycle (signals)
     "revoke_on_logout": True,
     "revoke_on_deactivate": True,
@@ -50,7 +53,7 @@ WEB_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(WebOptions)
 _WEB_CALLABLES = frozenset({"locale_selector", "owner_display", "template_context"}) & set(WEB_KEYS)
 #: Every key of ``TOKENGUARD``: the core's settings, the web layer's options, this adapter's.
 KEYS: tuple[str, ...] = (*(s.name for s in core.SETTINGS), *WEB_KEYS, *DJANGO_DEFAULTS)
-_CALLBACK_KEYS = ("owner_loader", "can_manage", *sorted(_WEB_CALLABLES))
+_CALLBACK_KEYS = ("owner_loader", "can_manage", "can_administer", *sorted(_WEB_CALLABLES))
 _SWITCH_KEYS = ("revoke_on_logout", "revoke_on_deactivate")
 #: Flask keys that have no meaning here.
 _REPLACED = {"host": "mount the tokenguard URLs under the host you want in your URLconf instead"}

@@ -48,9 +48,27 @@ def _build() -> State:
     config = load()
     guard = config.build_guard()
     can_manage = config.callback("can_manage")
+    owner_loader = config.callback("owner_loader")
+    can_administer = config.callback("can_administer")
+    if can_administer is None and owner_loader is None:  # owners are str(user.pk)
+        can_administer = staff_administers
     web = TokenWeb(guard, config.web_options(),
-                   can_manage=None if can_manage is None else lambda owner: bool(can_manage(owner)))
-    return State(config, guard, web, config.callback("owner_loader"))
+                   can_manage=None if can_manage is None else lambda owner: bool(can_manage(owner)),
+                   can_administer=None if can_administer is None
+                   else lambda owner: bool(can_administer(owner)))
+    return State(config, guard, web, owner_loader)
+
+
+def staff_administers(owner: str) -> bool:
+    """The default ``can_administer``: ``owner`` is the pk of an active staff user."""
+    from django.contrib.auth import get_user_model
+    from django.core.exceptions import FieldError, ValidationError
+
+    users = get_user_model()._default_manager
+    try:
+        return bool(users.filter(pk=owner, is_staff=True, is_active=True).exists())
+    except (ValueError, TypeError, ValidationError, FieldError):  # no pk of this model, or no is_staff
+        return False
 
 
 def _install(state: State) -> State:
