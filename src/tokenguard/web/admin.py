@@ -469,8 +469,8 @@ class AdminPage:
             "statuses": STATUSES, "scopes": list(self.guard.scopes.order),
             "owner_filter": query.owner, "owner_active": states.get(query.owner or "", True),
             "back": urlencode(query.params()),
-            "sort_links": {key: query.link(admin_url, sort=key if query.sort == "-" + key else "-" + key,
-                                           page=1) for key in SORTS},
+            "sort_links": {key: query.link(admin_url, sort="-" + key if query.sort == key else key, page=1)
+                           for key in SORTS},  # a column sorted ascending: the other way; else ascending
             "sorted_by": sort_key, "descending": query.sort.startswith("-"),
             "previous_link": query.link(admin_url, page=found.page - 1) if found.page > 1 else "",
             "next_link": query.link(admin_url, page=found.page + 1) if found.page < found.pages else "",
