@@ -41,7 +41,7 @@ _TOKEN_LIKE = re.compile(r"(secret-token:)?[a-z][a-z0-9]{0,15}_[0-9A-Za-z]{20,}"
 
 #: the ``token`` commands, which ``flask tokens`` also takes without the word ``token``.
 TOKEN_COMMANDS = ("create", "list", "show", "revoke", "reapprove", "delete", "rotate", "revoke-owner",
-                  "verify")
+                  "verify", "remind", "scan")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,6 +81,7 @@ def build_parser(prog: str = PROG, *, app: bool = False) -> argparse.ArgumentPar
     groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True,
                                    parser_class=parser_class)
     _add_token_commands(groups, common, parser_class)
+    _add_owner_commands(groups, common, parser_class)
     db = groups.add_parser("db", help="database schema").add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=parser_class)
     upgrade = db.add_parser("upgrade", parents=[common], help="create or upgrade the tokenguard_* tables")
@@ -116,6 +117,10 @@ def _add_token_commands(groups: argparse._SubParsersAction[_Parser], common: _Pa
                         default=DEFAULT, help=DURATION_HELP)
     create.add_argument("--id", dest="token_id", metavar="ID", help="choose the id ([a-z0-9_-]{1,64})")
     create.add_argument("--admin", action="store_true", help="an admin token: every scope and project")
+    create.add_argument("--description", help="what the token is for (up to 500 characters)")
+    create.add_argument("--allow-network", action="append", default=[], metavar="CIDR",
+                        dest="allow_network",
+                        help="only from this network, e.g. 10.0.0.0/8 (repeatable; default: anywhere)")
 
     listing = command("list", cli_commands.list_tokens, "list tokens, of one owner or all")
     listing.add_argument("--owner", help="only this owner's tokens")
@@ -136,6 +141,9 @@ def _add_token_commands(groups: argparse._SubParsersAction[_Parser], common: _Pa
     rotate.add_argument("token_id", metavar="ID")
     rotate.add_argument("--expires-in", type=cli_commands.parse_duration, metavar="DURATION",
                         default=DEFAULT, help="new lifetime, or never (default: keep the expiry)")
+    rotate.add_argument("--grace", type=cli_commands.parse_grace, metavar="DURATION", default=None,
+                        help="keep the old secret working this long (1h, 24h, 7d; never past the "
+                             "token's expiry; default: none, it stops at once)")
 
     owner = command("revoke-owner", cli_commands.revoke_owner,
                     "revoke every token of an owner; prints the count")
@@ -144,6 +152,42 @@ def _add_token_commands(groups: argparse._SubParsersAction[_Parser], common: _Pa
     verify = command("verify", cli_commands.verify,
                      "read a token from stdin (never from the command line) and show whether it is valid")
     verify.add_argument("--json", action="store_true", help="a JSON object")
+
+    remind = command("remind", cli_commands.remind,
+                     "send the expiry reminders that are due (each once; safe to run from cron); "
+                     "prints how many")
+    remind.add_argument("--threshold", action="append", type=_days, default=[], metavar="DAYS",
+                        help="remind this many days before expiry (repeatable; default: 30, 7 and 1)")
+
+    scan = command("scan", cli_commands.scan,
+                   "find this server's tokens in files (prefix and checksum: no false positives); "
+                   "prints file:line and the hint, never the token; exit status 1 when any is found")
+    scan.add_argument("files", nargs="+", metavar="FILE")
+    scan.add_argument("--revoke", action="store_true",
+                      help="revoke every token found that this server issued (tokenguard_token_leaked fires)")
+
+
+def _add_owner_commands(groups: argparse._SubParsersAction[_Parser], common: _Parser,
+                        parser_class: type[_Parser]) -> None:
+    owners = groups.add_parser("owner", help="deactivate, reactivate or show an owner").add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=parser_class)
+    for name, handler, text in (
+        ("deactivate", cli_commands.deactivate_owner,
+         "revoke every token of an owner and refuse new ones until reactivated; prints the count"),
+        ("reactivate", cli_commands.reactivate_owner, "let an owner hold tokens again (revives none)"),
+        ("show", cli_commands.show_owner, "whether an owner is active, and their tokens' count"),
+    ):
+        sub = owners.add_parser(name, parents=[common], help=text, description=text)
+        sub.set_defaults(handler=handler)
+        sub.add_argument("owner")
+        if name == "show":
+            sub.add_argument("--json", action="store_true", help="a JSON object")
+
+
+def _days(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 36500:
+        raise argparse.ArgumentTypeError(f"invalid number of days {text[:20]!r}: expected 0-36500")
+    return int(text)
 
 
 def _port(text: str) -> int:

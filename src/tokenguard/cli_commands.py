@@ -17,14 +17,19 @@ from tokenguard.cli_config import CLIError, Console, actor, database_url, open_g
 from tokenguard.errors import AuthenticationError, ValidationError
 from tokenguard.guard import _Default
 from tokenguard.models import TokenInfo
+from tokenguard.reminders import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
+EXIT_USAGE = 2
 MAX_TOKEN_INPUT = 4096
+#: files larger than this are scanned in their first this many bytes: a token is 40 characters.
+MAX_SCAN_BYTES = 64 * 1024 * 1024
 NEVER = "never"
+NO_GRACE = ("none", "0")
 _DURATION = re.compile(r"([0-9]{1,9})([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -47,6 +52,16 @@ def parse_duration(text: str) -> timedelta | None:
         raise argparse.ArgumentTypeError(f"duration {text[:20]!r} is too long") from None
 
 
+def parse_grace(text: str) -> timedelta | None:
+    """``--grace``: a duration as :func:`parse_duration` reads it; ``none`` or ``0``: no grace."""
+    if text.strip().lower() in NO_GRACE:
+        return None
+    grace = parse_duration(text)
+    if grace is None:
+        raise argparse.ArgumentTypeError("a grace period ends: give a duration like 24h, or none")
+    return grace
+
+
 def _lifetime(args: argparse.Namespace) -> timedelta | _Default | None:
     """What ``--expires-in`` asked for: a timedelta, ``None`` (never) or ``DEFAULT``."""
     lifetime: timedelta | _Default | None = args.expires_in
@@ -58,6 +73,7 @@ def create(args: argparse.Namespace, console: Console) -> int:
         issued = guard.create_token(
             args.owner, args.name, scopes=args.scope or None, expires_in=_lifetime(args),
             projects=args.project or None, token_id=args.token_id, admin=args.admin, actor=actor(),
+            description=args.description, allowed_networks=args.allow_network or None,
         )
         console.out(issued.token)
         info = issued.info
@@ -117,14 +133,21 @@ def reapprove(args: argparse.Namespace, console: Console) -> int:
 def rotate(args: argparse.Namespace, console: Console) -> int:
     with open_guard(args, console) as guard:
         try:
-            issued = guard.rotate(args.token_id, expires_in=_lifetime(args), actor=actor())
+            issued = guard.rotate(args.token_id, expires_in=_lifetime(args), grace=args.grace,
+                                  actor=actor())
         except ValidationError as exc:
             if exc.field != "id":
                 raise
             raise CLIError(str(exc), EXIT_REFUSED) from None
         console.out(issued.token)
-    console.note(f"rotated token {issued.info.id}: the old secret no longer works; "
-                 "the new one above is shown only this once")
+        until = None
+        if args.grace is not None:
+            until = guard.clock() + args.grace
+            if issued.info.expires_at is not None:
+                until = min(until, issued.info.expires_at)
+    old = ("the old secret no longer works" if until is None
+           else f"the old secret keeps working until {until:%Y-%m-%d %H:%M} UTC")
+    console.note(f"rotated token {issued.info.id}: {old}; the new one above is shown only this once")
     return EXIT_OK
 
 
@@ -140,6 +163,85 @@ def revoke_owner(args: argparse.Namespace, console: Console) -> int:
         count = guard.revoke_owner(args.owner, actor=actor())
     console.out(str(count))
     console.note(f"revoked {count} token{'s' if count != 1 else ''} of {cli_output.safe(args.owner)}")
+    return EXIT_OK
+
+
+def remind(args: argparse.Namespace, console: Console) -> int:
+    """Fire the expiry reminders that are due; each once, however often cron runs this."""
+    with open_guard(args, console) as guard:
+        sent = guard.remind(args.threshold or DEFAULT_THRESHOLDS)
+    console.out(str(sent))
+    console.note(f"sent {sent} expiry reminder{'s' if sent != 1 else ''}")
+    return EXIT_OK
+
+
+def scan(args: argparse.Namespace, console: Console) -> int:
+    """Find this server's tokens in files: ``file:line:column: hint``, never the token itself.
+
+    The prefix and the checksum decide what a token is, so a lookalike is never reported.
+    Exit status 1 when any is found (for CI and pre-commit hooks), 0 when none, 2 when a
+    file cannot be read. ``--revoke`` revokes each one this server issued, as leaked.
+    """
+    from tokenguard.web.secret_scanning import find_tokens
+
+    found = unreadable = revoked = 0
+    with open_guard(args, console) as guard:
+        for path in args.files:
+            try:
+                with open(path, "rb") as handle:
+                    text = handle.read(MAX_SCAN_BYTES).decode("utf-8", errors="replace")
+            except OSError as exc:
+                console.error(f"{cli_output.safe(path)}: {exc.strerror or type(exc).__name__}")
+                unreadable += 1
+                continue
+            for match in find_tokens(text, guard.prefix):
+                found += 1
+                info = guard.introspect(match.token)
+                where = f"{cli_output.safe(path)}:{match.line}:{match.column}: {match.hint}"
+                if info is None:
+                    console.out(f"{where} (not issued by this server)")
+                    continue
+                state: str = info.status_at(guard.clock())
+                if args.revoke and info.revoked_at is None:
+                    guard.revoke_leaked(match.token, source="scan", url=path, actor=actor())
+                    revoked += 1
+                    state = "revoked now"
+                console.out(f"{where} token {info.id} of {cli_output.safe(info.owner)} ({state})")
+    summary = f"found {found} token{'s' if found != 1 else ''}"
+    if args.revoke:
+        summary += f", revoked {revoked}"
+    console.note(summary)
+    if unreadable:
+        return EXIT_USAGE
+    return EXIT_REFUSED if found else EXIT_OK
+
+
+def deactivate_owner(args: argparse.Namespace, console: Console) -> int:
+    with open_guard(args, console) as guard:
+        count = guard.deactivate_owner(args.owner, actor=actor())
+    console.out(str(count))
+    console.note(f"deactivated {cli_output.safe(args.owner)}: revoked {count} "
+                 f"token{'s' if count != 1 else ''}; no new one until reactivated")
+    return EXIT_OK
+
+
+def reactivate_owner(args: argparse.Namespace, console: Console) -> int:
+    with open_guard(args, console) as guard:
+        lifted = guard.reactivate_owner(args.owner, actor=actor())
+    console.note(f"reactivated {cli_output.safe(args.owner)}; no revoked token comes back" if lifted
+                 else f"{cli_output.safe(args.owner)} was active already")
+    return EXIT_OK
+
+
+def show_owner(args: argparse.Namespace, console: Console) -> int:
+    with open_guard(args, console) as guard:
+        state = guard.owner_state(args.owner)
+        now = guard.clock()
+        live = sum(1 for info in guard.list_tokens(state.owner) if info.status_at(now) == "active")
+    if args.json:
+        console.out(cli_output.dumps(cli_output.owner_json(state, live)))
+    else:
+        console.out(cli_output.owner_card(state, live))
     return EXIT_OK
 
 

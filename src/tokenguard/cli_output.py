@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from tokenguard.models import TokenInfo
+from tokenguard.models import OwnerState, TokenInfo
 
 TABLE_COLUMNS = ("ID", "NAME", "OWNER", "SCOPES", "PROJECTS", "STATUS", "EXPIRES", "LAST USED", "HINT")
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
@@ -30,7 +30,26 @@ def info_json(info: TokenInfo, now: datetime) -> dict[str, Any]:
         "hint": info.hint,
         "parent_id": info.parent_id,
         "status": info.status_at(now),
+        "description": info.description,
+        "allowed_networks": sorted(info.allowed_networks),
+        "last_used_ip": info.last_used_ip,
+        "last_used_agent": info.last_used_agent,
     }
+
+
+def owner_json(state: OwnerState, active_tokens: int) -> dict[str, Any]:
+    return {"owner": state.owner, "active": state.active,
+            "deactivated_at": _iso(state.deactivated_at), "deactivated_by": state.deactivated_by,
+            "active_tokens": active_tokens}
+
+
+def owner_card(state: OwnerState, active_tokens: int) -> str:
+    fields = [("owner", safe(state.owner)), ("status", "active" if state.active else "deactivated")]
+    if not state.active:
+        fields += [("since", _short(state.deactivated_at)), ("by", safe(state.deactivated_by or "-"))]
+    fields.append(("active tokens", str(active_tokens)))
+    width = max(len(label) for label, _ in fields)
+    return "\n".join(f"{label + ':':<{width + 1}} {value}" for label, value in fields)
 
 
 def dumps(data: Any) -> str:
@@ -88,5 +107,12 @@ def card(info: TokenInfo, now: datetime) -> str:
     ]
     if info.parent_id:
         fields.append(("minted by", info.parent_id))
+    if info.description:
+        fields.append(("description", safe(info.description)))
+    if info.allowed_networks:
+        fields.append(("networks", ", ".join(sorted(info.allowed_networks))))
+    if info.last_used_ip or info.last_used_agent:
+        fields.append(("last used from", safe(" ".join(
+            part for part in (info.last_used_ip, info.last_used_agent) if part))))
     width = max(len(label) for label, _ in fields)
     return "\n".join(f"{label + ':':<{width + 1}} {value}" for label, value in fields)
