@@ -24,12 +24,13 @@ from tokenguard import TokenGuard
 from tokenguard.errors import (
     ExpiredToken,
     InvalidToken,
+    OwnerInactive,
     RevokedToken,
     TokenIdConflict,
     TokenLimitExceeded,
     TokenNotFound,
 )
-from tokenguard.models import TokenInfo
+from tokenguard.models import OwnerState, TokenInfo
 from tokenguard.stores.base import Store, TokenChanges, TokenRecord
 from tokenguard.stores.memory import MemoryStore
 from tokenguard.stores.sqlalchemy import SQLAlchemyStore
@@ -474,3 +475,262 @@ def test_a_reader_never_sees_an_owner_half_revoked(store: Store) -> None:
         sys.setswitchinterval(interval)
     assert partial == []
     assert all(r.info.revoked_at is not None for r in store.list("alice"))
+
+
+# -- round 2: descriptions, networks, last use from where, rotation grace ---------------------
+
+
+def test_round_two_fields_round_trip(store: Store) -> None:
+    valid_until = START + timedelta(hours=24, microseconds=5)
+    info = make_record("round-two").info
+    record = TokenRecord(
+        dataclasses.replace(info, description="deploys the 🚀 app to production",
+                            allowed_networks=frozenset({"203.0.113.0/24", "2001:db8::/32"}),
+                            last_used_at=START, last_used_ip="2001:db8::7", last_used_agent="curl/8.5"),
+        digest_of("current"), previous_digest=digest_of("previous"), previous_valid_until=valid_until)
+    store.insert(record, limit=None, now=START)
+
+    for found in (store.get("round-two"), store.find(record.digest), store.find(digest_of("previous"))):
+        assert found == record
+        assert found is not None and found.previous_valid_until == valid_until
+        assert_utc(found.previous_valid_until)
+    assert store.list() == [record]
+
+
+def test_update_changes_the_round_two_fields(store: Store) -> None:
+    record = make_record("to-change")
+    store.insert(record, limit=None, now=START)
+    until = START + timedelta(hours=1, microseconds=3)
+    steps: list[TokenChanges] = [
+        {"description": "what it is for"},
+        {"allowed_networks": frozenset({"10.0.0.0/8", "::1/128"})},
+        {"allowed_networks": frozenset()},
+        {"digest": digest_of("new"), "hint": "tg_…NEW2", "previous_digest": record.digest,
+         "previous_valid_until": until},
+    ]
+    expected = record
+    for changes in steps:
+        info_changes = {k: v for k, v in changes.items()
+                        if k not in ("digest", "previous_digest", "previous_valid_until")}
+        expected = TokenRecord(
+            dataclasses.replace(expected.info, **info_changes),  # type: ignore[arg-type]
+            changes.get("digest", expected.digest),
+            changes.get("previous_digest", expected.previous_digest),  # type: ignore[arg-type]
+            changes.get("previous_valid_until", expected.previous_valid_until))  # type: ignore[arg-type]
+        assert store.update("to-change", changes) == expected, changes
+        assert store.get("to-change") == expected
+    assert store.find(digest_of("new")) == expected
+    assert store.find(record.digest) == expected  # the old secret's digest, while kept
+
+    cleared = store.update("to-change", {"previous_digest": None, "previous_valid_until": None})
+    assert cleared is not None and (cleared.previous_digest, cleared.previous_valid_until) == (None, None)
+    assert store.find(record.digest) is None
+    assert store.find(digest_of("new")) == cleared
+
+
+def test_find_prefers_the_current_digest(store: Store) -> None:
+    """A digest that is one token's current and another's previous finds the current one."""
+    shared = digest_of("shared")
+    old = TokenRecord(make_record("old").info, digest_of("old-now"), previous_digest=shared,
+                      previous_valid_until=START)
+    current = TokenRecord(make_record("current").info, shared)
+    store.insert(old, limit=None, now=START)
+    store.insert(current, limit=None, now=START)
+    assert store.find(shared) == current
+
+
+def test_touch_records_where_from(store: Store) -> None:
+    record = make_record("used")
+    store.insert(record, limit=None, now=START)
+    at = START + timedelta(minutes=2)
+
+    store.touch("used", at, ip="203.0.113.9", agent="Mozilla/5.0 (X11) " + "é" * 100)
+    info = store.get("used").info  # type: ignore[union-attr]
+    assert (info.last_used_at, info.last_used_ip, info.last_used_agent) == (
+        at, "203.0.113.9", "Mozilla/5.0 (X11) " + "é" * 100)
+
+    store.touch("used", at + timedelta(minutes=1))  # from nowhere known: nothing kept of before
+    info = store.get("used").info  # type: ignore[union-attr]
+    assert (info.last_used_ip, info.last_used_agent) == (None, None)
+
+
+# -- round 2: owners ---------------------------------------------------------------------------
+
+
+def test_deactivating_an_owner_revokes_their_tokens_and_keeps_them_out(store: Store) -> None:
+    store.insert(make_record("a1"), limit=None, now=START)
+    store.insert(make_record("a2", revoked_at=START - timedelta(days=1)), limit=None, now=START)
+    store.insert(make_record("b1", "bob"), limit=None, now=START)
+    assert store.get_owner("alice") is None or store.get_owner("alice") == OwnerState("alice")
+    at = START + timedelta(minutes=1, microseconds=7)
+
+    assert list(store.deactivate_owner("alice", at, "admin")) == ["a1"]
+
+    assert store.get_owner("alice") == OwnerState("alice", False, at, "admin")
+    assert_utc(store.get_owner("alice").deactivated_at)  # type: ignore[union-attr]
+    assert store.get("a1").info.revoked_at == at  # type: ignore[union-attr]
+    assert store.get("b1").info.revoked_at is None  # type: ignore[union-attr]
+    with pytest.raises(OwnerInactive):
+        store.insert(make_record("a3"), limit=None, now=START)
+    with pytest.raises(OwnerInactive):
+        store.insert(make_record("a4"), limit=5, now=START)
+    store.insert(make_record("b2", "bob"), limit=5, now=START)
+
+    later = at + timedelta(hours=1)  # again: the first deactivation is kept
+    assert list(store.deactivate_owner("alice", later, "someone else")) == []
+    assert store.get_owner("alice") == OwnerState("alice", False, at, "admin")
+
+    assert store.reactivate_owner("alice") is True
+    assert store.get_owner("alice") == OwnerState("alice")
+    assert store.reactivate_owner("alice") is False
+    assert store.get("a1").info.revoked_at == at  # type: ignore[union-attr]  # nothing revived
+    store.insert(make_record("a3"), limit=5, now=START)
+    assert store.get("a3") is not None
+
+
+def test_an_owner_with_no_token_can_be_deactivated(store: Store) -> None:
+    assert list(store.deactivate_owner("nobody-yet", START, None)) == []
+    assert store.get_owner("nobody-yet") == OwnerState("nobody-yet", False, START, None)
+    with pytest.raises(OwnerInactive):
+        store.insert(make_record("first", "nobody-yet"), limit=None, now=START)
+    assert store.reactivate_owner("never-seen") is False
+
+
+def test_no_insert_slips_in_beside_a_deactivation(store: Store) -> None:
+    """Creators racing a deactivation: every token they made is revoked, or none was made after."""
+    creators = 8
+    barrier = threading.Barrier(creators + 1)
+    made: list[str] = []
+    errors: list[str] = []
+
+    def create(index: int) -> None:
+        barrier.wait(timeout=30)
+        for attempt in range(5):
+            try:
+                store.insert(make_record(f"c{index}-{attempt}"), limit=None, now=START)
+                made.append(f"c{index}-{attempt}")
+            except OwnerInactive:
+                return
+            except Exception as exc:
+                errors.append(repr(exc))
+                return
+
+    threads = [threading.Thread(target=create, args=(index,)) for index in range(creators)]
+    for thread in threads:
+        thread.start()
+    barrier.wait(timeout=30)
+    revoked = set(store.deactivate_owner("alice", START, "admin"))
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    assert set(made) == revoked  # every token made before the deactivation, revoked by it
+    assert all(r.info.revoked_at is not None for r in store.list("alice"))
+
+
+# -- round 2: expiry and stale tokens ----------------------------------------------------------
+
+
+def test_expiring_finds_live_tokens_expiring_within_the_window(store: Store) -> None:
+    until = START + timedelta(days=7)
+    for token_id, owner, expires, revoked in [
+        ("soon", "alice", START + timedelta(days=1), None), ("edge", "alice", until, None),
+        ("later", "alice", until + timedelta(microseconds=1), None),
+        ("past", "alice", START, None), ("never", "alice", None, None),
+        ("revoked", "alice", START + timedelta(days=2), START),
+        ("bob", "bob", START + timedelta(hours=1), None),
+    ]:
+        record = make_record(token_id, owner, expires_at=expires, revoked_at=revoked)
+        store.insert(record, limit=None, now=START)
+
+    assert [r.info.id for r in store.expiring(START, until)] == ["bob", "soon", "edge"]
+    assert [r.info.id for r in store.expiring(START, until, "alice")] == ["soon", "edge"]
+    assert list(store.expiring(START, until, "nobody")) == []
+
+
+def test_unused_finds_live_tokens_last_seen_before(store: Store) -> None:
+    before = START - timedelta(days=90)
+    old, recent = before - timedelta(days=1), before + timedelta(days=1)
+    for token_id, owner, created, used, extra in [
+        ("used-long-ago", "alice", old - timedelta(days=5), old, {}),
+        ("never-used-old", "alice", old, None, {}),
+        ("used-recently", "alice", old, recent, {}),
+        ("new-never-used", "alice", recent, None, {}),
+        ("at-the-cutoff", "alice", before, None, {}),
+        ("revoked", "alice", old, None, {"revoked_at": START}),
+        ("expired", "alice", old, None, {"expires_at": START}),
+        ("expiring-later", "alice", old, None, {"expires_at": START + timedelta(days=1)}),
+        ("bob-old", "bob", old - timedelta(days=2), None, {}),
+    ]:
+        store.insert(make_record(token_id, owner, created_at=created, last_used_at=used, **extra),
+                     limit=None, now=START)
+
+    found = [r.info.id for r in store.unused(START, before)]
+    assert found == ["bob-old", "expiring-later", "never-used-old", "used-long-ago"]
+    assert [r.info.id for r in store.unused(START, before, "alice")] == [
+        "expiring-later", "never-used-old", "used-long-ago"]
+
+
+def test_a_reminder_is_claimed_once_per_token_threshold_and_expiry(store: Store) -> None:
+    store.insert(make_record("t"), limit=None, now=START)
+    expiry = START + timedelta(days=7)
+
+    assert store.claim_reminder("t", 7, expiry) is True
+    assert store.claim_reminder("t", 7, expiry) is False
+    assert store.claim_reminder("t", 1, expiry) is True
+    moved = expiry + timedelta(days=30)  # a rotation gave it a new lifetime
+    assert store.claim_reminder("t", 7, moved) is True
+    assert store.claim_reminder("t", 7, moved) is False
+
+    store.delete("t")  # a new token that takes the id is reminded afresh
+    store.insert(make_record("t"), limit=None, now=START)
+    assert store.claim_reminder("t", 7, moved) is True
+
+
+def test_concurrent_claims_of_one_reminder_have_one_winner(store: Store) -> None:
+    store.insert(make_record("t"), limit=None, now=START)
+    barrier = threading.Barrier(8)
+    wins: list[bool] = []
+
+    def claim() -> None:
+        barrier.wait(timeout=30)
+        wins.append(store.claim_reminder("t", 7, START + timedelta(days=7)))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(wins) == [False] * 7 + [True]
+
+
+# -- round 2 through the guard on each store ---------------------------------------------------
+
+
+def test_guard_round_two_on_the_store(guard: TokenGuard, clock: Clock) -> None:
+    issued = guard.create_token("alice", "ci", description="nightly builds",
+                                allowed_networks=["203.0.113.0/24"], expires_in=timedelta(days=5))
+    info = guard.authenticate(issued.token, remote="203.0.113.5", agent="ci-runner/2")
+    assert (info.description, info.allowed_networks) == ("nightly builds", {"203.0.113.0/24"})
+    stored = guard.get_token(issued.info.id)
+    assert (stored.last_used_ip, stored.last_used_agent) == ("203.0.113.5", "ci-runner/2")
+    with pytest.raises(InvalidToken):
+        guard.authenticate(issued.token, remote="198.51.100.1")
+
+    rotated = guard.rotate(issued.info.id, grace=timedelta(hours=1))
+    assert guard.authenticate(issued.token, remote="203.0.113.5").id == issued.info.id
+    assert guard.authenticate(rotated.token, remote="203.0.113.5").id == issued.info.id
+    clock.advance(hours=1)
+    with pytest.raises(InvalidToken):
+        guard.authenticate(issued.token, remote="203.0.113.5")
+    assert guard.authenticate(rotated.token, remote="203.0.113.5").id == issued.info.id
+
+    assert [i.id for i in guard.expiring(timedelta(days=7))] == [issued.info.id]
+    assert guard.remind() == 1 and guard.remind() == 0
+    assert guard.deactivate_owner("alice", actor="admin") == 1
+    with pytest.raises(RevokedToken):
+        guard.authenticate(rotated.token, remote="203.0.113.5")
+    with pytest.raises(OwnerInactive):
+        guard.create_token("alice", "refused")
+    guard.reactivate_owner("alice")
+    assert guard.create_token("alice", "welcome back").info.status == "active"

@@ -376,20 +376,20 @@ class SQLAlchemyStore:
 
     def _insert_unless_present(self, connection: Connection, table: Any, values: dict[str, Any]) -> bool:
         """Insert the row unless its key exists (a concurrent insert included); ``True`` if inserted."""
-        if self._dialect == "postgresql":
-            statement: Any = postgresql.insert(table).values(values).on_conflict_do_nothing()
-        elif self._dialect == "sqlite":
-            statement = sqlite.insert(table).values(values).on_conflict_do_nothing()
-        elif self._dialect in ("mysql", "mariadb"):
-            statement = mysql.insert(table).values(values).prefix_with("IGNORE")
-        else:
-            try:
-                with connection.begin_nested():
-                    connection.execute(insert(table).values(values))
-            except IntegrityError:
-                return False
-            return True
-        return bool(connection.execute(statement).rowcount)
+        key = next(iter(table.primary_key))
+        if self._dialect in ("postgresql", "sqlite"):  # their drivers' row counts say -1 here
+            dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+            statement = dialect_insert(table).values(values).on_conflict_do_nothing().returning(key)
+            return connection.execute(statement).first() is not None
+        if self._dialect in ("mysql", "mariadb"):
+            ignoring = mysql.insert(table).values(values).prefix_with("IGNORE")
+            return connection.execute(ignoring).rowcount == 1
+        try:
+            with connection.begin_nested():
+                connection.execute(insert(table).values(values))
+        except IntegrityError:
+            return False
+        return True
 
     # -- transactions, schema, errors ---------------------------------------------------
 
