@@ -185,8 +185,10 @@ def test_bad_filters_are_400_naming_the_field(root: Browser, field: str, value: 
 
 
 def test_sort_orders_and_unset_times_last(root: Browser, guard: TokenGuard, clock: Clock) -> None:
+    secrets_of = {}
     for owner, name in (("carol", "b"), ("alice", "C"), ("bob", "a")):
-        guard.create_token(owner, name, expires_in=None if name == "C" else timedelta(days=len(owner)))
+        secrets_of[name] = guard.create_token(
+            owner, name, expires_in=None if name == "C" else timedelta(days=len(owner))).token
         clock.advance(minutes=1)
     assert names(listing(root)) == ["a", "C", "b"]  # newest first
     assert names(listing(root, sort="created_at")) == ["b", "C", "a"]
@@ -195,8 +197,14 @@ def test_sort_orders_and_unset_times_last(root: Browser, guard: TokenGuard, cloc
     assert names(listing(root, sort="owner")) == ["C", "a", "b"]
     assert names(listing(root, sort="expires_at")) == ["a", "b", "C"]  # never expires: last
     assert names(listing(root, sort="-expires_at")) == ["b", "a", "C"]
-    used = next(t for t in guard.list_tokens() if t.name == "b")
-    assert names(listing(root, sort="-last_used_at"))[-1] != "" and used.last_used_at is None
+    issued = {t.name: t for t in guard.list_tokens()}
+    assert names(listing(root, sort="last_used_at")) == sorted(names(listing(root)),
+                                                              key=lambda n: issued[n].id)  # none used
+    guard.authenticate(secrets_of["b"])
+    clock.advance(minutes=2)
+    guard.authenticate(secrets_of["a"])
+    assert names(listing(root, sort="last_used_at")) == ["b", "a", "C"]  # never used: last
+    assert names(listing(root, sort="-last_used_at")) == ["a", "b", "C"]  # either way
 
 
 def test_120_tokens_are_three_pages_of_50(root: Browser, guard: TokenGuard, clock: Clock) -> None:
@@ -284,6 +292,19 @@ def test_deactivation_sticks_and_reactivation_revives_nothing(
     assert events["owner_deactivated"]["revoked"] == 2
     assert events["owner_revoked"]["actor"] == "admin:root"
     assert events["owner_reactivated"]["actor"] == "admin:root"
+
+
+def test_rotating_a_live_token_of_an_inactive_owner_is_owner_inactive(app: Flask, guard: TokenGuard) -> None:
+    """A token made live again behind the guard's back (a race with a re-approval): still refused."""
+    issued = guard.create_token("alice", "a")
+    guard.deactivate_owner("alice")
+    guard.store.update(issued.info.id, {"revoked_at": None})
+    alice = Browser(app, "alice")
+    rotated = alice.write("POST", f"{API}/{issued.info.id}/rotate")
+    assert rotated.status_code == 403 and rotated.json["error"] == "owner_inactive"
+    page = alice.form(f"{PAGE}/{issued.info.id}/rotate", {"hint": issued.info.hint})
+    assert page.status_code == 403 and b"deactivated" in page.data
+    assert page.headers["Content-Type"].startswith("text/html")
 
 
 def test_an_owner_with_a_slash_in_their_id(root: Browser, guard: TokenGuard) -> None:

@@ -39,7 +39,7 @@ from tokenguard.errors import (
 from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
 from tokenguard.web import forms, pageview, shapes
-from tokenguard.web.answers import Forbidden, MethodNotAllowed, NoSuchResource, RequestTooLarge
+from tokenguard.web.answers import CsrfRefused, Forbidden, MethodNotAllowed, NoSuchResource, RequestTooLarge
 from tokenguard.web.api import ManagementApi
 from tokenguard.web.csrf import CSRF_HEADER
 from tokenguard.web.flash import Flash
@@ -374,8 +374,10 @@ class AdminPage:
             return self._answer(request)
         except (TokenNotFound, MethodNotAllowed, NoSuchResource, RequestTooLarge, StoreUnavailable) as exc:
             return self.page.problem(request, exc)
-        except Forbidden as exc:
+        except CsrfRefused as exc:
             return self.page.problem(request, exc, message=str(exc))
+        except Forbidden as exc:  # not an administrator
+            return self.page.problem(request, exc, message=NOT_ALLOWED)
 
     def _answer(self, request: WebRequest) -> WebResponse:
         if len(request.body) > self.options.max_body_size:
