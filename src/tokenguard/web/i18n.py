@@ -58,7 +58,10 @@ def _translations_dir() -> Any:
 @functools.cache
 def available_locales() -> tuple[str, ...]:
     """English and every locale with a compiled catalog in the package, e.g. ``("en", "de", …)``."""
-    found = sorted(entry.name for entry in _translations_dir().iterdir()
+    folder = _translations_dir()
+    if not folder.is_dir():  # a package built without its catalogs: English, not a crash
+        return (SOURCE_LOCALE,)
+    found = sorted(entry.name for entry in folder.iterdir()
                    if entry.joinpath("LC_MESSAGES", f"{DOMAIN}.mo").is_file())
     return (SOURCE_LOCALE, *found)
 
@@ -75,7 +78,10 @@ def translations(locale: str) -> gettext_module.NullTranslations:
 @functools.cache
 def own_messages() -> frozenset[str]:
     """Every message id of our catalog (from ``messages.pot``): what is not one of ours is the host's."""
-    with _translations_dir().joinpath("messages.pot").open("rb") as pot:
+    template = _translations_dir().joinpath("messages.pot")
+    if not template.is_file():
+        return frozenset()
+    with template.open("rb") as pot:
         catalog = read_po(pot)
     return frozenset(m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id)
 
