@@ -86,7 +86,7 @@ def test_while_inactive_nothing_creates_reapproves_or_rotates(guard: TokenGuard)
         guard.create_token("bob", "child", parent=parent.info)
 
 
-def test_rotate_is_refused_while_inactive_even_for_a_token_unrevoked_behind_its_back(guard: TokenGuard) -> None:
+def test_rotate_is_refused_while_inactive_even_for_a_token_unrevoked_behind_it(guard: TokenGuard) -> None:
     issued = guard.create_token("bob", "rotating")
     guard.deactivate_owner("bob")
     guard.store.update(issued.info.id, {"revoked_at": None})  # as if re-approved behind our back
