@@ -91,3 +91,20 @@ typecheck: $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) .tox build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# make messages: the settings page's strings into its catalog template (babel.cfg says where they are);
+# make translations: the de, fr and nl catalogs brought up to date with it (then translate what is new);
+# make compile-translations: the .mo files the package ships (tests/test_i18n.py checks they match).
+I18N := src/tokenguard/web/translations
+.PHONY: messages translations compile-translations
+
+messages: $(TEST_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project=tokenguard \
+	  --copyright-holder="the tokenguard authors" \
+	  --msgid-bugs-address=https://github.com/tokenguard/tokenguard/issues -o $(I18N)/messages.pot .
+
+translations: messages
+	$(BIN)/pybabel update -D tokenguard -i $(I18N)/messages.pot -d $(I18N) -w 100 --ignore-pot-creation-date
+
+compile-translations: $(TEST_STAMP)
+	$(BIN)/pybabel compile -D tokenguard -d $(I18N) --statistics
