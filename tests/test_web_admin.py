@@ -452,3 +452,22 @@ def test_asgi_admin_api_and_page(asgi: TestClient, guard: TokenGuard) -> None:
     created = asgi.post(API, json={"name": "x"}, headers={
         "X-CSRF-Token": asgi.get(API).headers["x-csrf-token"], **origin})
     assert created.status_code == 403 and created.json()["error"] == "owner_inactive"
+
+
+def test_asgi_page_forms_with_csrf(asgi: TestClient, guard: TokenGuard) -> None:
+    target = guard.create_token("alice", "a").info.id
+    asgi.get("/login/root")
+    match = _META_CSRF.search(asgi.get(ADMIN_PAGE).text)
+    assert match is not None
+    origin = {"Origin": "http://testserver"}
+    refused = asgi.post(f"{ADMIN_PAGE}/tokens/{target}/revoke", data={}, headers=origin,
+                        follow_redirects=False)
+    assert refused.status_code == 403 and guard.get_token(target).status == "active"
+    revoked = asgi.post(f"{ADMIN_PAGE}/tokens/{target}/revoke", data={"csrf_token": match.group(1)},
+                        headers=origin, follow_redirects=False)
+    assert revoked.status_code == 303 and revoked.headers["location"] == ADMIN_PAGE
+    off = asgi.post(f"{ADMIN_PAGE}/owners/alice/deactivate", data={"csrf_token": match.group(1),
+                    "back": "owner=alice"}, headers=origin, follow_redirects=False)
+    assert off.status_code == 303 and off.headers["location"] == f"{ADMIN_PAGE}?owner=alice"
+    assert "Deactivated alice: 0 token(s) revoked." in asgi.get(off.headers["location"]).text
+    assert guard.is_owner_active("alice") is False
