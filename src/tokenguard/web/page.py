@@ -16,7 +16,6 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
 
 from tokenguard import validation
 from tokenguard.errors import (
@@ -42,7 +41,9 @@ from tokenguard.web.flash import Flash, FlashCookies
 from tokenguard.web.gate import Gate, refuse_admin
 from tokenguard.web.http import WebRequest, WebResponse
 from tokenguard.web.options import WebOptions
+from tokenguard.web.pageview import PROBLEMS
 from tokenguard.web.render import Renderer
+from tokenguard.web.signin import signin_redirect
 
 Action = Callable[[WebRequest, str, forms.Form, str], WebResponse]
 #: the one-time value each rendering of the create form carries (see ``_create``).
@@ -50,15 +51,6 @@ FORM_NONCE = "form_nonce"
 _NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 #: How long after a create the same form sent again is taken for a reload, not a new request.
 REPLAY_WINDOW = timedelta(minutes=10)
-PROBLEMS = {
-    401: ("Sign in required", "Sign in to manage your API tokens."),
-    400: ("Cannot manage tokens", "Your account cannot hold API tokens."),
-    403: ("Not allowed", "You are not allowed to manage API tokens."),
-    404: ("Not found", "There is no such page or token."),
-    405: ("Method not allowed", "This address does not accept that request."),
-    413: ("Request too large", "The form sent was too large."),
-    503: ("Temporarily unavailable", "Token storage is unavailable. Try again in a moment."),
-}
 
 
 class SettingsPage:
@@ -68,7 +60,7 @@ class SettingsPage:
         self.guard = guard
         self.options = options
         self.gate = gate
-        self.renderer = Renderer()
+        self.renderer = Renderer(options)
         self.flashes = FlashCookies(guard.derive_key("flash"))
         self._nonce_key = guard.derive_key("form nonce")
 
@@ -130,9 +122,10 @@ class SettingsPage:
     # -- responses ----------------------------------------------------------------------
 
     def _sign_in(self, request: WebRequest) -> WebResponse:
-        if self.options.login_url:
-            sep = "&" if "?" in self.options.login_url else "?"
-            return WebResponse.redirect(f"{self.options.login_url}{sep}next={quote(request.base_url)}")
+        redirect = signin_redirect(self.options, request.base_url + request.path.rstrip("/"),
+                                   request.header("Accept"))
+        if redirect is not None:
+            return redirect
         # RFC 9110 §15.5.2: every 401 carries a challenge (the realm the app's tokens belong to)
         return self.problem(request, MissingCredentials())
 
@@ -143,7 +136,8 @@ class SettingsPage:
         context = {"root": request.base_url, "app_name": self.options.app_name, "title": title,
                    "text": message or text, "status": status, "owner": request.owner,
                    "csrf_token": "", "login_url": self.options.login_url}
-        return error_response(exc, self.options.realm, self.renderer.page("problem.html", context))
+        return error_response(exc, self.options.realm, self.renderer.page("problem.html", context,
+                                                                          request=request))
 
     def _render(self, request: WebRequest, owner: str, *, status: int = 200,
                 issued: IssuedToken | None = None, issued_action: str = "",
@@ -162,7 +156,7 @@ class SettingsPage:
             "export_line": f"export {self.options.env_var}={issued.token}" if issued else "",
             "env_var": self.options.env_var, "api_path": request.prefix + self.options.api_path,
         }
-        return self.renderer.page("settings.html", context, status, headers or [])
+        return self.renderer.page("settings.html", context, status, headers or [], request=request)
 
     def _redirect(self, request: WebRequest, owner: str, flash: Flash) -> WebResponse:
         return WebResponse.redirect(request.base_url, [self.flashes.set(request, owner, flash)])
@@ -230,14 +224,14 @@ class SettingsPage:
     @staticmethod
     def _form_error(exc: TokenGuardError, kept: dict[str, str]) -> pageview.CreateForm:
         if isinstance(exc, TokenLimitExceeded):
-            return pageview.CreateForm(kept, {}, "You have reached the maximum number of tokens.")
+            return pageview.CreateForm(kept, {}, pageview.LIMIT_REACHED)
         if isinstance(exc, TokenIdConflict):
-            return pageview.CreateForm(kept, {"id": "This id is already taken."}, "")
+            return pageview.CreateForm(kept, {"id": pageview.ID_TAKEN}, "")
         field = exc.field if isinstance(exc, ValidationError) else None
         field = {"scopes": "permission", "expires_in": "expires", "expires_at": "expires_on"}.get(
             field or "", field)
         if field in ("name", "permission", "id", "expires", "expires_on", "projects"):
-            return pageview.CreateForm(kept, {field: str(exc)}, "Check the highlighted field.")
+            return pageview.CreateForm(kept, {field: str(exc)}, pageview.CHECK_FIELD)
         return pageview.CreateForm(kept, {}, str(exc))
 
     def _change(self, request: WebRequest, owner: str, form: forms.Form, token_id: str) -> WebResponse:
@@ -273,6 +267,6 @@ class SettingsPage:
             context = {"root": request.base_url, "app_name": self.options.app_name, "owner": owner,
                        "csrf_token": self.gate.csrf.issue(owner), "row": pageview.token_row(
                            info, self.guard, self.guard.clock())}
-            return self.renderer.page("confirm_delete.html", context)
+            return self.renderer.page("confirm_delete.html", context, request=request)
         self.guard.delete(token_id, actor=owner, remote=request.remote)
         return self._redirect(request, owner, Flash("success", f"Deleted “{info.name}”."))
