@@ -185,7 +185,8 @@ def test_list_json(cli: CLI, guard: Checker) -> None:
     assert [d["id"] for d in data] == ["ci", "old"]
     ci = data[0]
     assert set(ci) == {"id", "owner", "name", "scopes", "projects", "admin", "created_at", "expires_at",
-                       "last_used_at", "revoked_at", "hint", "parent_id", "status"}
+                       "last_used_at", "revoked_at", "hint", "parent_id", "status", "description",
+                       "allowed_networks", "last_used_ip", "last_used_agent"}
     assert ci["scopes"] == ["write"] and ci["projects"] == ["alpha"] and ci["admin"] is False
     assert ci["status"] == "active" and data[1]["status"] == "revoked"
     for field in ("created_at", "expires_at", "last_used_at"):

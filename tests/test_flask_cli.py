@@ -201,6 +201,8 @@ CASES = {
     "delete unknown": Case(("token", "delete", "ghost")),
     "revoke-owner": Case(("token", "revoke-owner", "alice"), setup=(CREATE_CI, CREATE_LAPTOP)),
     "revoke-owner none": Case(("token", "revoke-owner", "nobody")),
+    "remind": Case(("token", "remind"), setup=(CREATE_CI,)),
+    "scan, nothing found": Case(("token", "scan", "/etc/hostname")),
     "db upgrade": Case(("db", "upgrade")),
     "no command": Case(()),
     "token alone": Case(("token",)),

@@ -494,7 +494,8 @@ def test_openapi_document_describes_every_route(app: Flask, guard: TokenGuard) -
     expected = {(API, "GET"), (API, "POST"), (f"{API}/{{id}}", "GET"), (f"{API}/{{id}}", "PATCH"),
                 (f"{API}/{{id}}", "DELETE"), (f"{API}/{{id}}/revoke", "POST"),
                 (f"{API}/{{id}}/reapprove", "POST"), (f"{API}/{{id}}/rotate", "POST"),
-                (f"{API}/openapi.json", "GET"), (f"{API}/revoke", "POST"), (f"{API}/introspect", "POST")}
+                (f"{API}/openapi.json", "GET"), (f"{API}/revoke", "POST"), (f"{API}/introspect", "POST"),
+                (f"{API}/self/rotate", "POST")}
     assert operations == expected
     manager = guard.create_token("alice", "m", scopes=["management"])
     for path, method in sorted(operations):
