@@ -368,3 +368,19 @@ def test_token_pattern_and_find_tokens() -> None:
     assert all(f.token == token for f in found) and token not in repr(found[0])
     assert found[0].hint == f"tg_…{token[-4:]}"
     guard.close()
+
+
+def test_flask_switches_the_endpoint_on_from_its_config() -> None:
+    """TOKENGUARD_SECRET_SCANNING and TOKENGUARD_GITHUB_KEYS_URL reach the web layer's options."""
+    from flask import Flask
+
+    from tokenguard import TokenGuard
+    from tokenguard_flask import FlaskTokenGuard
+    from tokenguard_flask.extension import state
+
+    app = Flask(__name__)
+    app.config.update(TOKENGUARD_SECRET_SCANNING=True, TOKENGUARD_GITHUB_KEYS_URL="http://127.0.0.1:9/keys")
+    FlaskTokenGuard(app, TokenGuard("memory://", secret_key="k" * 40, load_entry_points=False))
+    with app.app_context():
+        options = state().web.options
+    assert options.secret_scanning is True and options.github_keys_url == "http://127.0.0.1:9/keys"

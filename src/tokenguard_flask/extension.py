@@ -18,7 +18,7 @@ from tokenguard.web.app import TokenWeb
 from tokenguard.web.auth import RequestAuthenticator
 from tokenguard.web.credentials import environ_header_getter
 from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse, signed_in_owner
-from tokenguard.web.options import WebOptions
+from tokenguard.web.options import GITHUB_KEYS_URL, WebOptions
 from tokenguard_flask.hostpage import host_page_options
 
 OwnerLoader = Callable[[], object]
@@ -58,6 +58,9 @@ DEFAULTS: dict[str, Any] = {
     "TEMPLATES": None,
     "THEME": "auto",
     "CSP_SOURCES": {},
+    # GitHub's secret-scanning partner endpoint, {api_path}/secret-scanning (off by default)
+    "SECRET_SCANNING": False,
+    "GITHUB_KEYS_URL": GITHUB_KEYS_URL,
 }
 _WEB_KEYS = {
     "AUTHORIZATION_HEADER": "authorization_header", "TOKEN_HEADERS": "token_headers",
@@ -67,6 +70,7 @@ _WEB_KEYS = {
     "LOCALE_SELECTOR": "locale_selector", "HOME_URL": "home_url", "LOGOUT_URL": "logout_url",
     "BASE_TEMPLATE": "base_template", "CONTENT_BLOCK": "content_block", "TEMPLATES": "templates",
     "THEME": "theme", "CSP_SOURCES": "csp_sources",
+    "SECRET_SCANNING": "secret_scanning", "GITHUB_KEYS_URL": "github_keys_url",
 }
 
 

@@ -20,6 +20,10 @@ _BLOCK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 THEMES = ("auto", "light", "dark")
 
 
+#: where GitHub publishes the keys that sign its secret-scanning reports.
+GITHUB_KEYS_URL = "https://api.github.com/meta/public_keys/secret_scanning"
+
+
 @dataclass(frozen=True, slots=True)
 class WebOptions:
     """What an admin may configure; validated once, at construction."""
@@ -82,7 +86,7 @@ class WebOptions:
     #: (needs ``cryptography``: ``pip install 'tokenguard[github]'``).
     secret_scanning: bool = False
     #: where GitHub publishes the keys that sign its reports.
-    github_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
+    github_keys_url: str = GITHUB_KEYS_URL
 
     def __post_init__(self) -> None:
         for field, path in (("settings_path", self.settings_path), ("api_path", self.api_path)):
