@@ -513,7 +513,10 @@ class TokenGuard(Verification):
     def owner_state(self, owner: str) -> OwnerState:
         """Whether ``owner`` is active, and when and by whom they were deactivated."""
         owner = validation.owner(owner)
-        return self.store.get_owner(owner) or OwnerState(owner)
+        # a store made before owners had a state cannot deactivate one: everyone is active there
+        get_owner = getattr(self.store, "get_owner", None)
+        state = get_owner(owner) if get_owner is not None else None
+        return state or OwnerState(owner)
 
     # -- expiry and stale tokens --------------------------------------------------------
 
