@@ -50,7 +50,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenguard import config as guard_config
-from tokenguard.errors import REFUSALS
+from tokenguard.errors import REFUSALS, TokenGuardError
 from tokenguard.guard import TokenGuard
 from tokenguard.stores.memory import MemoryStore
 from tokenguard.web.app import TokenWeb
@@ -120,6 +120,7 @@ class TokenGuardMiddleware:
         self.runs_inline = inline_memory_store and type(self.guard.store) is MemoryStore
         #: a path that starts with neither is no mount point: one ``startswith`` per request.
         self._mounts = (api_path, settings_path)
+        self._identify = self.authenticator.identify_raw
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -137,7 +138,7 @@ class TokenGuardMiddleware:
         client = scope.get("client")
         remote = client[0] if client else None
         try:
-            info = self.authenticator.identify_raw(scope["headers"], remote)
+            info = self._identify(scope["headers"], remote)
             if isinstance(info, str):  # only the store can answer: never on the event loop
                 info = await self.call_guard(self.authenticator.verify, info, remote)
         except REFUSALS as exc:
@@ -148,21 +149,30 @@ class TokenGuardMiddleware:
         else:  # one object is both Starlette's credentials and its user
             scope["auth"] = scope["user"] = TokenPrincipal(
                 info, self._configured if info.admin else info.effective_scopes)
-        # A refusal the app raises before answering gets the refusal's own answer.
-        answered = connected = False
+        if kind != "http":
+            await self._websocket_app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        except REFUSALS as exc:  # the app's own refusal: answered while its response has not started
+            await _answer_late(exc, self.options.realm, scope, receive, send)
 
-        async def watching_send(message: Message) -> None:
-            nonlocal answered
-            answered = True
-            await send(message)
+    async def _websocket_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app on a websocket; a refusal it raises before answering the handshake refuses it."""
+        answered = connected = False
 
         async def watching_receive() -> Message:
             nonlocal connected
             connected = True
             return await receive()
 
+        async def watching_send(message: Message) -> None:
+            nonlocal answered
+            answered = True
+            await send(message)
+
         try:
-            await self.app(scope, receive if kind == "http" else watching_receive, watching_send)
+            await self.app(scope, watching_receive, watching_send)
         except REFUSALS as exc:
             if answered:
                 raise
@@ -177,6 +187,19 @@ class TokenGuardMiddleware:
         if self.runs_inline:
             return function(*args)
         return await run_in_threadpool(function, *args)
+
+
+async def _answer_late(exc: TokenGuardError, realm: str, scope: Scope, receive: Receive, send: Send) -> None:
+    """The answer to a refusal the app raised, unless its response had started.
+
+    Nothing here watches the app's messages (that would cost every request a wrapped
+    ``send``): the server knows, and refuses a second ``http.response.start`` (ASGI has
+    it raise). Then it is too late to answer, and the app's own exception goes on.
+    """
+    try:
+        await send_refusal(exc, realm, scope, receive, send)
+    except Exception:
+        raise exc from None
 
 
 def _anonymous(scope: Scope) -> None:

@@ -18,7 +18,7 @@ from werkzeug.local import LocalProxy
 
 from tokenguard.errors import REFUSALS, MissingCredentials
 from tokenguard.models import TokenInfo
-from tokenguard.web.auth import RequestAuthenticator
+from tokenguard.web.auth import RequestAuthenticator, authorize
 from tokenguard_flask.extension import AUTHENTICATOR_KEY, ENVIRON_KEY, state, to_flask
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -141,20 +141,21 @@ def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None)
         ``abort(404)``) never runs for a request without a valid token.
         """
         environ = _environ()
-        authenticator = _authenticator(environ)
+        authenticator: RequestAuthenticator | None = environ.get(AUTHENTICATOR_KEY)
         remote = environ.get("REMOTE_ADDR")
         try:
             info = environ.get(ENVIRON_KEY, _UNSET)  # verified by the extension's before_request
             if info is _UNSET:  # the view called without it: a test's request context, say
+                authenticator = _authenticator(environ)
                 info = environ[ENVIRON_KEY] = authenticator.identify_environ(environ, remote)
             project = None
             if project_from is not None:
                 if info is None:
                     raise MissingCredentials()
                 project = _project(project_from, kwargs)
-            authenticator.authorize(info, wanted, project, remote)
+            authorize(info, wanted, project, remote, None if authenticator is None else authenticator.guard)
         except REFUSALS as exc:
-            return to_flask(authenticator.respond(exc))
+            return to_flask(_authenticator(environ).respond(exc))
         if is_async:
             return current_app.ensure_sync(view)(*args, **kwargs)
         return view(*args, **kwargs)

@@ -4,7 +4,7 @@ An adapter asks :class:`RequestAuthenticator` three things: the request's token
 (:meth:`~RequestAuthenticator.identify_environ` for WSGI,
 :meth:`~RequestAuthenticator.identify_raw` for ASGI, which may hand back the
 token to verify in a worker thread), whether it may pass
-(:meth:`~RequestAuthenticator.authorize`, the one scope check), and the answer
+(:func:`authorize`, the one scope check), and the answer
 to a refusal (:meth:`~RequestAuthenticator.respond`).
 """
 
@@ -21,19 +21,43 @@ from tokenguard.web.credentials import CredentialReader, RawHeaders
 from tokenguard.web.http import HeaderGetter, WebResponse
 from tokenguard.web.options import WebOptions
 
-__all__ = ["REFUSALS", "MissingCredentials", "RequestAuthenticator"]
+__all__ = ["REFUSALS", "MissingCredentials", "RequestAuthenticator", "authorize"]
+
+
+def authorize(info: TokenInfo | None, wanted: frozenset[str], project: str | None = None,
+              remote: str | None = None, guard: TokenGuard | None = None) -> TokenInfo:
+    """The one scope check: ``info`` when it holds every scope of ``wanted`` (and ``project``).
+
+    Every decorator, the FastAPI dependencies and the management API ask this.
+    ``MissingCredentials`` without a token, ``InsufficientScope`` without the
+    scope or project; a scope the guard does not configure is a ``ValidationError``
+    (the app's mistake). Effective scopes are configured ones, so a token holding
+    them all passes with one subset test; the rest is ``guard.require``'s, and
+    without a guard (an adapter not installed) a ``RuntimeError``.
+    """
+    if info is None:
+        raise MissingCredentials()
+    if project is None and wanted <= info.effective_scopes:
+        return info
+    if guard is None:
+        raise RuntimeError("no TokenGuard to check these scopes with: is the adapter installed?")
+    guard.require(info, *sorted(wanted), project=project, remote=remote)
+    return info
 
 
 class RequestAuthenticator:
     """Reads and verifies header credentials, checks scopes, and answers refusals."""
 
-    __slots__ = ("guard", "options", "reader", "realm")
+    __slots__ = ("_cached", "_raw_candidate", "guard", "options", "reader", "realm")
 
     def __init__(self, guard: TokenGuard, options: WebOptions) -> None:
         self.guard = guard
         self.options = options
         self.realm = options.realm
         self.reader = CredentialReader(options.authorization_header, options.token_headers)
+        # bound once: every request of an ASGI app asks both
+        self._raw_candidate = self.reader.raw_candidate
+        self._cached = guard.authenticate_cached
 
     # -- who: the request's token ---------------------------------------------------------
 
@@ -66,19 +90,18 @@ class RequestAuthenticator:
         answer, the token itself (a ``str``), for ``guard.authenticate`` in a worker
         thread. Raises as ``identify`` does.
         """
-        candidate = self.reader.raw_candidate(raw_headers)
+        candidate = self._raw_candidate(raw_headers)
         if candidate is None:
             return None
-        cached = self.guard.authenticate_cached
         if candidate:
-            info = cached(candidate, remote=remote)
+            info = self._cached(candidate, remote=remote)
             if info is not None:
                 return info
         token = self.reader.read_raw(raw_headers)
         if token is None:
             return None
         if not candidate:  # unusual headers spelling a warm token: the cache, offered it once
-            info = cached(token, remote=remote)
+            info = self._cached(token, remote=remote)
             if info is not None:
                 return info
         return token
@@ -91,21 +114,9 @@ class RequestAuthenticator:
 
     def authorize(self, info: TokenInfo | None, wanted: frozenset[str] | Iterable[str],
                   project: str | None = None, remote: str | None = None) -> TokenInfo:
-        """``info`` when it holds every scope of ``wanted`` (and ``project``); raises otherwise.
-
-        Every decorator, the FastAPI dependency and the management API ask this.
-        ``MissingCredentials`` without a token, ``InsufficientScope`` without the
-        scope or project; a scope the guard does not configure is a ``ValidationError``
-        (the app's mistake). Effective scopes are configured ones, so a token holding
-        them all passes with one subset test; the rest is ``guard.require``'s.
-        """
-        if info is None:
-            raise MissingCredentials()
+        """:func:`authorize` with this authenticator's guard; ``wanted`` may be any iterable."""
         needed = wanted if type(wanted) is frozenset else frozenset(wanted)
-        if project is None and needed <= info.effective_scopes:
-            return info
-        self.guard.require(info, *sorted(needed), project=project, remote=remote)
-        return info
+        return authorize(info, needed, project, remote, self.guard)
 
     def protect(self, get_header: HeaderGetter, scopes: Iterable[str], project: str | None = None,
                 remote: str | None = None) -> TokenInfo:
