@@ -104,7 +104,8 @@ def test_the_wheel_holds_every_file_of_the_packages_and_nothing_else(dist: Dist)
     files = package_files()
     migrations = "tokenguard/stores/migrations"
     for expected in ("tokenguard/py.typed", "tokenguard_flask/py.typed", "tokenguard_asgi/py.typed",
-                     "tokenguard/web/templates/tokenguard/settings.html", "tokenguard/web/static/tokenguard.css",
+                     "tokenguard/web/templates/tokenguard/settings.html",
+                     "tokenguard/web/static/tokenguard.css",
                      f"{migrations}/alembic.ini", f"{migrations}/script.py.mako", f"{migrations}/env.py",
                      f"{migrations}/versions/0001_initial.py"):
         assert expected in files  # the tree has them, so the comparison below is not vacuous
