@@ -1,11 +1,14 @@
-"""Instructions per request, counted by valgrind: the protected endpoints of bench_web.py, without noise.
+"""Instructions per request, counted by valgrind: the protected endpoints of bench_web.py and bench_django.py.
 
 Wall-clock ratios move by a few percent from run to run on a shared machine;
 an instruction count does not. Each contender of ``bench_web.py`` (bare,
-tokenguard, the peer; Flask and Starlette) runs in its own process under
-``valgrind --tool=callgrind`` twice, once serving no request and once serving
-``--requests``; the difference, divided, is what one request executes. Hash
-randomisation is off in both runs so that their start-up is the same.
+tokenguard, the peer; Flask and Starlette) and of ``bench_django.py`` (the bare
+DRF endpoint, tokenguard, django-rest-knox, djangorestframework-api-key; on an
+SQLite file migrated and filled once, before valgrind, and copied for each run)
+runs in its own process under ``valgrind --tool=callgrind`` twice, once serving
+no request and once serving ``--requests``; the difference, divided, is what one
+request executes. Hash randomisation is off in both runs so that their start-up
+is the same.
 
 Instructions are not time (a cache miss costs more than an add), so this is the
 companion of ``bench_web.py``, not its replacement: it shows where a difference
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -32,8 +36,11 @@ from pathlib import Path
 
 from common import HERE
 
+DJANGO_WARM_UP = 50  # requests, as many as the Flask child's
+
 CONTENDERS = [(framework, name) for framework in ("Flask", "Starlette")
               for name in ("bare", "tokenguard", "peer")]
+CONTENDERS += [("Django", name) for name in ("bare", "tokenguard", "knox", "api_key")]
 LABELS = {
     ("Flask", "bare"): "bare endpoint",
     ("Flask", "tokenguard"): "tokenguard @require_scope",
@@ -41,11 +48,20 @@ LABELS = {
     ("Starlette", "bare"): "bare endpoint",
     ("Starlette", "tokenguard"): "TokenGuardMiddleware + @require_scope",
     ("Starlette", "peer"): "AuthenticationMiddleware + @requires (dict)",
+    ("Django", "bare"): "bare DRF endpoint",
+    ("Django", "tokenguard"): "middleware + TokenGuardAuthentication + HasScope",
+    ("Django", "knox"): "django-rest-knox TokenAuthentication",
+    ("Django", "api_key"): "djangorestframework-api-key HasAPIKey",
 }
+#: the prepared Django database (``--prepare``), for the Django children
+PREPARED = "BENCH_DJANGO_PREPARED"
 
 
 def serve(framework: str, name: str, requests: int) -> None:
     """The child: build one contender as bench_web.py does, warm it, then serve ``requests``."""
+    if framework == "Django":
+        serve_django(name, requests)
+        return
     import bench_web
 
     from tokenguard import TokenGuard
@@ -68,6 +84,39 @@ def serve(framework: str, name: str, requests: int) -> None:
         guard.close()
 
 
+def prepare_django(workdir: Path) -> None:
+    """The Django project's SQLite database, migrated and filled (``bench_django.py``'s tokens)."""
+    import bench_django
+
+    bench_django.setup("sqlite", str(workdir / "django.sqlite3"))
+    made = bench_django.make_tokens()
+    tokens = workdir / "tokens.json"
+    tokens.write_text(json.dumps({credential: values[0] for credential, values in made.items()}))
+    tokens.chmod(0o600)
+
+
+def serve_django(name: str, requests: int) -> None:
+    """One contender of ``bench_django.py`` in process, on a copy of the prepared database."""
+    import bench_django
+
+    prepared = Path(os.environ[PREPARED])
+    with tempfile.TemporaryDirectory(prefix="tg-bench-") as tmp:
+        database = Path(tmp) / "django.sqlite3"
+        shutil.copyfile(prepared / "django.sqlite3", database)
+        bench_django.setup("sqlite", str(database), migrate=False)
+        from django.conf import settings
+        from django.test import override_settings
+
+        # The cache keeps its entry for the whole run, as for Flask and Starlette above.
+        override_settings(TOKENGUARD={**settings.TOKENGUARD, "cache_ttl": 3600}).enable()
+        middleware, path, credential = bench_django.IN_PROCESS[name]
+        token = json.loads((prepared / "tokens.json").read_text())[credential]
+        call = bench_django.wsgi_caller(bench_django.handler(middleware), path,
+                                        [f"{bench_django.SCHEMES[credential]} {token}"])
+        for _ in range(DJANGO_WARM_UP + requests):  # the same warm-up in both runs
+            call()
+
+
 def count(framework: str, name: str, requests: int) -> int:
     """Instructions executed by a child serving ``requests`` (after the same warm-up)."""
     env = {**os.environ, "PYTHONHASHSEED": "0"}
@@ -87,17 +136,26 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--serve", nargs=3, metavar=("FRAMEWORK", "NAME", "REQUESTS"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", metavar="WORKDIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         framework, name, requests = args.serve
         serve(framework, name, int(requests))
         return
+    if args.prepare:
+        prepare_django(Path(args.prepare))
+        return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (apt-get install valgrind)")
     requests = args.requests - args.requests % 50  # the Starlette caller serves batches of 50
     jobs = [(framework, name, n) for framework, name in CONTENDERS for n in (0, requests)]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        counts = dict(zip(jobs, pool.map(lambda job: count(*job), jobs), strict=True))
+    with tempfile.TemporaryDirectory(prefix="tg-bench-") as prepared:
+        # Django's database, made once outside valgrind: migrating under it would take minutes
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--prepare", prepared], cwd=HERE,
+                       check=True, stdin=subprocess.DEVNULL)
+        os.environ[PREPARED] = prepared
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            counts = dict(zip(jobs, pool.map(lambda job: count(*job), jobs), strict=True))
     per_request = {(f, n): (counts[(f, n, requests)] - counts[(f, n, 0)]) / requests
                    for f, n in CONTENDERS}
     print(f"instructions per request (valgrind, {requests} requests, PYTHONHASHSEED=0)")
