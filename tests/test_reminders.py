@@ -84,7 +84,8 @@ def test_expiring_lists_active_tokens_within_the_window_soonest_first(guard: Tok
 def test_unused_lists_tokens_not_used_for_a_while(guard: TokenGuard, clock: ManualClock) -> None:
     never = guard.create_token("alice", "never used", expires_in=None)
     used = guard.create_token("alice", "used once", expires_in=None)
-    guard.authenticate(used.token)
+    clock.advance(minutes=1)
+    guard.authenticate(used.token)  # last seen a minute after the one never used
     clock.advance(days=30)
     fresh = guard.create_token("alice", "new", expires_in=None)
     clock.advance(days=61)
