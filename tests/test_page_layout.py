@@ -290,11 +290,17 @@ def test_a_browser_is_sent_to_sign_in_with_next(accept: str | None) -> None:
     assert response.header("Cache-Control") == "no-store"
 
 
-@pytest.mark.parametrize("accept", ["application/json", "*/*", "text/html;q=0, application/json",
-                                    "text/plain"])
+@pytest.mark.parametrize("accept", ["application/json", "application/json, */*",
+                                    "text/html;q=0, application/json", "text/plain"])
 def test_a_script_gets_the_401_instead_of_a_redirect(accept: str) -> None:
     assert not wants_html(accept)
     assert signin_redirect(WebOptions(login_url="/login"), PAGE, accept) is None
+
+
+def test_a_client_accepting_anything_is_sent_to_sign_in() -> None:
+    """``*/*`` (what most HTTP libraries send) accepts HTML too: the redirect, as before."""
+    assert wants_html("*/*")
+    assert signin_redirect(WebOptions(login_url="/login"), PAGE, "*/*") is not None
 
 
 def test_without_login_url_nobody_is_redirected() -> None:

@@ -1,9 +1,9 @@
 """A visitor of the settings page who is not signed in: sent to sign in, or told how.
 
-A browser (one that asks for HTML, or says nothing of what it accepts) is
-redirected to ``login_url`` with ``next=`` the page's own path, so signing in
-brings it back; a script or ``fetch`` that wants JSON, or accepts anything
-(``*/*``), gets the 401 page and its challenge instead of a redirect it cannot
+A browser (one that asks for HTML, accepts anything with ``*/*``, or says nothing
+of what it accepts) is redirected to ``login_url`` with ``next=`` the page's own
+path, so signing in brings it back; a script or ``fetch`` that asks for JSON (and
+not HTML) gets the 401 page and its challenge instead of a redirect it cannot
 follow. Without a ``login_url`` there is nowhere to send anyone: 401 for all.
 """
 
@@ -18,17 +18,22 @@ _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
 def wants_html(accept: str | None) -> bool:
-    """True when ``Accept`` is absent or names HTML with a quality above zero."""
+    """True when ``Accept`` is absent, names HTML with a quality above zero, or accepts ``*/*``
+    without naming JSON."""
     if accept is None or not accept.strip():
         return True
+    anything = json = False
     for entry in accept.split(",")[:64]:
         kind, *params = (part.strip() for part in entry.split(";"))
-        if kind.lower() not in _HTML_TYPES:
-            continue
+        kind = kind.lower()
         refused = any(p.replace(" ", "").lower() in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params)
-        if not refused:
+        if refused:
+            continue
+        if kind in _HTML_TYPES:
             return True
-    return False
+        anything = anything or kind == "*/*"
+        json = json or kind == "application/json" or kind.endswith("+json")
+    return anything and not json
 
 
 def signin_url(login_url: str, path: str) -> str:
