@@ -79,7 +79,11 @@ class _CurrentToken(LocalProxy):  # type: ignore[type-arg]
 
 def _forwarded(name: str) -> property:
     def read(proxy: _CurrentToken) -> Any:
-        return getattr(_current(), name)
+        try:  # _current(), inlined for a request whose token is known
+            token = request._get_current_object().environ.get(ENVIRON_KEY, _UNSET)  # type: ignore[attr-defined]
+        except RuntimeError:
+            token = _UNSET
+        return getattr(_current() if token is _UNSET else token, name)
 
     read.__name__ = name
     return property(read)
@@ -140,7 +144,7 @@ def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None)
         The project comes after the token: an app's ``project_from`` (a look-up, an
         ``abort(404)``) never runs for a request without a valid token.
         """
-        environ = _environ()
+        environ: dict[str, Any] = request._get_current_object().environ  # type: ignore[attr-defined]
         authenticator: RequestAuthenticator | None = environ.get(AUTHENTICATOR_KEY)
         remote = environ.get("REMOTE_ADDR")
         try:

@@ -142,8 +142,8 @@ class CredentialReader:
     cache first, and reads fully when the cache cannot answer.
     """
 
-    __slots__ = ("_authorization_key", "_raw_authorization", "_raw_token_headers", "_token_keys",
-                 "authorization_header", "token_headers")
+    __slots__ = ("_authorization_key", "_more_token_keys", "_raw_authorization", "_raw_token_headers",
+                 "_token_key", "authorization_header", "token_headers")
 
     def __init__(self, authorization_header: str = "Authorization",
                  token_headers: Sequence[str] = ("Api-Token",)) -> None:
@@ -152,7 +152,10 @@ class CredentialReader:
         self._raw_authorization = _raw_name(authorization_header)
         self._raw_token_headers = frozenset(_raw_name(name) for name in self.token_headers)
         self._authorization_key = environ_key(authorization_header)
-        self._token_keys = frozenset(environ_key(name) for name in self.token_headers)
+        keys = [environ_key(name) for name in self.token_headers]
+        #: the first token header's key is looked up alone: most apps have just the one.
+        self._token_key = keys[0] if keys else None
+        self._more_token_keys = frozenset(keys[1:])
 
     def read(self, get_header: HeaderGetter) -> str | None:
         """:func:`read_token` with this reader's header names."""
@@ -186,7 +189,8 @@ class CredentialReader:
     def environ_candidate(self, environ: Mapping[str, Any]) -> str | None:
         """The fast path over a WSGI environ: one look-up, and one to rule out a token header."""
         value = environ.get(self._authorization_key)
-        if not environ.keys().isdisjoint(self._token_keys):  # iterates over the few token keys
+        if self._token_key in environ or (
+                self._more_token_keys and not environ.keys().isdisjoint(self._more_token_keys)):
             return ""
         if value is None:
             return None
