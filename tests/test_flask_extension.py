@@ -517,7 +517,7 @@ def test_guard_settings_beside_a_given_guard_are_flagged_not_silently_dropped(gu
         FlaskTokenGuard(quiet, guard)
 
 
-# -- the compiled common case yields to what it does not decide ----------------------------------
+# -- the cache's common case yields to what it does not decide ------------------------------------
 
 
 def test_a_hook_registered_after_start_up_sees_cold_tokens_not_warm_ones(

@@ -40,7 +40,7 @@ class TokenCredentials(_HoldsToken, AuthCredentials):
     """``AuthCredentials`` of a token: its effective scopes (implied ones included) and ``.token``.
 
     ``scopes`` is the sorted list Starlette expects, made on first use (``require_scope``
-    checks the set itself), one list per request: an endpoint may change it.
+    checks the token's own set), one list per request: an endpoint may change it.
     """
 
     __slots__ = ("_effective", "_listed")

@@ -13,7 +13,8 @@ An adapter mounts one ``TokenWeb`` and, for every request:
    Passing the full path with ``root=""`` works too: ``dispatch`` splits it;
 3. reads at most ``options.max_body_size + 1`` bytes of the body into
    ``WebRequest.body`` (``dispatch`` answers 413 when it is longer);
-4. sets ``owner`` from the app's ``owner_loader`` (``str`` or ``None``), ``remote``,
+4. sets ``owner`` from the app's ``owner_loader`` read by ``http.signed_in_owner`` (the one rule:
+   ``None``, ``""``, ``False`` are nobody, a ``str`` or ``int`` an owner), ``remote``,
    ``origin`` ("scheme://host[:port]" as the client addressed us) and
    ``get_header`` returning *every* value of a header, so duplicates are seen;
 5. calls ``web.dispatch(request)`` (synchronous, may touch the store: ASGI runs it
