@@ -55,7 +55,7 @@ class RequestAuthenticator:
         self.options = options
         self.realm = options.realm
         self.reader = CredentialReader(options.authorization_header, options.token_headers)
-        # bound once: every request of an ASGI app asks both
+        # bound once: every request asks them
         self._raw_candidate = self.reader.raw_candidate
         self._cached = guard.authenticate_cached
 
@@ -77,7 +77,7 @@ class RequestAuthenticator:
         if candidate is None:
             return None
         if candidate:
-            info = self.guard.authenticate_cached(candidate, remote=remote)
+            info = self._cached(candidate, remote=remote)
             if info is not None:
                 return info
         token = reader.read_environ(environ)
