@@ -2,8 +2,8 @@
 
 Both read the request through Flask's public API: ``request._get_current_object()``
 (Flask's documented way to reach the object behind a proxy, one call instead of
-a proxy look-up per attribute) and its WSGI environ, where the extension's
-``before_request`` leaves the request's token.
+a proxy look-up per attribute: ``extension.current_request``) and its WSGI
+environ, where the extension's ``before_request`` leaves the request's token.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, cast, overload
 
-from flask import current_app, has_app_context, request
+from flask import current_app, has_app_context
 from werkzeug.local import LocalProxy
 
 from tokenguard.errors import REFUSALS, MissingCredentials
 from tokenguard.models import TokenInfo
 from tokenguard.web.auth import RequestAuthenticator, authorize
-from tokenguard_flask.extension import AUTHENTICATOR_KEY, ENVIRON_KEY, state, to_flask
+from tokenguard_flask.extension import AUTHENTICATOR_KEY, ENVIRON_KEY, current_request, state, to_flask
 
 F = TypeVar("F", bound=Callable[..., Any])
 ProjectFrom = str | Callable[..., "str | None"]
@@ -28,7 +28,7 @@ _UNSET: Any = object()
 
 def _environ() -> dict[str, Any]:
     """The current request's WSGI environ; Flask's own ``RuntimeError`` outside a request."""
-    environ: dict[str, Any] = request._get_current_object().environ  # type: ignore[attr-defined]
+    environ: dict[str, Any] = current_request().environ
     return environ
 
 
@@ -80,7 +80,7 @@ class _CurrentToken(LocalProxy):  # type: ignore[type-arg]
 def _forwarded(name: str) -> property:
     def read(proxy: _CurrentToken) -> Any:
         try:  # _current(), inlined for a request whose token is known
-            token = request._get_current_object().environ.get(ENVIRON_KEY, _UNSET)  # type: ignore[attr-defined]
+            token = current_request().environ.get(ENVIRON_KEY, _UNSET)
         except RuntimeError:
             token = _UNSET
         return getattr(_current() if token is _UNSET else token, name)
@@ -144,7 +144,7 @@ def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None)
         The project comes after the token: an app's ``project_from`` (a look-up, an
         ``abort(404)``) never runs for a request without a valid token.
         """
-        environ: dict[str, Any] = request._get_current_object().environ  # type: ignore[attr-defined]
+        environ: dict[str, Any] = current_request().environ
         authenticator: RequestAuthenticator | None = environ.get(AUTHENTICATOR_KEY)
         remote = environ.get("REMOTE_ADDR")
         try:

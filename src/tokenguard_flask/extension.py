@@ -30,6 +30,9 @@ EXTENSION_KEY = "tokenguard"
 ENVIRON_KEY = "tokenguard.token"
 #: Beside it, the app's authenticator, for ``require_scope`` (which knows no app).
 AUTHENTICATOR_KEY = "tokenguard.authenticator"
+#: The request behind ``flask.request``: Flask's documented way to reach the object behind a
+#: proxy (``_get_current_object``), taken once, instead of a proxy look-up per attribute.
+current_request: Callable[[], Any] = request._get_current_object  # type: ignore[attr-defined]
 
 #: ``TOKENGUARD_*`` keys and their defaults. Keyword options of the extension
 #: (lower case, without the prefix) replace these defaults; the app's config wins.
@@ -271,7 +274,7 @@ def request_identifier(found: TokenGuardState) -> Callable[[], None]:
 
     def identify_request() -> None:
         nonlocal csrf_exempt
-        current = request._get_current_object()  # type: ignore[attr-defined]  # Flask's documented way
+        current = current_request()
         path = current.path
         if path.startswith(mounts) and web.handles(path):  # one startswith for every other path
             if not csrf_exempt:  # CSRFProtect's own hook runs after this one when set up later

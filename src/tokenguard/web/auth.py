@@ -48,7 +48,7 @@ def authorize(info: TokenInfo | None, wanted: frozenset[str], project: str | Non
 class RequestAuthenticator:
     """Reads and verifies header credentials, checks scopes, and answers refusals."""
 
-    __slots__ = ("_cached", "_raw_candidate", "guard", "options", "reader", "realm")
+    __slots__ = ("_cached", "_environ_candidate", "_raw_candidate", "guard", "options", "reader", "realm")
 
     def __init__(self, guard: TokenGuard, options: WebOptions) -> None:
         self.guard = guard
@@ -57,6 +57,7 @@ class RequestAuthenticator:
         self.reader = CredentialReader(options.authorization_header, options.token_headers)
         # bound once: every request asks them
         self._raw_candidate = self.reader.raw_candidate
+        self._environ_candidate = self.reader.environ_candidate
         self._cached = guard.authenticate_cached
 
     # -- who: the request's token ---------------------------------------------------------
@@ -72,15 +73,14 @@ class RequestAuthenticator:
 
     def identify_environ(self, environ: Mapping[str, Any], remote: str | None = None) -> TokenInfo | None:
         """``identify`` for a WSGI environ: a warm ``Bearer`` token from the cache, else every check."""
-        reader = self.reader
-        candidate = reader.environ_candidate(environ)
+        candidate = self._environ_candidate(environ)
         if candidate is None:
             return None
         if candidate:
             info = self._cached(candidate, remote=remote)
             if info is not None:
                 return info
-        token = reader.read_environ(environ)
+        token = self.reader.read_environ(environ)
         return None if token is None else self.guard.authenticate(token, remote=remote)
 
     def identify_raw(self, raw_headers: RawHeaders, remote: str | None = None) -> TokenInfo | str | None:
