@@ -15,8 +15,13 @@ knox and an owner of tokenguard hold 1,000 tokens each besides.
   Django's ORM) and without its middleware (DRF's authentication alone). A
   ceiling row hands the same view a token verified once at start-up: it checks
   nothing, and shows what DRF's authentication and permission machinery costs.
-- Over a real server: gunicorn (one worker, ``gthread``, keep-alive), one server
-  per contender, driven by wrk in interleaved rounds, as ``bench_http.py`` does.
+  Each contender sends one token, as in ``bench_web.py``: with the cache's
+  5-second TTL, many tokens taking turns would make one contender's short
+  rounds pay for every entry's refresh, which a server spreads over all its
+  requests.
+- Over a real server: gunicorn (one worker, one ``gthread`` thread, keep-alive),
+  one server per contender, driven by wrk in interleaved rounds, as
+  ``bench_http.py`` does.
 
 Both on SQLite (a file) and on PostgreSQL (a scratch database on 127.0.0.1:5432,
 dropped at the end). Settings are global in Django, so each database's in-process
@@ -27,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import itertools
 import json
 import os
 import secrets
@@ -46,7 +50,6 @@ from common import HERE, QUICK, RESULTS_DIR, Report, Row, header, interleaved, r
 
 TOKENS = 200 if QUICK else 1_000
 HEAVY = 200 if QUICK else 1_000
-CYCLE = 64  # tokens the requests take turns with
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "admin_db": "test"}
 DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 TG_MIDDLEWARE = ["tokenguard_django.middleware.TokenGuardMiddleware"]
@@ -65,8 +68,9 @@ IN_PROCESS: dict[str, tuple[list[str], str, str]] = {
 SCHEMES = {"tokenguard": "Bearer", "tokenguard_heavy": "Bearer", "knox": "Token", "knox_heavy": "Token",
            "api_key": "Api-Key"}
 OURS = "tokenguard: middleware + TokenGuardAuthentication + HasScope"
-#: served over HTTP, one gunicorn each
+#: served over HTTP, one gunicorn each: one worker process, its threads answering keep-alive connections
 SERVED = ("bare", "tokenguard", "knox", "api_key")
+THREADS = 1
 
 
 def environment(database: str, name: str, middleware: str = "") -> dict[str, str]:
@@ -112,7 +116,7 @@ def make_tokens() -> dict[str, list[str]]:
                               for i in range(TOKENS)]
         made["tokenguard_heavy"] = [guard.create_token("alice-heavy", f"bench {i}", scopes=["read"]).token
                                     for i in range(HEAVY)]
-    for token in made["tokenguard"][:CYCLE] + made["tokenguard_heavy"][:CYCLE]:
+    for token in (made["tokenguard"][0], made["tokenguard_heavy"][0]):
         guard.authenticate(token)  # last use recorded first: that once-a-minute write is not measured
     return made
 
@@ -134,10 +138,9 @@ BASE_ENVIRON = {
 }
 
 
-def wsgi_caller(app: Any, path: str, authorizations: list[str]) -> Callable[[], None]:
+def wsgi_caller(app: Any, path: str, authorization: str) -> Callable[[], None]:
     """One request per call, as a WSGI server makes it (the response closed: ``request_finished``)."""
-    environs = itertools.cycle([{**BASE_ENVIRON, "PATH_INFO": path, "HTTP_AUTHORIZATION": value}
-                                for value in authorizations]).__next__
+    prepared = {**BASE_ENVIRON, "PATH_INFO": path, "HTTP_AUTHORIZATION": authorization}
     statuses: list[str] = []
 
     def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
@@ -145,7 +148,7 @@ def wsgi_caller(app: Any, path: str, authorizations: list[str]) -> Callable[[], 
 
     def call() -> None:
         statuses.clear()
-        environ = dict(environs())
+        environ = dict(prepared)
         environ["wsgi.input"] = io.BytesIO()
         response = app(environ, start_response)
         body = b"".join(response)
@@ -173,8 +176,7 @@ def callers(made: dict[str, list[str]]) -> dict[str, Callable[[], None]]:
     states = {"tokenguard_nocache": uncached, "tokenguard_heavy": uncached}
     made_callers = {}
     for name, (middleware, path, credential) in IN_PROCESS.items():
-        values = [f"{SCHEMES[credential]} {token}" for token in made[credential][:CYCLE]]
-        call = wsgi_caller(handler(middleware), path, values)
+        call = wsgi_caller(handler(middleware), path, f"{SCHEMES[credential]} {made[credential][0]}")
         if path == "/notes/tokenguard":
             # The project holds one guard; this contender's is put in place before each request
             # (one assignment): the default one, or the one with the cache off.
@@ -200,7 +202,7 @@ def in_process(database: str, name: str, out: Path) -> None:
     made = make_tokens()
     (out / f"tokens-{database}.json").write_text(json.dumps({k: v[0] for k, v in made.items()}))
     (out / f"tokens-{database}.json").chmod(0o600)
-    samples = interleaved(callers(made), rounds=7 if QUICK else 21, seconds=0.05 if QUICK else 0.1)
+    samples = interleaved(callers(made), rounds=7 if QUICK else 31, seconds=0.05 if QUICK else 0.1)
     report = Report("django")
     in_process_rows(report, f"Django {DATABASES[database]}", samples)
     (out / f"rows-{database}.json").write_text(json.dumps([asdict(r) for r in report.rows]))
@@ -308,7 +310,7 @@ def served(report: Report, database: str, name: str, workdir: Path) -> None:
         for server, _ in servers.values():
             server.wait(timeout=10)
     report.add(Row(section, "bare DRF endpoint", statistics.median(rps["bare"]), "req/s",
-                   note=f"1 worker (gthread, {THREADS} threads), wrk -t1 -c{bench_http.CONNECTIONS}, "
+                   note=f"1 worker, gthread x{THREADS}, keep-alive; wrk -t1 -c{bench_http.CONNECTIONS}, "
                         f"{bench_http.SECONDS}s x {bench_http.ROUNDS} rounds"))
     ratios = {c: [a / b for a, b in zip(rps[c], rps["bare"], strict=True)] for c in SERVED}
     ours = statistics.median(ratios["tokenguard"])
@@ -319,9 +321,6 @@ def served(report: Report, database: str, name: str, workdir: Path) -> None:
         theirs = statistics.median(ratios[contender])
         report.add(Row(section, label, statistics.median(rps[contender]), "req/s", theirs, "bare",
                        "tokenguard ahead", ours > theirs, spread(ratios[contender])))
-
-
-THREADS = 2
 
 
 def start_gunicorn(contender: str, database: str, name: str) -> tuple[subprocess.Popen[bytes], str]:

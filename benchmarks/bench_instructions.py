@@ -112,7 +112,7 @@ def serve_django(name: str, requests: int) -> None:
         middleware, path, credential = bench_django.IN_PROCESS[name]
         token = json.loads((prepared / "tokens.json").read_text())[credential]
         call = bench_django.wsgi_caller(bench_django.handler(middleware), path,
-                                        [f"{bench_django.SCHEMES[credential]} {token}"])
+                                        f"{bench_django.SCHEMES[credential]} {token}")
         for _ in range(DJANGO_WARM_UP + requests):  # the same warm-up in both runs
             call()
 
