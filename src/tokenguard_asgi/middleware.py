@@ -120,7 +120,8 @@ class TokenGuardMiddleware:
         self.runs_inline = inline_memory_store and type(self.guard.store) is MemoryStore
         #: a path that starts with neither is no mount point: one ``startswith`` per request.
         self._mounts = (api_path, settings_path)
-        self._identify = self.authenticator.identify_raw
+        #: the one reader's ASGI entry (``RequestAuthenticator.identify_raw``), bound once.
+        self._identify = self.authenticator.reader.raw_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

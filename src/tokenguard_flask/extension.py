@@ -268,7 +268,7 @@ def request_identifier(found: TokenGuardState) -> Callable[[], None]:
     """
     web = found.web
     authenticator = web.authenticator
-    identify = authenticator.identify_environ
+    read, verify = authenticator.reader.environ_token, authenticator.verify  # identify_environ's steps
     mounts = (web.options.api_path, web.options.settings_path)
     csrf_exempt = False
 
@@ -282,7 +282,9 @@ def request_identifier(found: TokenGuardState) -> Callable[[], None]:
             return
         environ = current.environ
         environ[AUTHENTICATOR_KEY] = authenticator
-        environ[ENVIRON_KEY] = identify(environ, environ.get("REMOTE_ADDR"))
+        remote = environ.get("REMOTE_ADDR")
+        info = read(environ, remote)  # the info from memory, None, or the token for the store
+        environ[ENVIRON_KEY] = verify(info, remote) if isinstance(info, str) else info
 
     return identify_request
 

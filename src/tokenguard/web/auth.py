@@ -3,7 +3,8 @@
 An adapter asks :class:`RequestAuthenticator` three things: the request's token
 (:meth:`~RequestAuthenticator.identify_environ` for WSGI,
 :meth:`~RequestAuthenticator.identify_raw` for ASGI, which may hand back the
-token to verify in a worker thread), whether it may pass
+token to verify in a worker thread: both the one reader's, with its fast path
+inside), whether it may pass
 (:func:`authorize`, the one scope check), and the answer
 to a refusal (:meth:`~RequestAuthenticator.respond`).
 """
@@ -48,17 +49,14 @@ def authorize(info: TokenInfo | None, wanted: frozenset[str], project: str | Non
 class RequestAuthenticator:
     """Reads and verifies header credentials, checks scopes, and answers refusals."""
 
-    __slots__ = ("_cached", "_environ_candidate", "_raw_candidate", "guard", "options", "reader", "realm")
+    __slots__ = ("guard", "options", "reader", "realm")
 
     def __init__(self, guard: TokenGuard, options: WebOptions) -> None:
         self.guard = guard
         self.options = options
         self.realm = options.realm
-        self.reader = CredentialReader(options.authorization_header, options.token_headers)
-        # bound once: every request asks them
-        self._raw_candidate = self.reader.raw_candidate
-        self._environ_candidate = self.reader.environ_candidate
-        self._cached = guard.authenticate_cached
+        self.reader = CredentialReader(options.authorization_header, options.token_headers,
+                                       cached=guard.authenticate_cached)
 
     # -- who: the request's token ---------------------------------------------------------
 
@@ -73,38 +71,16 @@ class RequestAuthenticator:
 
     def identify_environ(self, environ: Mapping[str, Any], remote: str | None = None) -> TokenInfo | None:
         """``identify`` for a WSGI environ: a warm ``Bearer`` token from the cache, else every check."""
-        candidate = self._environ_candidate(environ)
-        if candidate is None:
-            return None
-        if candidate:
-            info = self._cached(candidate, remote=remote)
-            if info is not None:
-                return info
-        token = self.reader.read_environ(environ)
-        return None if token is None else self.guard.authenticate(token, remote=remote)
+        found = self.reader.environ_token(environ, remote)
+        return self.guard.authenticate(found, remote=remote) if isinstance(found, str) else found
 
     def identify_raw(self, raw_headers: RawHeaders, remote: str | None = None) -> TokenInfo | str | None:
-        """``identify`` for ASGI raw headers, from memory alone: it never reaches the store.
+        """``identify`` for ASGI raw headers, from memory alone: ``CredentialReader.raw_token``.
 
         The token's info, ``None`` when anonymous, or, when only the store can
-        answer, the token itself (a ``str``), for ``guard.authenticate`` in a worker
-        thread. Raises as ``identify`` does.
+        answer, the token itself (a ``str``), for :meth:`verify` in a worker thread.
         """
-        candidate = self._raw_candidate(raw_headers)
-        if candidate is None:
-            return None
-        if candidate:
-            info = self._cached(candidate, remote=remote)
-            if info is not None:
-                return info
-        token = self.reader.read_raw(raw_headers)
-        if token is None:
-            return None
-        if not candidate:  # unusual headers spelling a warm token: the cache, offered it once
-            info = self._cached(token, remote=remote)
-            if info is not None:
-                return info
-        return token
+        return self.reader.raw_token(raw_headers, remote)
 
     def verify(self, token: str, remote: str | None = None) -> TokenInfo:
         """``guard.authenticate``: what ``identify_raw`` hands back a token for (it may reach the store)."""

@@ -2,20 +2,22 @@
 
 One reader for every adapter. :func:`read_token` makes every check, from any
 header getter. :class:`CredentialReader` is configured once with the header
-names and reads what servers hand over: an ASGI scope's raw headers, a WSGI
-(or Django) environ. Its fast path, for the ``Authorization: Bearer <token>``
-nearly every client sends, reads the one header and no other:
-:meth:`CredentialReader.raw_candidate` and :meth:`~CredentialReader.environ_candidate`.
+names and the guard's cache look-up, and reads what servers hand over: an ASGI
+scope's raw headers, a WSGI (or Django) environ. Its fast path, for the
+``Authorization: Bearer <token>`` nearly every client sends, reads that one
+header and asks the cache: :meth:`CredentialReader.raw_token` and
+:meth:`~CredentialReader.environ_token`.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from tokenguard.errors import MalformedCredentials
+from tokenguard.models import TokenInfo
 from tokenguard.web.http import HeaderGetter
 
 MAX_HEADER_LENGTH = 8192
@@ -126,29 +128,42 @@ def environ_key(name: str) -> str:
     return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"
 
 
+#: ``TokenGuard.authenticate_cached``: the info of a warm token, ``None`` when memory cannot answer.
+CachedLookup = Callable[..., "TokenInfo | None"]
+
+
+def _no_cache(token: object, *, remote: str | None = None) -> None:
+    return None
+
+
 class CredentialReader:
     """The credentials of a request, read from raw ASGI headers or a WSGI environ.
 
-    The ``*_candidate`` methods are the fast path. They answer ``None`` when the
-    request carries no credential header at all, and the value after ``Bearer ``
-    when a single ``Authorization`` header spelled that way is the only
-    credential: the candidate. Anything else (a token header, a repeated header,
-    another scheme or spelling) answers ``""``: read it with :meth:`read`'s every
-    check. A candidate is exactly what :func:`read_token` would return *when it
-    is a canonical token* (letters, digits and ``_``: nothing to strip, split or
-    refuse); ``TokenGuard.authenticate_cached`` looks up only canonical tokens
-    and answers ``None`` for anything else, so
-    :class:`~tokenguard.web.auth.RequestAuthenticator` offers a candidate to the
-    cache first, and reads fully when the cache cannot answer.
+    :meth:`raw_token` and :meth:`environ_token` answer from memory alone: the
+    token's info when the cache holds it, ``None`` when no token was presented,
+    or the token itself (a ``str``) when only the store can tell; they raise
+    ``MalformedCredentials`` (and what the cache refuses: a revoked or expired
+    token, a blocked address). The adapter verifies a ``str`` with
+    ``guard.authenticate``, in a worker thread where it runs on an event loop.
+
+    Their fast path is the ``Authorization: Bearer <token>`` nearly every client
+    sends: when that one header is the only credential, what follows ``Bearer``
+    goes to the cache (``cached``, the guard's ``authenticate_cached``) as it is.
+    That is exactly what :func:`read_token` would return *when it is a canonical
+    token* (letters, digits and ``_``: nothing to strip, split or refuse), and
+    the cache looks up only canonical tokens, answering ``None`` for anything
+    else; then, and for any other headers (a token header, a repeated header,
+    another scheme or spelling), :func:`read_token` makes every check.
     """
 
-    __slots__ = ("_authorization_key", "_more_token_keys", "_raw_authorization", "_raw_token_headers",
-                 "_token_key", "authorization_header", "token_headers")
+    __slots__ = ("_authorization_key", "_cached", "_more_token_keys", "_raw_authorization",
+                 "_raw_token_headers", "_token_key", "authorization_header", "token_headers")
 
     def __init__(self, authorization_header: str = "Authorization",
-                 token_headers: Sequence[str] = ("Api-Token",)) -> None:
+                 token_headers: Sequence[str] = ("Api-Token",), cached: CachedLookup = _no_cache) -> None:
         self.authorization_header = authorization_header
         self.token_headers = tuple(token_headers)
+        self._cached = cached
         self._raw_authorization = _raw_name(authorization_header)
         self._raw_token_headers = frozenset(_raw_name(name) for name in self.token_headers)
         self._authorization_key = environ_key(authorization_header)
@@ -161,14 +176,8 @@ class CredentialReader:
         """:func:`read_token` with this reader's header names."""
         return read_token(get_header, self.authorization_header, self.token_headers)
 
-    def read_raw(self, raw_headers: RawHeaders) -> str | None:
-        return self.read(raw_header_getter(raw_headers))
-
-    def read_environ(self, environ: Mapping[str, Any]) -> str | None:
-        return self.read(environ_header_getter(environ))
-
-    def raw_candidate(self, raw_headers: RawHeaders) -> bytes | str | None:
-        """The fast path over ASGI raw headers: one pass, nothing decoded (see the class).
+    def raw_token(self, raw_headers: RawHeaders, remote: str | None = None) -> TokenInfo | str | None:
+        """The request's token from ASGI raw headers (see the class): one pass, nothing decoded.
 
         A loop over the few headers an API client sends is cheaper here than any
         structure built from them (a ``dict`` of them costs more up to half a dozen).
@@ -178,20 +187,40 @@ class CredentialReader:
         for name, value in raw_headers:
             if name == authorization:
                 if found is not None:
-                    return ""
+                    break
                 found = value
             elif name in token_headers:
-                return ""
-        if found is None:
-            return None
-        return found[_PLAIN_START:] if found.startswith(_PLAIN_BEARER_BYTES) else ""
+                break
+        else:
+            if found is None:
+                return None
+            if found.startswith(_PLAIN_BEARER_BYTES):
+                info = self._cached(found[_PLAIN_START:], remote=remote)
+                if info is not None:
+                    return info
+        return self._read(self.read(raw_header_getter(raw_headers)), remote)
 
-    def environ_candidate(self, environ: Mapping[str, Any]) -> str | None:
-        """The fast path over a WSGI environ: one look-up, and one to rule out a token header."""
+    def environ_token(self, environ: Mapping[str, Any], remote: str | None = None) -> TokenInfo | str | None:
+        """The request's token from a WSGI (or Django) environ (see the class): one look-up, and one
+        to rule out a token header."""
         value = environ.get(self._authorization_key)
-        if self._token_key in environ or (
+        if self._token_key not in environ and not (
                 self._more_token_keys and not environ.keys().isdisjoint(self._more_token_keys)):
-            return ""
-        if value is None:
+            if value is None:
+                return None
+            if value.startswith(PLAIN_BEARER):
+                info = self._cached(value[_PLAIN_START:], remote=remote)
+                if info is not None:
+                    return info
+        return self._read(self.read(environ_header_getter(environ)), remote)
+
+    def _read(self, token: str | None, remote: str | None) -> TokenInfo | str | None:
+        """After :func:`read_token`: ``None``, the info the cache holds, or the token for the store.
+
+        A token the fast path offered already is offered again (a second probe of a
+        token the store must answer anyway): this runs only for what it did not decide.
+        """
+        if token is None:
             return None
-        return value[_PLAIN_START:] if value.startswith(PLAIN_BEARER) else ""
+        info = self._cached(token, remote=remote)
+        return token if info is None else info
