@@ -22,6 +22,7 @@ from tokenguard.web.csrf import CSRF_HEADER
 from tokenguard.web.gate import Caller, Gate, refuse_admin
 from tokenguard.web.http import NO_STORE_HEADERS, WebRequest, WebResponse
 from tokenguard.web.options import WebOptions
+from tokenguard.web.projects import check_projects
 
 Handler = Callable[[WebRequest, Caller, str], WebResponse]
 TOKEN_ACTIONS = ("revoke", "reapprove", "rotate")
@@ -173,6 +174,7 @@ class ManagementApi:
             raise Forbidden("creating tokens with an API token is disabled on this server")
         data, extras = _extras(forms.read_json(request))
         spec = forms.create_spec_from_json(data, self.guard)
+        check_projects(self.options, caller.owner, spec.projects)
         issued = self.guard.create_token(
             caller.owner, spec.name, scopes=spec.scopes, projects=spec.projects,
             token_id=spec.token_id, expires_in=spec.expires_in, expires_at=spec.expires_at,
@@ -189,6 +191,7 @@ class ManagementApi:
         target = self.gate.owned(token_id, caller.owner)
         data, extras = _extras(forms.read_json(request))
         name, projects = forms.update_from_json(data)
+        check_projects(self.options, caller.owner, projects, kept=target.projects)
         self.gate.check_reach(caller, target, projects)
         info = self.guard.update_token(token_id, name=name, projects=projects, actor=caller.actor,
                                        remote=request.remote, **extras)

@@ -215,9 +215,8 @@ def expiry_choices(guard: TokenGuard) -> tuple[list[ExpiryChoice], str]:
     return choices, chosen
 
 
-def create_spec_from_form(form: Form, guard: TokenGuard) -> CreateSpec:
-    permission = form_value(form, "permission") or guard.scopes.order[0]
-    token_id = (form_value(form, "id") or "").strip() or None
+def expiry_from_form(form: Form, guard: TokenGuard) -> tuple[timedelta | _Default | None, datetime | None]:
+    """The ``expires`` choice of a form (and its ``expires_on`` date): ``(expires_in, expires_at)``."""
     choice = form_value(form, "expires") or expiry_choices(guard)[1]
     expires_in: timedelta | _Default | None = DEFAULT
     expires_at = None
@@ -231,5 +230,37 @@ def create_spec_from_form(form: Form, guard: TokenGuard) -> CreateSpec:
         expires_in = _days(int(choice), "expires")
     else:
         raise ValidationError("choose an expiry", field="expires")
+    return expires_in, expires_at
+
+
+def projects_from_form(form: Form) -> list[str]:
+    """Projects typed in one box, or ticked in a picker (one ``projects`` field per project)."""
+    return [name for value in form.get("projects", []) for name in split_projects(value)]
+
+
+def create_spec_from_form(form: Form, guard: TokenGuard) -> CreateSpec:
+    permission = form_value(form, "permission") or guard.scopes.order[0]
+    token_id = (form_value(form, "id") or "").strip() or None
+    expires_in, expires_at = expiry_from_form(form, guard)
     return CreateSpec(form_value(form, "name") or "", [permission],
-                      split_projects(form_value(form, "projects")), token_id, expires_in, expires_at)
+                      projects_from_form(form), token_id, expires_in, expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class EditSpec:
+    """What the details page's edit form asks for; the core checks the values."""
+
+    name: str
+    description: str
+    projects: list[str]
+    allowed_networks: list[str]
+
+
+def edit_spec_from_form(form: Form) -> EditSpec:
+    """The edit form: every field is sent, so an empty one clears it (no projects: all of them).
+
+    The description box may wrap lines; a description is one line, so line breaks become spaces.
+    """
+    about = " ".join((form_value(form, "description") or "").splitlines())
+    return EditSpec(form_value(form, "name") or "", about, projects_from_form(form),
+                    split_projects(form_value(form, "allowed_networks")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +76,9 @@ class WebOptions:
     locale_selector: Callable[[WebRequest], object] | None = None
     #: the name the page shows for an owner ("Signed in as …"); default: the owner id.
     owner_display: Callable[[str], str] | None = None
+    #: the projects an owner may give a token (a picker on the page; anything else is refused,
+    #: on the page and the API); ``None``: projects typed freely (see tokenguard.web.projects).
+    projects_loader: Callable[[str], Iterable[str]] | None = None
     #: the link back to the host app; ``None``: the app's root (``/`` below its mount prefix).
     home_url: str | None = None
     #: a sign-out link in our layout's top bar, when set.
@@ -135,7 +138,7 @@ class WebOptions:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or any(c in value for c in "\r\n\0")):
                 raise ValidationError(f"{name} must be a URL or None", field=name)
-        for name in ("locale_selector", "owner_display", "template_context"):
+        for name in ("locale_selector", "owner_display", "projects_loader", "template_context"):
             if getattr(self, name) is not None and not callable(getattr(self, name)):
                 raise ValidationError(f"{name} must be callable or None", field=name)
         check_sources(self.csp_sources)
