@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 from tokenguard import validation
 from tokenguard.errors import ValidationError
 from tokenguard.models import TokenInfo
+from tokenguard.verification import Verification
 
 if TYPE_CHECKING:
-    from tokenguard.guard import TokenGuard
     from tokenguard.stores.base import TokenRecord
 
 logger = logging.getLogger("tokenguard")
@@ -60,25 +60,25 @@ def _owner(owner: str | None) -> str | None:
     return None if owner is None else validation.owner(owner)
 
 
-def _active(guard: TokenGuard, records: Sequence[TokenRecord], now: datetime) -> list[TokenInfo]:
+def _active(guard: Verification, records: Sequence[TokenRecord], now: datetime) -> list[TokenInfo]:
     """The records as the guard presents them, those still active (``expire_unused_after``)."""
     presented = (guard._present(record.info) for record in records)
     return [info for info in presented if info.status_at(now) == "active"]
 
 
-def expiring(guard: TokenGuard, within: timedelta, owner: str | None) -> list[TokenInfo]:
+def expiring(guard: Verification, within: timedelta, owner: str | None) -> list[TokenInfo]:
     now = guard.clock()
     until = now + _window(within, "within")
     return _active(guard, guard.store.expiring(now, until, _owner(owner)), now)
 
 
-def unused(guard: TokenGuard, for_: timedelta, owner: str | None) -> list[TokenInfo]:
+def unused(guard: Verification, for_: timedelta, owner: str | None) -> list[TokenInfo]:
     now = guard.clock()
     before = now - _window(for_, "for_")
     return _active(guard, guard.store.unused(now, before, _owner(owner)), now)
 
 
-def remind(guard: TokenGuard, values: Iterable[int]) -> int:
+def remind(guard: Verification, values: Iterable[int]) -> int:
     """Send each due reminder once; return how many this call sent."""
     chosen = thresholds(values)
     now = guard.clock()
@@ -96,3 +96,24 @@ def remind(guard: TokenGuard, values: Iterable[int]) -> int:
             continue
         sent += 1
     return sent
+
+
+class ExpiryReminders(Verification):
+    """``expiring``, ``unused`` and ``remind``, mixed into ``TokenGuard``."""
+
+    def expiring(self, within: timedelta = timedelta(days=7), owner: str | None = None) -> list[TokenInfo]:
+        """Active tokens (of ``owner``, or everyone's) whose expiry is within ``within``, soonest first."""
+        return expiring(self, within, owner)
+
+    def unused(self, for_: timedelta = timedelta(days=90), owner: str | None = None) -> list[TokenInfo]:
+        """Active tokens not used for ``for_`` (never used: created before), least recently seen first."""
+        return unused(self, for_, owner)
+
+    def remind(self, thresholds: Iterable[int] = DEFAULT_THRESHOLDS) -> int:
+        """Fire ``tokenguard_token_expiring`` once per token and threshold (days); return how many.
+
+        A token with fewer days left than a threshold is reminded at the smallest threshold
+        it has reached, once, however often and on however many instances this runs: the
+        store records each reminder (``tokenguard_reminders``) before it is sent.
+        """
+        return remind(self, thresholds)
