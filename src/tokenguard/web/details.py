@@ -78,6 +78,8 @@ class EditForm:
     values: dict[str, str] = field(default_factory=dict)
     projects: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    #: an error that belongs to no one field.
+    message: str = ""
 
 
 def grace_choices(info: TokenInfo, now: datetime) -> list[GraceChoice]:
