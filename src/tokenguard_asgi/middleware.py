@@ -30,7 +30,9 @@ rules:
 * Paths under ``settings_path`` and ``api_path`` (below the app's
   ``root_path``) are served by the framework-neutral web layer: the settings
   page and the management API. ``owner_loader(request)`` (sync or async, given
-  a Starlette ``Request``) says who is signed in.
+  a Starlette ``Request``) says who is signed in. ``secret_scanning=True`` adds
+  GitHub's secret-scanning partner endpoint, ``POST {api_path}/secret-scanning``,
+  verified against the keys at ``github_keys_url`` (GitHub's by default).
 
 The event loop is never blocked: a warm token is answered from the guard's
 verification cache, inline; a cold one is verified in a worker thread (or
@@ -54,7 +56,7 @@ from tokenguard.errors import REFUSALS, TokenGuardError
 from tokenguard.guard import TokenGuard
 from tokenguard.stores.memory import MemoryStore
 from tokenguard.web.app import TokenWeb
-from tokenguard.web.options import WebOptions
+from tokenguard.web.options import GITHUB_KEYS_URL, WebOptions
 from tokenguard_asgi._translate import route_path, send_refusal
 from tokenguard_asgi.auth import TokenPrincipal
 from tokenguard_asgi.webmount import OwnerLoader, WebMount, with_starlette_request
@@ -96,6 +98,8 @@ class TokenGuardMiddleware:
         templates: object = None,
         theme: str = "auto",
         csp_sources: Mapping[str, Sequence[str]] | None = None,
+        secret_scanning: bool = False,
+        github_keys_url: str = GITHUB_KEYS_URL,
         database_url: str | None = None,
         secret_key: str | bytes | Sequence[str | bytes] | None = None,
         inline_memory_store: bool = True,
@@ -109,7 +113,8 @@ class TokenGuardMiddleware:
             login_url=login_url, max_body_size=max_body_size, management_scope=management_scope,
             owner_display=owner_display, home_url=home_url, logout_url=logout_url,
             base_template=base_template, content_block=content_block, templates=templates, theme=theme,
-            csp_sources=csp_sources or {},
+            csp_sources=csp_sources or {}, secret_scanning=secret_scanning,
+            github_keys_url=github_keys_url,
             locale_selector=with_starlette_request(locale_selector) if locale_selector else None,
         )
         self.web = TokenWeb(self.guard, self.options, can_manage=can_manage,

@@ -1,0 +1,59 @@
+"""``TOKENGUARD["secret_scanning"]`` and ``TOKENGUARD["github_keys_url"]``: GitHub's partner endpoint
+on Django, through Django's test client with its CSRF checks on (GitHub sends no CSRF token)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+pytest.importorskip("cryptography")
+
+from _django_settings import TOKENGUARD
+from django.test import Client, override_settings
+
+from test_secret_scanning import REPO, Key, KeyServer, sha256
+from tokenguard_django import get_guard
+
+PATH = "/api/tokens/secret-scanning"
+
+
+@pytest.fixture
+def server() -> Iterator[KeyServer]:
+    made = KeyServer()
+    made.keys.append(Key("key-1"))
+    yield made
+    made.close()
+
+
+def report(client: Client, key: Key, token: str) -> object:
+    body = json.dumps([{"token": token, "type": "tokenguard_api_token", "url": REPO}])
+    return client.post(PATH, body, content_type="application/json",
+                       headers={"Github-Public-Key-Identifier": key.identifier,
+                                "Github-Public-Key-Signature": key.sign(body.encode())})
+
+
+def test_the_tokenguard_keys_switch_the_endpoint_on(db: str, server: KeyServer) -> None:
+    with override_settings(TOKENGUARD={**TOKENGUARD, "secret_scanning": True,
+                                       "github_keys_url": server.url}):
+        token = get_guard().create_token("1", "ci", token_id="ci").token
+        reply = report(Client(enforce_csrf_checks=True), server.keys[0], token)
+        assert reply.status_code == 200, reply.content  # type: ignore[attr-defined]
+        assert json.loads(reply.content) == [  # type: ignore[attr-defined]
+            {"token_hash": sha256(token), "token_type": "tokenguard_api_token", "label": "true_positive"}]
+        assert get_guard().get_token("ci").status == "revoked" and server.requests == 1
+
+
+def test_off_by_default(db: str, server: KeyServer) -> None:
+    token = get_guard().create_token("1", "ci", token_id="ci").token
+    reply = report(Client(enforce_csrf_checks=True), server.keys[0], token)
+    assert reply.status_code in (401, 403, 404, 405)  # type: ignore[attr-defined]
+    assert get_guard().get_token("ci").status == "active" and server.requests == 0
+
+
+def test_a_key_url_that_is_not_http_is_a_configuration_problem() -> None:
+    from tokenguard_django.config import problems
+
+    found = problems({**TOKENGUARD, "secret_scanning": True, "github_keys_url": "file:///etc/passwd"})
+    assert [p.key for p in found] == ["github_keys_url"]
