@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po
 
 from _testclock import ManualClock
 from tokenguard import TokenGuard
-from tokenguard.web import i18n, pageview
+from tokenguard.web import i18n, listing, pageview
 from tokenguard.web.http import WebRequest
 from tokenguard.web.i18n import (
     PageLanguage,
@@ -52,8 +52,9 @@ def guard() -> TokenGuard:
 def page_in(guard: TokenGuard, accept_language: str, **options: Any) -> str:
     now = guard.clock()
     tokens = guard.list_tokens("alice")
+    table = listing.list_view(tokens, listing.ListQuery(), guard.scopes, now, PAGE)
     context = {"root": PAGE, "app_name": "Notes", "owner": "alice", "csrf_token": "c", "flash": None,
-               "rows": [pageview.token_row(t, guard, now) for t in tokens],
+               "table": table, "rows": [pageview.token_row(t, guard, now) for t in table.found.items],
                "limit": pageview.limit_of(tokens, guard, now), "choices": pageview.form_choices(guard, now),
                "form": pageview.CreateForm(), "form_nonce": "n" * 16, "issued": None, "issued_action": "",
                "export_line": "", "env_var": "API_TOKEN", "api_path": "/api/tokens"}

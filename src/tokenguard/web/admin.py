@@ -21,10 +21,9 @@ actor: ``admin:{owner}``, or ``admin:token:{id}`` through a token.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -46,11 +45,11 @@ from tokenguard.web.flash import Flash
 from tokenguard.web.gate import Caller, Gate
 from tokenguard.web.http import NO_STORE_HEADERS, WebRequest, WebResponse
 from tokenguard.web.i18n import N_
+from tokenguard.web.listing import PAGE_SIZE, link, page_of, sort_tokens, toggled
 from tokenguard.web.options import WebOptions
 from tokenguard.web.page import SettingsPage
 
 CanAdminister = Callable[[str], bool]
-PAGE_SIZE = 50
 SORTS = ("created_at", "name", "owner", "expires_at", "last_used_at")
 DEFAULT_SORT = "-created_at"
 STATUSES = ("active", "revoked", "expired")
@@ -119,8 +118,7 @@ class InventoryQuery:
         return {key: str(value) for key, value in values.items() if value is not None}
 
     def link(self, base: str, **changes: Any) -> str:
-        params = self.params(**changes)
-        return f"{base}?{urlencode(params)}" if params else base
+        return link(base, self.params(**changes))
 
 
 def _number(given: Mapping[str, str], field: str, least: int, most: int) -> int | None:
@@ -168,27 +166,8 @@ def inventory(guard: TokenGuard, query: InventoryQuery) -> Inventory:
     if query.unused_for_days is not None:
         stale = {t.id for t in guard.unused(timedelta(days=query.unused_for_days), query.owner)}
         tokens = [t for t in tokens if t.id in stale]
-    ordered = sort_tokens(tokens, query.sort)
-    pages = max(1, math.ceil(len(ordered) / PAGE_SIZE))
-    start = (query.page - 1) * PAGE_SIZE
-    return Inventory(ordered[start:start + PAGE_SIZE], len(ordered), query.page, pages)
-
-
-def sort_tokens(tokens: list[TokenInfo], sort: str) -> list[TokenInfo]:
-    """By ``sort`` (``-``: descending), then by id; a time that is not set comes last either way."""
-    key = sort.removeprefix("-")
-    descending = sort.startswith("-")
-    present: list[tuple[Any, TokenInfo]] = []
-    absent: list[TokenInfo] = []
-    for info in tokens:
-        value: str | datetime | None = getattr(info, key)
-        if value is None:
-            absent.append(info)
-        else:
-            present.append((value.casefold() if isinstance(value, str) else value, info))
-    present.sort(key=lambda pair: pair[1].id)
-    present.sort(key=lambda pair: pair[0], reverse=descending)  # stable: ids stay in order
-    return [info for _value, info in present] + sorted(absent, key=lambda t: t.id)
+    found = page_of(sort_tokens(tokens, query.sort), query.page)
+    return Inventory(found.items, found.total, found.page, found.pages)
 
 
 # -- who may administer, and what they do -----------------------------------------------------
@@ -471,8 +450,8 @@ class AdminPage:
             "statuses": STATUSES, "scopes": list(self.guard.scopes.order),
             "owner_filter": query.owner, "owner_active": states.get(query.owner or "", True),
             "back": urlencode(query.params()),
-            "sort_links": {key: query.link(admin_url, sort="-" + key if query.sort == key else key, page=1)
-                           for key in SORTS},  # a column sorted ascending: the other way; else ascending
+            "sort_links": {key: query.link(admin_url, sort=toggled(query.sort, key), page=1)
+                           for key in SORTS},
             "sorted_by": sort_key, "descending": query.sort.startswith("-"),
             "previous_link": query.link(admin_url, page=found.page - 1) if found.page > 1 else "",
             "next_link": query.link(admin_url, page=found.page + 1) if found.page < found.pages else "",

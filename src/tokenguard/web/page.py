@@ -29,7 +29,7 @@ from tokenguard.errors import (
 )
 from tokenguard.guard import TokenGuard
 from tokenguard.models import IssuedToken
-from tokenguard.web import forms, pageview
+from tokenguard.web import forms, listing, pageview
 from tokenguard.web.answers import (
     Forbidden,
     MethodNotAllowed,
@@ -142,13 +142,16 @@ class SettingsPage:
     def _render(self, request: WebRequest, owner: str, *, status: int = 200,
                 issued: IssuedToken | None = None, issued_action: str = "",
                 form: pageview.CreateForm | None = None, flash: Flash | None = None,
-                headers: list[tuple[str, str]] | None = None) -> WebResponse:
+                headers: list[tuple[str, str]] | None = None,
+                query: listing.ListQuery | None = None) -> WebResponse:
         now = self.guard.clock()
-        tokens = sorted(self.guard.list_tokens(owner), key=lambda t: t.created_at, reverse=True)
+        tokens = self.guard.list_tokens(owner)
+        table = listing.list_view(tokens, query or listing.ListQuery(), self.guard.scopes, now,
+                                  request.base_url)
         context: dict[str, Any] = {
             "root": request.base_url, "app_name": self.options.app_name, "owner": owner,
-            "csrf_token": self.gate.csrf.issue(owner), "flash": flash,
-            "rows": [pageview.token_row(t, self.guard, now) for t in tokens],
+            "csrf_token": self.gate.csrf.issue(owner), "flash": flash, "table": table,
+            "rows": [pageview.token_row(t, self.guard, now) for t in table.found.items],
             "limit": pageview.limit_of(tokens, self.guard, now),
             "choices": pageview.form_choices(self.guard, now),
             "form": form or pageview.CreateForm(), "form_nonce": secrets.token_urlsafe(16),
@@ -165,7 +168,8 @@ class SettingsPage:
 
     def _show(self, request: WebRequest, owner: str, form: forms.Form, _id: str) -> WebResponse:
         flash, clear = self.flashes.take(request, owner)
-        return self._render(request, owner, flash=flash, headers=clear)
+        return self._render(request, owner, flash=flash, headers=clear,
+                            query=listing.ListQuery.parse(request.query))
 
     def _create(self, request: WebRequest, owner: str, form: forms.Form, _id: str) -> WebResponse:
         kept = {key: values[0][:200] for key, values in form.items()

@@ -13,6 +13,7 @@ from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
 from tokenguard.web.forms import ExpiryChoice, expiry_choices
 from tokenguard.web.i18n import N_
+from tokenguard.web.listing import expires_soon
 from tokenguard.web.shapes import permission, timestamp
 
 PERMISSION_HELP = {
@@ -77,6 +78,8 @@ class TokenRow:
     created: Moment | str
     expires: Moment | str
     last_used: Moment | str
+    #: active, and expiring within ``listing.EXPIRES_SOON``: the table highlights it.
+    expires_soon: bool = False
 
     @property
     def can_revoke(self) -> bool:
@@ -97,7 +100,7 @@ def token_row(info: TokenInfo, guard: TokenGuard, now: datetime) -> TokenRow:
         projects=sorted(info.projects), status=info.status_at(now), admin=info.admin,
         expired=info.is_expired_at(now), created=moment(info.created_at, now, ""),
         expires=moment(info.expires_at, now, NEVER, until=True),
-        last_used=moment(info.last_used_at, now, NEVER),
+        last_used=moment(info.last_used_at, now, NEVER), expires_soon=expires_soon(info, now),
     )
 
 

@@ -1,0 +1,102 @@
+"""The owner's token table in a real browser (Debian's chromium via Playwright) against a live Flask server.
+
+At 1024 px it is a table (header shown, rows laid out as table rows, nothing scrolled
+sideways); at 375 px a list of cards; the search box filters through the query string.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from _flask_support import PAGE, LiveServer, make_app, make_guard
+from _testclock import ManualClock
+from tokenguard import TokenGuard
+
+DASH = "\N{EN DASH}"
+SCREENSHOTS = os.environ.get("TOKENGUARD_SCREENSHOT_DIR", "/tmp")
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def guard() -> TokenGuard:
+    guard = make_guard(max_tokens_per_owner=None, clock=ManualClock())
+    for number in range(60):
+        guard.create_token("alice", f"{('deploy', 'backup', 'report')[number % 3]} job {number:02d}",
+                           scopes=[("read", "write", "management")[number % 3]],
+                           projects=["alpha", "beta"] if number % 4 == 0 else None,
+                           expires_in=timedelta(days=3 if number == 7 else 90))
+    return guard
+
+
+@pytest.fixture
+def server(guard: TokenGuard) -> Iterator[LiveServer]:
+    with LiveServer(make_app(guard)) as live:
+        yield live
+
+
+def open_page(browser: Any, server: LiveServer, width: int, height: int) -> Any:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.problems = problems
+    page.set_default_timeout(10_000)
+    assert page.request.post(f"{server.url}/_login", form={"user": "alice"}).status == 204
+    page.goto(f"{server.url}{PAGE}")
+    return page
+
+
+def displays(page: Any, selector: str) -> list[str]:
+    shown: list[str] = page.eval_on_selector_all(selector, "els => els.map(e => getComputedStyle(e).display)")
+    return shown
+
+
+def test_a_table_at_1024_px_cards_at_375_px_and_the_search_box_filters(browser: Any,
+                                                                         server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    desktop = open_page(browser, server, 1024, 768)
+    try:
+        expect(desktop.locator("table.tokens thead")).to_be_visible()
+        assert set(displays(desktop, "table.tokens tbody tr")) == {"table-row"}
+        assert len(displays(desktop, "table.tokens tbody tr")) == 50
+        fits = desktop.eval_on_selector(".table-wrap", "e => e.scrollWidth <= e.clientWidth")
+        assert fits, "the table scrolls sideways at 1024 px"
+        soon = desktop.locator("tr.expires-soon")
+        expect(soon).to_have_count(1)
+        expect(soon.locator(".badge.expiring")).to_have_text("expires soon")
+        token_id = str(soon.get_attribute("id")).removeprefix("token-")
+        expect(soon.locator("a.regenerate")).to_have_attribute("href", f"{PAGE}/{token_id}#regenerate")
+        expect(soon.locator(".token-name")).to_have_text("backup job 07")
+        expect(desktop.locator("#list-count")).to_have_text(f"1{DASH}50 of 60")
+        desktop.screenshot(path=f"{SCREENSHOTS}/token-list-1024.png", full_page=True)
+
+        desktop.fill("#list-search", "DEPLOY")
+        desktop.press("#list-search", "Enter")
+        desktop.wait_for_url("**q=DEPLOY**")
+        names = desktop.locator("table.tokens tbody .token-name").all_inner_texts()
+        assert len(names) == 20 and all(name.startswith("deploy job") for name in names)
+        expect(desktop.locator("#list-count")).to_have_text(f"1{DASH}20 of 20")
+        expect(desktop.locator("nav.pager")).to_have_count(0)
+        assert desktop.problems == []
+    finally:
+        desktop.context.close()
+
+    phone = open_page(browser, server, 375, 812)
+    try:
+        expect(phone.locator("table.tokens thead")).to_be_hidden()
+        assert set(displays(phone, "table.tokens tbody tr")) == {"block"}
+        fits = phone.eval_on_selector(".table-wrap", "e => e.scrollWidth <= e.clientWidth")
+        assert fits, "the cards scroll sideways at 375 px"
+        expect(phone.locator("tr.expires-soon .badge.expiring")).to_be_visible()
+        phone.screenshot(path=f"{SCREENSHOTS}/token-list-375.png")
+        assert phone.problems == []
+    finally:
+        phone.context.close()
