@@ -132,3 +132,44 @@ def test_a_silent_logger_costs_nothing_and_logs_nothing(
     caplog.set_level(logging.WARNING, logger=AUDIT)
     guard.create_token("alice", "quiet")
     assert [r for r in caplog.records if r.name == AUDIT] == []
+
+
+def test_the_round_two_events_each_have_their_own_name(audit: pytest.LogCaptureFixture) -> None:
+    """Reminders, leaks, owners' deactivation, a rotation's grace and a network refusal."""
+    from _testclock import START, ManualClock
+
+    clock = ManualClock()
+    guard = TokenGuard("memory://", secret_key=KEY, clock=clock, load_entry_points=False)
+    guard.create_token("alice", "soon", token_id="soon", expires_in=timedelta(days=5))
+    assert guard.remind() == 1
+    fenced = guard.create_token("alice", "fenced", token_id="fenced", allowed_networks=["192.0.2.0/24"])
+    with pytest.raises(InvalidToken):
+        guard.authenticate(fenced.token, remote="203.0.113.7")
+    guard.rotate("fenced", grace=timedelta(hours=1), actor="alice")
+    guard.rotate("fenced")
+    leaked = guard.create_token("alice", "leaked", token_id="leaked")
+    guard.revoke_leaked(leaked.token, source="github", url="https://github.com/o/r/blob/x/f")
+    guard.deactivate_owner("alice", actor="ops")
+    guard.reactivate_owner("alice", actor="ops")
+    guard.reactivate_owner("alice", actor="ops")  # active already: no event
+
+    logged = [e for e in events(audit) if e["event"] != "token_created"]
+    assert [e["event"] for e in logged] == [
+        "token_expiring", "auth_failed", "token_rotated", "token_rotated", "token_revoked",
+        "token_leaked", "owner_revoked", "owner_deactivated", "owner_reactivated",
+    ]
+    expiring, refused, graced, at_once, _, leak, _, deactivated, reactivated = logged
+    assert expiring == {**expiring, "token_id": "soon", "owner": "alice", "days_left": 5,
+                        "expires_at": str(START + timedelta(days=5))}
+    assert refused == {**refused, "reason": "network_not_allowed", "remote": "203.0.113.7",
+                       "hint": fenced.info.hint, "outcome": "failure"}
+    assert graced == {**graced, "token_id": "fenced", "actor": "alice",
+                      "previous_valid_until": str(START + timedelta(hours=1))}
+    assert at_once["previous_valid_until"] is None
+    assert leak == {**leak, "token_id": "leaked", "source": "github",
+                    "url": "https://github.com/o/r/blob/x/f", "outcome": "success"}
+    assert deactivated == {**deactivated, "owner": "alice", "actor": "ops"}
+    assert reactivated == {**reactivated, "owner": "alice", "actor": "ops"}
+    text = "".join(r.getMessage() for r in audit.records)
+    assert fenced.token not in text and leaked.token not in text
+    guard.close()

@@ -1,5 +1,13 @@
 """Structured audit log: one JSON object per line on the ``tokenguard.audit`` logger.
 
+Every event hook has its own event name: ``token_created``, ``token_revoked``,
+``token_reapproved``, ``token_rotated`` (with ``previous_valid_until`` after a rotation
+with a grace period), ``token_updated``, ``token_deleted``, ``token_expiring`` (a
+reminder), ``token_leaked``, ``owner_revoked``, ``owner_deactivated``,
+``owner_reactivated``, ``auth_failed`` (its ``reason``: ``unknown``, ``revoked``,
+``expired``, ``expired_unused``, ``network_not_allowed``…), ``scope_denied`` and
+``limit_reached``.
+
 Values are JSON-encoded, so a token name containing a newline cannot forge a
 log line. Secrets never reach this module: events carry ``TokenInfo`` only.
 """
@@ -9,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from tokenguard._clock import utcnow
@@ -46,8 +55,10 @@ def tokenguard_token_reapproved(info: TokenInfo, actor: str | None, remote: str 
 
 
 @hookimpl
-def tokenguard_token_rotated(info: TokenInfo, actor: str | None, remote: str | None) -> None:
-    emit("token_rotated", actor=actor, remote=remote, **_token_fields(info))
+def tokenguard_token_rotated(info: TokenInfo, actor: str | None, remote: str | None,
+                             previous_valid_until: datetime | None) -> None:
+    emit("token_rotated", actor=actor, remote=remote, previous_valid_until=previous_valid_until,
+         expires_at=info.expires_at, **_token_fields(info))
 
 
 @hookimpl
@@ -65,6 +76,26 @@ def tokenguard_owner_revoked(
     owner: str, token_ids: Sequence[str], actor: str | None, remote: str | None
 ) -> None:
     emit("owner_revoked", owner=owner, token_ids=list(token_ids), actor=actor, remote=remote)
+
+
+@hookimpl
+def tokenguard_owner_deactivated(owner: str, actor: str | None) -> None:
+    emit("owner_deactivated", owner=owner, actor=actor)
+
+
+@hookimpl
+def tokenguard_owner_reactivated(owner: str, actor: str | None) -> None:
+    emit("owner_reactivated", owner=owner, actor=actor)
+
+
+@hookimpl
+def tokenguard_token_expiring(info: TokenInfo, days_left: int) -> None:
+    emit("token_expiring", days_left=days_left, expires_at=info.expires_at, **_token_fields(info))
+
+
+@hookimpl
+def tokenguard_token_leaked(info: TokenInfo, source: str, url: str | None) -> None:
+    emit("token_leaked", source=source, url=url, **_token_fields(info))
 
 
 @hookimpl

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -47,8 +48,13 @@ def tokenguard_token_reapproved(info: TokenInfo, actor: str | None, remote: str 
 
 
 @hookspec
-def tokenguard_token_rotated(info: TokenInfo, actor: str | None, remote: str | None) -> None:
-    """A token received a new secret; the old one no longer works (or only for the grace given)."""
+def tokenguard_token_rotated(info: TokenInfo, actor: str | None, remote: str | None,
+                             previous_valid_until: datetime | None) -> None:
+    """A token received a new secret; the old one no longer works (or only for the grace given).
+
+    ``previous_valid_until``: when the old secret stops working, after a rotation with a
+    grace period; ``None``: it stopped at once.
+    """
 
 
 @hookspec

@@ -52,5 +52,6 @@ class Rotation(OwnerActivation):
             changes["previous_digest"] = changes["previous_valid_until"] = None
         new = self._apply(token_id, changes)
         self._invalidate(record)
-        self.hook.tokenguard_token_rotated(info=new.info, actor=actor, remote=remote)
+        self.hook.tokenguard_token_rotated(info=new.info, actor=actor, remote=remote,
+                                           previous_valid_until=new.previous_valid_until)
         return IssuedToken(secret, self._present(new.info))
