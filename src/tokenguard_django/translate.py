@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from tokenguard.errors import TokenGuardError
 from tokenguard.models import TokenInfo
 from tokenguard.web.auth import REFUSALS, RequestAuthenticator
+from tokenguard.web.csrf import HostCsrf
 from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse, signed_in_owner
 from tokenguard.web.options import WebOptions
 from tokenguard_django.registry import State
@@ -102,8 +103,9 @@ def refusal(authenticator: RequestAuthenticator, exc: TokenGuardError) -> HttpRe
 
 
 def web_request(request: HttpRequest, web_root: str, rest: str, owner: str | None,
-                max_body_size: int) -> WebRequest:
-    """The Django request as the shared web layer sees it (the body read up to the limit + 1)."""
+                max_body_size: int, csrf: HostCsrf | None = None) -> WebRequest:
+    """The Django request as the shared web layer sees it (the body read up to the limit + 1);
+    ``csrf``: Django's CSRF protection, in place of the web layer's."""
     below = "/" + rest if rest else "/"
     full = request.path
     mounted_at = web_root + ("" if below == "/" else below)
@@ -112,7 +114,7 @@ def web_request(request: HttpRequest, web_root: str, rest: str, owner: str | Non
         method=request.method or "GET", path=below, get_header=header_getter(request.META),
         body=_read_body(request, max_body_size), owner=owner, remote=remote(request),
         origin=f"{request.scheme}://{request.get_host()}", query=request.GET.dict(),
-        root=web_root, prefix=prefix.rstrip("/"),
+        root=web_root, prefix=prefix.rstrip("/"), host_csrf=csrf,
     )
 
 

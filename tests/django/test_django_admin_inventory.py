@@ -49,7 +49,7 @@ def test_staff_deactivate_an_owner_with_csrf(staff: Any, alice: Any) -> None:
     csrf = admin.get(f"{ADMIN_API}/tokens").headers["X-CSRF-Token"]
     url = f"{ADMIN_API}/owners/{alice.pk}/deactivate"
     assert admin.post(url, headers={"Origin": "http://testserver"}).status_code == 403
-    done = admin.post(url, headers={"X-CSRF-Token": csrf, "Origin": "http://testserver"})
+    done = admin.post(url, headers={"X-CSRFToken": csrf, "Origin": "http://testserver"})  # Django's header
     assert done.status_code == 200 and json.loads(done.content)["revoked"] == 1
     assert get_guard().is_owner_active(str(alice.pk)) is False
 

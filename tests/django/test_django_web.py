@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 
 from tokenguard_django import get_guard
+from tokenguard_django.registry import get_state
 
 API = "/api/tokens"
 PAGE = "/settings/tokens"
@@ -47,17 +48,31 @@ def test_the_api_lists_the_signed_in_users_tokens(browser: Client, alice: Any) -
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_creating_through_the_api_needs_the_web_layers_csrf_token(browser: Client, alice: Any) -> None:
+def test_creating_through_the_api_needs_djangos_csrf_token(browser: Client, alice: Any) -> None:
     body = json.dumps({"name": "ci", "scopes": ["read"]})
     refused = browser.post(API, body, content_type="application/json")
-    assert refused.status_code == 403
-    created = browser.post(API, body, content_type="application/json",
-                           headers={"X-CSRF-Token": csrf_of(browser), "Origin": "http://testserver"})
+    assert (refused.status_code, json.loads(refused.content)["error"]) == (403, "csrf_failed")
+    handed_out = csrf_of(browser)  # the listing hands a signed-in browser Django's token
+    sent_as_ours = browser.post(API, body, content_type="application/json",
+                                headers={"X-CSRF-Token": get_state().web.gate.csrf.issue(str(alice.pk))})
+    assert sent_as_ours.status_code == 403  # the web layer's own token is not a second way in
+    created = browser.post(API, body, content_type="application/json", headers={"X-CSRFToken": handed_out})
     assert created.status_code == 201, created.content
     answer = json.loads(created.content)
     assert answer["info"]["owner"] == str(alice.pk)
     assert get_guard().authenticate(answer["token"]).name == "ci"
     assert created.headers["Cache-Control"] == "no-store"
+
+
+def test_a_signed_in_write_with_a_credential_that_is_no_token_still_needs_djangos_check(
+        browser: Client, alice: Any) -> None:
+    """Basic credentials (which a browser may send on its own) are no bearer token: the
+    signed-in user acts, so Django's check applies."""
+    body = json.dumps({"name": "ci", "scopes": ["read"]})
+    refused = browser.post(API, body, content_type="application/json",
+                           headers={"Authorization": "Basic YWxpY2U6cHc="})
+    assert refused.status_code == 403
+    assert get_guard().list_tokens(str(alice.pk)) == []
 
 
 def test_a_bearer_token_with_the_management_scope_manages_its_owners_tokens(db: str) -> None:
@@ -96,14 +111,36 @@ def test_the_settings_page_for_a_signed_in_user(browser: Client, alice: Any) -> 
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
 
 
+def page_form(page: str, **values: str) -> dict[str, str]:
+    """The create form's hidden fields as the page rendered them, and ``values``."""
+    create_form = page.split('class="create-form"', 1)[1].split("</form>", 1)[0]
+    return {**dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', create_form)), **values}
+
+
+def test_the_settings_page_forms_carry_djangos_token_alone(browser: Client) -> None:
+    page = browser.get(PAGE).content.decode()
+    assert 'name="csrf_token"' not in page
+    tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert tokens and all(len(token) == 64 for token in tokens)  # Django's masked token
+    assert re.search(r'<meta name="csrf-token" content="[^"]{64}">', page)
+
+
+def test_the_settings_page_form_without_djangos_token_gets_djangos_403(browser: Client, alice: Any) -> None:
+    page = browser.get(PAGE).content.decode()
+    form = page_form(page, name="deploy", permission="read", expires="30")
+    del form["csrfmiddlewaretoken"]
+    ours = get_state().web.gate.csrf.issue(str(alice.pk))
+    for sent in (form, {**form, "csrf_token": ours}):  # the web layer's token is no way in either
+        response = browser.post(PAGE, urlencode(sent), content_type="application/x-www-form-urlencoded")
+        assert response.status_code == 403
+        assert "CSRF verification failed" in response.content.decode()  # Django's own failure view
+    assert get_guard().list_tokens(str(alice.pk)) == []
+
+
 def test_the_settings_page_form_creates_a_token_shown_once(browser: Client, alice: Any) -> None:
     page = browser.get(PAGE).content.decode()
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    nonce = re.search(r'name="form_nonce" value="([^"]*)"', page)
-    assert csrf is not None
-    form = {"csrf_token": csrf.group(1), "name": "deploy", "permission": "read", "expires": "30"}
-    if nonce is not None:
-        form["form_nonce"] = nonce.group(1)
+    form = page_form(page, name="deploy", permission="read", expires="30")
+    assert "csrfmiddlewaretoken" in form
     response = browser.post(PAGE, urlencode(form), content_type="application/x-www-form-urlencoded",
                             headers={"Origin": "http://testserver"}, follow=True)
     assert response.status_code == 200, re.findall(r"<main.*?</main>", response.content.decode(), re.S)
@@ -112,6 +149,19 @@ def test_the_settings_page_form_creates_a_token_shown_once(browser: Client, alic
     shown = re.findall(r"\btg_[0-9A-Za-z]{38}\b", response.content.decode())
     assert shown and get_guard().authenticate(shown[0]).id == info.id
     assert browser.get(PAGE).content.decode().count(shown[0]) == 0  # shown once
+
+
+def test_the_settings_page_revokes_with_djangos_token(browser: Client, alice: Any) -> None:
+    get_guard().create_token(str(alice.pk), "laptop", token_id="laptop")
+    page = browser.get(PAGE).content.decode()
+    [token] = re.findall(r'action="[^"]*/laptop/revoke".*?name="csrfmiddlewaretoken" value="([^"]+)"',
+                         page, re.S)
+    refused = browser.post(f"{PAGE}/laptop/revoke", "", content_type="application/x-www-form-urlencoded")
+    assert refused.status_code == 403 and get_guard().get_token("laptop").status == "active"
+    done = browser.post(f"{PAGE}/laptop/revoke", urlencode({"csrfmiddlewaretoken": token}),
+                        content_type="application/x-www-form-urlencoded")
+    assert done.status_code == 303
+    assert get_guard().get_token("laptop").status == "revoked"
 
 
 def test_the_settings_page_asks_anonymous_visitors_to_sign_in(db: str) -> None:

@@ -309,7 +309,8 @@ class AdminApi:
         found = inventory(self.guard, InventoryQuery.parse(request.query, self.guard))
         body = {"tokens": [self._info(t) for t in found.tokens], "total": found.total,
                 "page": found.page, "pages": found.pages, "per_page": PAGE_SIZE}
-        headers = [(CSRF_HEADER, self.admin.gate.csrf.issue(caller.owner))] if caller.via_cookie else []
+        headers = ([(CSRF_HEADER, self.admin.gate.csrf_token(request, caller.owner))]
+                   if caller.via_cookie else [])
         return WebResponse.json(body, 200, headers)
 
     def _revoke(self, request: WebRequest, caller: Caller, token_id: str) -> WebResponse:

@@ -166,7 +166,7 @@ class ManagementApi:
         tokens = sorted(self.guard.list_tokens(caller.owner), key=lambda t: t.created_at, reverse=True)
         body = {"tokens": [self._info(t) for t in tokens],
                 "max_tokens": self.guard.max_tokens_per_owner}
-        headers = [(CSRF_HEADER, self.gate.csrf.issue(caller.owner))] if caller.via_cookie else []
+        headers = [(CSRF_HEADER, self.gate.csrf_token(request, caller.owner))] if caller.via_cookie else []
         return WebResponse.json(body, 200, headers)
 
     def _create(self, request: WebRequest, caller: Caller, _id: str) -> WebResponse:

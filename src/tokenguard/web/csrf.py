@@ -10,6 +10,10 @@ Two independent checks, both required:
 
 Requests authenticated by a bearer token need neither: a browser never
 attaches such a header to a cross-site request on its own.
+
+A host framework with CSRF protection of its own (Django's ``CsrfViewMiddleware``)
+takes the place of both: its adapter hands each request a :class:`HostCsrf`, the
+forms carry the host's token in the host's field, and the host's check decides.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -25,6 +31,22 @@ from tokenguard.web.http import WebRequest
 
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+
+
+@dataclass(frozen=True, slots=True)
+class HostCsrf:
+    """The host framework's own CSRF protection for one request, used in place of ours.
+
+    ``field``: the form field its token travels in (Django: ``csrfmiddlewaretoken``);
+    ``token()``: the token for this request's forms (asked only when a page or a
+    signed-in listing hands one out); ``passed()``: True when this request passed
+    the host's check (asked for every cookie-authenticated write, never for a
+    bearer token's).
+    """
+
+    field: str
+    token: Callable[[], str]
+    passed: Callable[[], bool]
 
 
 def owner_tag(owner: str) -> str:

@@ -80,12 +80,22 @@ class Gate:
             raise Forbidden("you are not allowed to manage API tokens")
 
     def check_csrf(self, request: WebRequest, owner: str, form_token: str | None = None) -> None:
-        """Both defences of ``tokenguard.web.csrf``; raises ``CsrfRefused``."""
+        """Both defences of ``tokenguard.web.csrf``, or the host's own check; raises ``CsrfRefused``."""
+        if request.host_csrf is not None:
+            if not request.host_csrf.passed():
+                raise CsrfRefused("missing or invalid CSRF token; reload the page and try again")
+            return
         token = request.header(CSRF_HEADER) or form_token
         if not self.csrf.verify(token, owner):
             raise CsrfRefused("missing or invalid CSRF token; reload the page and try again")
         if not same_origin(request):
             raise CsrfRefused("the request does not come from this site's origin")
+
+    def csrf_token(self, request: WebRequest, owner: str) -> str:
+        """The token this request's forms and scripts send back: the host's, else ours."""
+        if request.host_csrf is not None:
+            return request.host_csrf.token()
+        return self.csrf.issue(owner)
 
     def owned(self, token_id: str, owner: str) -> TokenInfo:
         """The token, if ``owner`` holds it; someone else's token is not found (404)."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tokenguard.web.csrf import HostCsrf
 
 #: Returns every value of a header, by case-insensitive name (empty list if absent).
 HeaderGetter = Callable[[str], list[str]]
@@ -36,6 +39,8 @@ class WebRequest:
     root: str = ""
     #: where the app itself is mounted (WSGI ``SCRIPT_NAME``, ASGI ``root_path``), "" at "/".
     prefix: str = ""
+    #: the host framework's CSRF protection, when it has one (Django); ``None``: ours.
+    host_csrf: HostCsrf | None = None
 
     def header(self, name: str) -> str | None:
         values = self.get_header(name)

@@ -44,6 +44,7 @@ from jinja2 import (
 from markupsafe import Markup
 
 from tokenguard.web.csp import content_security_policy
+from tokenguard.web.csrf import CSRF_FIELD
 from tokenguard.web.http import WebRequest, WebResponse
 from tokenguard.web.i18n import PageLanguage, request_locale, template_callables
 from tokenguard.web.options import WebOptions
@@ -154,6 +155,14 @@ def app_label(app_name: str) -> str:
     return name
 
 
+def host_csrf_values(context: Mapping[str, Any], request: WebRequest | None) -> dict[str, str]:
+    """The forms' CSRF field and token: the host framework's when it checks CSRF itself, else ours."""
+    host = request.host_csrf if request is not None else None
+    if host is None:
+        return {"csrf_field": CSRF_FIELD}
+    return {"csrf_field": host.field, "csrf_token": host.token() if context.get("csrf_token") else ""}
+
+
 class Renderer:
     """Renders the pages (autoescaped, in the request's language) and serves the bundled assets."""
 
@@ -214,6 +223,7 @@ class Renderer:
         fallback = host_gettext if callable(host_gettext) else None
         return {
             "csrf_token": "", "login_url": options.login_url, "replace_url": "", **context,
+            **host_csrf_values(context, request),
             "app_name": app_name, "app_label": app_label(app_name),
             "owner_name": (options.owner_display or str)(owner) if owner else "",
             "home_url": options.home_url or f"{prefix}/", "logout_url": options.logout_url,
