@@ -11,6 +11,11 @@ answers ``GET /notes`` with a small JSON body.
   Starlette's ``AuthenticationMiddleware`` with a bearer backend over a dict of
   tokens and ``@requires("read")``.
 
+Each framework also measures the per-token network allow-list: the same protected
+endpoint called with a second token that has ``allowed_networks`` (the client's
+address within them), against the token without: the cost of the check on a warm
+request (checked after the cache: one set look-up of the networks and the address).
+
 Each framework also gets a ceiling: the same protected endpoint behind a hook (or
 middleware) that hands it a token verified once, at start-up. It checks nothing, so
 it is no contender; it shows what the framework's own machinery of a hook, a
@@ -36,11 +41,19 @@ from tokenguard import TokenGuard
 BATCH = 50
 
 
-def make_guard(workdir: Path) -> tuple[TokenGuard, str]:
+#: the client address of every benchmarked request (WSGI ``REMOTE_ADDR``, ASGI ``client``).
+CLIENT = "127.0.0.1"
+#: the allow-list of the fenced token: the client's network among others, as an app would list them.
+NETWORKS = ["203.0.113.0/24", "2001:db8::/32", "127.0.0.0/8"]
+
+
+def make_guard(workdir: Path) -> tuple[TokenGuard, str, str]:
+    """The guard, a token usable from anywhere, and one with ``allowed_networks`` (``NETWORKS``)."""
     guard = TokenGuard(f"sqlite:///{workdir}/web.db", secret_key=KEY, load_entry_points=False,
                        max_tokens_per_owner=None)
     token = guard.create_token("alice", "bench", scopes=["read"]).token
-    return guard, token
+    fenced = guard.create_token("alice", "fenced", scopes=["read"], allowed_networks=NETWORKS).token
+    return guard, token, fenced
 
 
 # -- Flask ------------------------------------------------------------------------------------
@@ -99,7 +112,8 @@ def flask_apps(guard: TokenGuard, token: str) -> dict[str, Any]:
 def wsgi_caller(app: Any, token: str) -> Callable[[], None]:
     from werkzeug.test import EnvironBuilder
 
-    environ = EnvironBuilder(path="/notes", headers={"Authorization": f"Bearer {token}"}).get_environ()
+    environ = EnvironBuilder(path="/notes", headers={"Authorization": f"Bearer {token}"},
+                             environ_base={"REMOTE_ADDR": CLIENT}).get_environ()
     statuses: list[str] = []
 
     def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
@@ -116,8 +130,10 @@ def wsgi_caller(app: Any, token: str) -> Callable[[], None]:
     return call
 
 
-def flask_rows(report: Report, guard: TokenGuard, token: str) -> None:
-    callers = {name: wsgi_caller(app, token) for name, app in flask_apps(guard, token).items()}
+def flask_rows(report: Report, guard: TokenGuard, token: str, fenced: str) -> None:
+    apps = flask_apps(guard, token)
+    callers = {name: wsgi_caller(app, token) for name, app in apps.items()}
+    callers["networks"] = wsgi_caller(apps["tokenguard"], fenced)
     samples = interleaved(callers, rounds=9 if QUICK else 21, seconds=0.05 if QUICK else 0.2)
     section = "Flask"
     report.add(Row(section, "bare endpoint", 1 / median(samples["bare"]), "req/s"))
@@ -129,6 +145,16 @@ def flask_rows(report: Report, guard: TokenGuard, token: str) -> None:
                    "req/s", r_peer, "bare", "tokenguard ahead", r > r_peer,
                    spread(round_ratios(samples, "bare", "peer"))))
     ceiling_row(report, section, samples, 1 / median(samples["unverified"]))
+    networks_row(report, section, samples, 1 / median(samples["networks"]), "tokenguard @require_scope")
+
+
+def networks_row(report: Report, section: str, samples: dict[str, list[float]], rate: float,
+                 reference: str) -> None:
+    """The fenced token's rate against the same endpoint's with the unfenced one: the check's cost."""
+    r = ratio(samples, "tokenguard", "networks")
+    report.add(Row(section, "the same, token with allowed_networks (warm, client allowed)", rate, "req/s",
+                   r, reference, "≥ 0.95", r >= 0.95,
+                   f"{len(NETWORKS)} networks; {spread(round_ratios(samples, 'tokenguard', 'networks'))}"))
 
 
 def ceiling_row(report: Report, section: str, samples: dict[str, list[float]], rate: float) -> None:
@@ -207,7 +233,7 @@ def asgi_caller(app: Any, token: str, loop: asyncio.AbstractEventLoop) -> Callab
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
         "scheme": "http", "path": "/notes", "raw_path": b"/notes", "root_path": "", "query_string": b"",
         "headers": [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())],
-        "client": ("127.0.0.1", 50000), "server": ("bench", 80),
+        "client": (CLIENT, 50000), "server": ("bench", 80),
     }
     request = {"type": "http.request", "body": b"", "more_body": False}
 
@@ -231,10 +257,12 @@ def asgi_caller(app: Any, token: str, loop: asyncio.AbstractEventLoop) -> Callab
     return lambda: loop.run_until_complete(batch())
 
 
-def starlette_rows(report: Report, guard: TokenGuard, token: str) -> None:
+def starlette_rows(report: Report, guard: TokenGuard, token: str, fenced: str) -> None:
     loop = asyncio.new_event_loop()
     try:
-        callers = {name: asgi_caller(app, token, loop) for name, app in starlette_apps(guard, token).items()}
+        apps = starlette_apps(guard, token)
+        callers = {name: asgi_caller(app, token, loop) for name, app in apps.items()}
+        callers["networks"] = asgi_caller(apps["tokenguard"], fenced, loop)
         samples = interleaved(callers, rounds=9 if QUICK else 21, seconds=0.05 if QUICK else 0.2)
     finally:
         loop.close()
@@ -249,15 +277,17 @@ def starlette_rows(report: Report, guard: TokenGuard, token: str) -> None:
                    "req/s", r_peer, "bare", "tokenguard ahead", r > r_peer,
                    spread(round_ratios(samples, "bare", "peer"))))
     ceiling_row(report, section, samples, BATCH / median(samples["unverified"]))
+    networks_row(report, section, samples, BATCH / median(samples["networks"]),
+                 "TokenGuardMiddleware + @require_scope")
 
 
 def main() -> None:
     header("web: protected endpoints in process")
     report = Report("web")
     with tempfile.TemporaryDirectory(prefix="tg-bench-") as tmp:
-        guard, token = make_guard(Path(tmp))
-        flask_rows(report, guard, token)
-        starlette_rows(report, guard, token)
+        guard, token, fenced = make_guard(Path(tmp))
+        flask_rows(report, guard, token, fenced)
+        starlette_rows(report, guard, token, fenced)
         guard.close()
     report.save()
 

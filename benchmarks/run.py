@@ -23,7 +23,7 @@ from pathlib import Path
 
 from common import HERE, QUICK, RESULTS_DIR
 
-SCRIPTS = ("core", "stores", "peers", "web", "http", "django", "revocation")
+SCRIPTS = ("core", "stores", "lifecycle", "peers", "web", "http", "django", "revocation")
 
 
 def run_scripts(names: list[str]) -> dict[str, float]:
