@@ -19,7 +19,7 @@ from starlette.templating import Jinja2Templates
 from _testclock import ManualClock
 from tokenguard import TokenGuard
 from tokenguard.errors import ValidationError
-from tokenguard.web import forms, pageview
+from tokenguard.web import forms, listing, pageview
 from tokenguard.web.csp import content_security_policy
 from tokenguard.web.http import WebRequest, WebResponse
 from tokenguard.web.i18n import PageLanguage
@@ -58,9 +58,10 @@ def request(path: str = "/", headers: Mapping[str, str] | None = None, prefix: s
 def settings_context(guard: TokenGuard, owner: str | None = "alice", **extra: Any) -> dict[str, Any]:
     """What ``SettingsPage._render`` hands the renderer."""
     now = guard.clock()
-    tokens = sorted(guard.list_tokens(owner), key=lambda t: t.created_at, reverse=True) if owner else []
+    tokens = guard.list_tokens(owner) if owner else []
+    table = listing.list_view(tokens, listing.ListQuery(), guard.scopes, now, PAGE)
     return {"root": PAGE, "app_name": "API", "owner": owner, "csrf_token": "csrf-value", "flash": None,
-            "rows": [pageview.token_row(t, guard, now) for t in tokens],
+            "table": table, "rows": [pageview.token_row(t, guard, now) for t in table.found.items],
             "limit": pageview.limit_of(tokens, guard, now), "choices": pageview.form_choices(guard, now),
             "form": pageview.CreateForm(), "form_nonce": "n" * 16, "issued": None, "issued_action": "",
             "export_line": "", "env_var": "API_TOKEN", "api_path": "/api/tokens", **extra}

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask, redirect, session
 
+from _browser_support import watched_page
 from _flask_support import PAGE, LiveServer
 from tokenguard import TokenGuard
 from tokenguard.web.app import TokenWeb
@@ -128,13 +129,7 @@ def guard() -> TokenGuard:
 
 
 def open_page(browser: Any, url: str, viewport: dict[str, int], locale: str = "en-US") -> Any:
-    context = browser.new_context(viewport=viewport, locale=locale)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.problems = problems
-    page.set_default_timeout(10_000)
+    page = watched_page(browser, viewport=viewport, locale=locale)
     page.goto(f"{url}/login")
     page.wait_for_url(f"{url}{PAGE}")
     return page

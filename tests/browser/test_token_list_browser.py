@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from _browser_support import watched_page
 from _flask_support import PAGE, LiveServer, make_app, make_guard
 from _testclock import ManualClock
 from tokenguard import TokenGuard
@@ -41,13 +42,7 @@ def server(guard: TokenGuard) -> Iterator[LiveServer]:
 
 
 def open_page(browser: Any, server: LiveServer, width: int, height: int) -> Any:
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.problems = problems
-    page.set_default_timeout(10_000)
+    page = watched_page(browser, viewport={"width": width, "height": height})
     assert page.request.post(f"{server.url}/_login", form={"user": "alice"}).status == 204
     page.goto(f"{server.url}{PAGE}")
     return page
