@@ -18,6 +18,8 @@ DEMO_STAMP := $(VENV)/.installed-demo-$(APP)
 DEMO_REQUIREMENTS_flask := -e '.[flask]'
 DEMO_REQUIREMENTS_starlette := -e '.[asgi]' 'uvicorn>=0.30'
 DEMO_REQUIREMENTS_fastapi := -e '.[asgi]' 'uvicorn>=0.30' 'fastapi>=0.110'
+# examples/django_project: manage.py migrate, then runserver on PORT
+DEMO_REQUIREMENTS_django := -e '.[django]'
 DEMO_REQUIREMENTS_walkthrough := -e .
 
 .PHONY: demo test tox lint typecheck bench clean browser
@@ -36,7 +38,7 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-demo-%: pyproject.toml | $(BIN)/python
 	@if [ -z "$(DEMO_REQUIREMENTS_$*)" ]; then \
-	  echo "APP=$* is not a demo: APP=flask, starlette, fastapi or walkthrough"; exit 2; fi
+	  echo "APP=$* is not a demo: APP=flask, starlette, fastapi, django or walkthrough"; exit 2; fi
 	@if [ $(TEST_STAMP) -nt pyproject.toml ]; then echo "$(VENV) has everything (make test installed it)"; \
 	  else echo "installing $(DEMO_REQUIREMENTS_$*)"; \
 	  $(BIN)/python -m pip install --quiet --no-compile $(DEMO_REQUIREMENTS_$*); fi

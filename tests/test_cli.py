@@ -445,7 +445,7 @@ def test_bad_arguments_are_usage_errors(cli: CLI, argv: tuple[str, ...], message
 
 @pytest.mark.parametrize("argv", [
     (), ("token",), ("token", "create"), ("token", "create", "x"), ("nonsense",), ("token", "frobnicate"),
-    ("demo", "--app", "django"), ("demo", "--port", "0"), ("demo", "--port", "\u00b2"),
+    ("demo", "--app", "rails"), ("demo", "--port", "0"), ("demo", "--port", "\u00b2"),
     ("token", "create", "\u202e", "--owner", "a"),
 ])
 def test_usage_errors_are_one_line(cli: CLI, argv: tuple[str, ...]) -> None:

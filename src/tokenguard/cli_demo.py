@@ -2,7 +2,10 @@
 
 ``--app flask|starlette|fastapi`` runs ``examples/{app}_app.py`` from the
 current directory (a source checkout) with ``TOKENGUARD_DATABASE_URL``,
-``TOKENGUARD_SECRET_KEY``, ``HOST`` and ``PORT`` in its environment. When the
+``TOKENGUARD_SECRET_KEY``, ``HOST`` and ``PORT`` in its environment. ``--app
+django`` runs ``examples/django_project``: ``manage.py migrate``, then
+``manage.py runserver`` on the port, its tokens in the project's own SQLite
+database (``NOTES_DATABASE``: the file of a ``sqlite:///`` database URL). When the
 example is absent or its framework is not installed, and with
 ``--app walkthrough``, it runs the CLI on a throw-away SQLite file instead:
 create, list, verify, revoke, verify again.
@@ -29,13 +32,18 @@ from tokenguard import config
 from tokenguard.cli_config import OPTIONS, CLIError, Console, database_url, given_options
 from tokenguard.config import SETTINGS_BY_NAME, Source
 
-APPS = ("flask", "starlette", "fastapi", "walkthrough")
+APPS = ("flask", "starlette", "fastapi", "django", "walkthrough")
 #: modules an example needs, checked before starting it.
 APP_REQUIREMENTS = {
     "flask": ("flask",),
     "starlette": ("starlette", "uvicorn"),
     "fastapi": ("fastapi", "uvicorn"),
+    "django": ("django",),
 }
+#: the extra that installs what each example needs.
+APP_EXTRAS = {"flask": "flask", "starlette": "asgi", "fastapi": "asgi", "django": "django"}
+#: the Django example: a project, run through its manage.py.
+DJANGO_EXAMPLE = Path("examples") / "django_project" / "manage.py"
 EXIT_INTERRUPTED = 130
 #: the example's database when none is configured.
 DEMO_DATABASE_URL = "sqlite:///tokenguard.db"
@@ -47,17 +55,20 @@ ENV_SECRET_KEY_FILE = SETTINGS_BY_NAME["secret_key_file"].upper
 def demo(args: argparse.Namespace, console: Console) -> int:
     if args.app == "walkthrough":
         return walkthrough(console)
-    script = Path.cwd() / "examples" / f"{args.app}_app.py"
+    example = DJANGO_EXAMPLE if args.app == "django" else Path("examples") / f"{args.app}_app.py"
+    script = Path.cwd() / example
     missing = [name for name in APP_REQUIREMENTS[args.app] if importlib.util.find_spec(name) is None]
     if not script.is_file():
-        console.note(f"tokenguard: examples/{args.app}_app.py is not in {Path.cwd()} (the example apps "
+        console.note(f"tokenguard: {example.as_posix()} is not in {Path.cwd()} (the example apps "
                      "come with a source checkout); running the CLI walk-through instead")
         return walkthrough(console)
     if missing:
         console.note(f"tokenguard: the {args.app} example needs {', '.join(missing)} "
-                     f"(pip install 'tokenguard[{'flask' if args.app == 'flask' else 'asgi'}]'); "
+                     f"(pip install 'tokenguard[{APP_EXTRAS[args.app]}]'); "
                      "running the CLI walk-through instead")
         return walkthrough(console)
+    if args.app == "django":
+        return _run_django(script, args, console)
     return _run_app(script, args, console)
 
 
@@ -66,11 +77,36 @@ def _run_app(script: Path, args: argparse.Namespace, console: Console) -> int:
     env.update(HOST="127.0.0.1", PORT=str(args.port))
     console.note(f"tokenguard: starting examples/{script.name} on http://127.0.0.1:{args.port} "
                  f"with {console.redact(env[ENV_DATABASE_URL])} (Ctrl-C stops it)")
+    return _supervise([sys.executable, str(script)], env, Path.cwd())
+
+
+def _run_django(manage: Path, args: argparse.Namespace, console: Console) -> int:
+    """``manage.py migrate``, then ``manage.py runserver`` on the port (without the reloader,
+    so that stopping the command stops the server)."""
+    env = _example_environment(args, console)
+    url = env[ENV_DATABASE_URL]
+    if not url.startswith("sqlite:///"):
+        raise CLIError("the Django example keeps its tokens in its own SQLite database: "
+                       "give a sqlite:/// database URL, or none", 2)
+    env["NOTES_DATABASE"] = str(Path(url.removeprefix("sqlite:///")).resolve())
+    project = manage.parent
+    migrated = subprocess.run([sys.executable, str(manage), "migrate", "--no-input", "-v", "0"],  # noqa: S603
+                              env=env, cwd=project, check=False)
+    if migrated.returncode != 0:
+        raise CLIError("manage.py migrate failed", migrated.returncode)
+    console.note(f"tokenguard: starting examples/django_project on http://127.0.0.1:{args.port} with "
+                 f"{console.redact(url)} (Ctrl-C stops it)")
+    command = [sys.executable, str(manage), "runserver", "--noreload", f"127.0.0.1:{args.port}"]
+    return _supervise(command, env, project)
+
+
+def _supervise(command: list[str], env: dict[str, str], cwd: Path) -> int:
+    """Run the example until it ends, or until we are stopped (SIGTERM, Ctrl-C)."""
     try:
-        # the interpreter running us, on the example file of this checkout: no shell, no user input
-        process = subprocess.Popen([sys.executable, str(script)], env=env, cwd=Path.cwd())  # noqa: S603
+        # the interpreter running us, on the example of this checkout: no shell, no user input
+        process = subprocess.Popen(command, env=env, cwd=cwd)  # noqa: S603
     except OSError as exc:
-        raise CLIError(f"cannot start {script.name}: {exc}", 1) from None
+        raise CLIError(f"cannot start {Path(command[1]).name}: {exc}", 1) from None
     with _forwarding_sigterm(process):
         try:
             return process.wait()
