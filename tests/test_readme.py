@@ -143,6 +143,34 @@ def test_the_core_snippet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert guard.get_token(info.id).status == "revoked"  # revoke_owner ran last
 
 
+LIFECYCLE = "Token lifecycle: expiry, stale tokens, rotation, networks"
+
+
+def test_the_lifecycle_snippet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokenguard import InvalidToken
+
+    namespace = run(block_after(LIFECYCLE), tmp_path, monkeypatch)
+    guard, ci, new, seen = namespace["guard"], namespace["ci"], namespace["new"], namespace["seen"]
+    assert (seen.last_used_ip, seen.last_used_agent) == ("203.0.113.7", "curl/8.5")
+    assert [t.id for t in namespace["soon"]] == [ci.info.id] and namespace["stale"] == []
+    assert namespace["sent"] == 1 and guard.remind() == 0  # once per threshold
+    with pytest.raises(InvalidToken):
+        guard.authenticate(ci.token, remote="198.51.100.1")  # outside the allowed networks
+    for secret in (ci.token, new.token):  # the grace: both work
+        assert guard.authenticate(secret, remote="2001:db8::1").id == ci.info.id
+    assert guard.expire_unused_after is not None
+    guard.close()
+
+
+def test_the_email_snippet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokenguard.mail import EmailNotifier
+
+    guard = run(block_after(LIFECYCLE, 1), tmp_path, monkeypatch)["guard"]
+    mailer = next(p for p in guard.plugins.get_plugins() if isinstance(p, EmailNotifier))
+    assert mailer.owner_email("alice") == "alice@example.com" and mailer.server.tls == "starttls"
+    guard.close()
+
+
 def test_the_plugin_snippet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code = f"url, key = 'memory://', {KEY!r}\n" + block_after("Plugins")
     namespace = run(code, tmp_path, monkeypatch)
