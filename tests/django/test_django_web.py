@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -186,3 +187,14 @@ def test_an_owner_loader_setting_chooses_the_owner(db: str) -> None:
 def test_can_manage_restricts_management(browser: Client) -> None:
     with override_settings(TOKENGUARD={**TOKENGUARD, "can_manage": lambda owner: False}):
         assert browser.get(API).status_code == 403
+
+
+def test_every_form_of_the_web_layer_names_its_csrf_field_through_the_renderer() -> None:
+    """A form that spelled ``csrf_token`` itself would be refused by Django's check."""
+    import tokenguard.web
+
+    folder = Path(tokenguard.web.__file__).parent / "templates" / "tokenguard"
+    spelled = {page.name for page in folder.glob("*.html") if 'name="csrf_token"' in page.read_text()}
+    assert spelled == set()
+    assert all('name="{{ csrf_field }}"' in (folder / name).read_text()
+               for name in ("settings.html", "admin.html", "confirm_delete.html", "details.html"))
