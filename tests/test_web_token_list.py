@@ -235,3 +235,16 @@ def test_an_owner_with_no_tokens_sees_no_table_tools() -> None:
     bare = make_guard(max_tokens_per_owner=None)
     page = next(flask_get(bare))({"q": "x", "status": "revoked"})
     assert "You have no API tokens yet." in page and 'id="list-search"' not in page
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("de", ["Nach Name suchen", f"1{DASH}50 von 63", "läuft bald ab", "Neu ausstellen", "Weiter"]),
+    ("fr", ["Rechercher par nom", f"1{DASH}50 sur 63", "expire bientôt", "Régénérer", "Suivant"]),
+    ("nl", ["Zoeken op naam", f"1{DASH}50 van 63", "verloopt binnenkort", "Opnieuw aanmaken", "Volgende"]),
+])
+def test_the_table_speaks_the_visitors_language(made: Fixture, language: str, words: list[str]) -> None:
+    alice = Browser(make_app(made.guard), "alice")
+    page = alice.client.get(PAGE, query_string={"sort": "expires"},
+                            headers={"Accept-Language": language}).get_data(as_text=True)
+    assert [word for word in words if word not in page] == []
+    assert "expires soon" not in page and "Search by name" not in page
