@@ -43,7 +43,7 @@ unless ``inline_memory_store=False``, for apps whose plugins do I/O in their hoo
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
@@ -90,6 +90,7 @@ class TokenGuardMiddleware:
         max_body_size: int = 64 * 1024,
         management_scope: str = "management",
         owner_display: Callable[[str], str] | None = None,
+        projects_loader: Callable[[str], Iterable[str]] | None = None,
         locale_selector: Callable[[Request], object] | None = None,
         home_url: str | None = None,
         logout_url: str | None = None,
@@ -111,7 +112,8 @@ class TokenGuardMiddleware:
             token_headers=tuple(token_headers), settings_path=settings_path, api_path=api_path,
             env_var=env_var, allow_token_minting=allow_token_minting, app_name=app_name,
             login_url=login_url, max_body_size=max_body_size, management_scope=management_scope,
-            owner_display=owner_display, home_url=home_url, logout_url=logout_url,
+            owner_display=owner_display, projects_loader=projects_loader, home_url=home_url,
+            logout_url=logout_url,
             base_template=base_template, content_block=content_block, templates=templates, theme=theme,
             csp_sources=csp_sources or {}, secret_scanning=secret_scanning,
             github_keys_url=github_keys_url,

@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_BODY_SIZE": 64 * 1024,
     # the page inside the app (tokenguard_flask.hostpage fills in what the app has itself)
     "OWNER_DISPLAY": None,
+    # projects_loader(owner) -> list[str]: a picker of the host's projects (others refused)
+    "PROJECTS_LOADER": None,
     "LOCALE_SELECTOR": None,
     "HOME_URL": None,
     "LOGOUT_URL": None,
@@ -70,6 +72,7 @@ _WEB_KEYS = {
     "SETTINGS_PATH": "settings_path", "API_PATH": "api_path", "REALM": "realm", "ENV_VAR": "env_var",
     "ALLOW_TOKEN_MINTING": "allow_token_minting", "APP_NAME": "app_name", "LOGIN_URL": "login_url",
     "MAX_BODY_SIZE": "max_body_size", "OWNER_DISPLAY": "owner_display",
+    "PROJECTS_LOADER": "projects_loader",
     "LOCALE_SELECTOR": "locale_selector", "HOME_URL": "home_url", "LOGOUT_URL": "logout_url",
     "BASE_TEMPLATE": "base_template", "CONTENT_BLOCK": "content_block", "TEMPLATES": "templates",
     "THEME": "theme", "CSP_SOURCES": "csp_sources",
