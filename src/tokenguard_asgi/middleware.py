@@ -101,6 +101,8 @@ class TokenGuardMiddleware:
         csp_sources: Mapping[str, Sequence[str]] | None = None,
         secret_scanning: bool = False,
         github_keys_url: str = GITHUB_KEYS_URL,
+        allow_never_expires: bool | None = None,
+        permission_levels: Callable[[str], Iterable[str]] | None = None,
         database_url: str | None = None,
         secret_key: str | bytes | Sequence[str | bytes] | None = None,
         inline_memory_store: bool = True,
@@ -116,7 +118,8 @@ class TokenGuardMiddleware:
             logout_url=logout_url,
             base_template=base_template, content_block=content_block, templates=templates, theme=theme,
             csp_sources=csp_sources or {}, secret_scanning=secret_scanning,
-            github_keys_url=github_keys_url,
+            github_keys_url=github_keys_url, allow_never_expires=allow_never_expires,
+            permission_levels=permission_levels,
             locale_selector=with_starlette_request(locale_selector) if locale_selector else None,
         )
         self.web = TokenWeb(self.guard, self.options, can_manage=can_manage,

@@ -51,7 +51,7 @@ DJANGO_DEFAULTS: dict[str, Any] = {
 WEB_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(WebOptions) if f.init)
 #: Web options that are callables (given as such or as a dotted path).
 _WEB_CALLABLES = frozenset({"locale_selector", "owner_display", "projects_loader",
-                            "template_context"}) & set(WEB_KEYS)
+                            "template_context", "permission_levels"}) & set(WEB_KEYS)
 #: Every key of ``TOKENGUARD``: the core's settings, the web layer's options, this adapter's.
 KEYS: tuple[str, ...] = (*(s.name for s in core.SETTINGS), *WEB_KEYS, *DJANGO_DEFAULTS)
 _CALLBACK_KEYS = ("owner_loader", "can_manage", "can_administer", *sorted(_WEB_CALLABLES))

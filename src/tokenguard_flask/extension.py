@@ -63,6 +63,10 @@ DEFAULTS: dict[str, Any] = {
     "TEMPLATES": None,
     "THEME": "auto",
     "CSP_SOURCES": {},
+    # token policies (tokenguard.web.policy): "never expires" offered (None: unless a maximum
+    # lifetime is set), and ``permission_levels(owner) -> list[str]`` (None: every level)
+    "ALLOW_NEVER_EXPIRES": None,
+    "PERMISSION_LEVELS": None,
     # GitHub's secret-scanning partner endpoint, {api_path}/secret-scanning (off by default)
     "SECRET_SCANNING": False,
     "GITHUB_KEYS_URL": GITHUB_KEYS_URL,
@@ -76,6 +80,7 @@ _WEB_KEYS = {
     "LOCALE_SELECTOR": "locale_selector", "HOME_URL": "home_url", "LOGOUT_URL": "logout_url",
     "BASE_TEMPLATE": "base_template", "CONTENT_BLOCK": "content_block", "TEMPLATES": "templates",
     "THEME": "theme", "CSP_SOURCES": "csp_sources",
+    "ALLOW_NEVER_EXPIRES": "allow_never_expires", "PERMISSION_LEVELS": "permission_levels",
     "SECRET_SCANNING": "secret_scanning", "GITHUB_KEYS_URL": "github_keys_url",
 }
 

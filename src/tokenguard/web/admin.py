@@ -457,6 +457,7 @@ class AdminPage:
             "previous_link": query.link(admin_url, page=found.page - 1) if found.page > 1 else "",
             "next_link": query.link(admin_url, page=found.page + 1) if found.page < found.pages else "",
             "quote": lambda value: quote(str(value), safe=""),
+            "policy": self.page.policy.summary(),
         }
         return self.page.renderer.page("admin.html", context, status, headers or [], request=request)
 

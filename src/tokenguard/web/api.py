@@ -22,6 +22,7 @@ from tokenguard.web.csrf import CSRF_HEADER
 from tokenguard.web.gate import Caller, Gate, refuse_admin
 from tokenguard.web.http import NO_STORE_HEADERS, WebRequest, WebResponse
 from tokenguard.web.options import WebOptions
+from tokenguard.web.policy import TokenPolicy
 from tokenguard.web.projects import check_projects
 
 Handler = Callable[[WebRequest, Caller, str], WebResponse]
@@ -95,6 +96,7 @@ class ManagementApi:
         self.options = options
         self.gate = gate
         self.scanning = secret_scanning.SecretScanning(guard, options)
+        self.policy = TokenPolicy(guard, options)
 
     def handle(self, request: WebRequest) -> WebResponse:
         try:
@@ -165,7 +167,7 @@ class ManagementApi:
     def _list(self, request: WebRequest, caller: Caller, _id: str) -> WebResponse:
         tokens = sorted(self.guard.list_tokens(caller.owner), key=lambda t: t.created_at, reverse=True)
         body = {"tokens": [self._info(t) for t in tokens],
-                "max_tokens": self.guard.max_tokens_per_owner}
+                "max_tokens": self.guard.max_tokens_per_owner, "policy": self.policy.summary(caller.owner)}
         headers = [(CSRF_HEADER, self.gate.csrf_token(request, caller.owner))] if caller.via_cookie else []
         return WebResponse.json(body, 200, headers)
 
@@ -174,6 +176,8 @@ class ManagementApi:
             raise Forbidden("creating tokens with an API token is disabled on this server")
         data, extras = _extras(forms.read_json(request))
         spec = forms.create_spec_from_json(data, self.guard)
+        self.policy.check_levels(caller.owner, spec.scopes)
+        self.policy.check_expiry(spec.expires_in, spec.expires_at)
         check_projects(self.options, caller.owner, spec.projects)
         issued = self.guard.create_token(
             caller.owner, spec.name, scopes=spec.scopes, projects=spec.projects,
@@ -237,6 +241,7 @@ class ManagementApi:
         expires_in: timedelta | _Default | None = DEFAULT
         if "expires_in_days" in data:
             expires_in = _expiry_days(data["expires_in_days"])
+            self.policy.check_expiry(expires_in, None)
             self._within_minting_token(info, expires_in)
         issued = self.guard.rotate(info.id, grace=parse_grace(data.get("grace")), expires_in=expires_in,
                                    actor=f"token:{info.id}", remote=request.remote)

@@ -23,6 +23,7 @@ from tokenguard.web.flash import Flash, FlashCookies
 from tokenguard.web.gate import Gate
 from tokenguard.web.http import WebRequest, WebResponse
 from tokenguard.web.options import WebOptions
+from tokenguard.web.policy import TokenPolicy
 from tokenguard.web.projects import check_projects, offered_projects
 from tokenguard.web.render import Renderer
 
@@ -112,6 +113,7 @@ class DetailsPage:
             "csrf_token": self.gate.csrf.issue(owner), "flash": flash,
             "token": token_details(info, self.guard, now), "form": form,
             "project_choices": offered_projects(self.options, owner),
-            "choices": pageview.form_choices(self.guard, now), "return_to": RETURN_TO_DETAILS,
+            "choices": pageview.form_choices(self.guard, now, TokenPolicy(self.guard, self.options), owner),
+            "return_to": RETURN_TO_DETAILS,
         }
         return self.renderer.page("details.html", context, status, headers or [], request=request)

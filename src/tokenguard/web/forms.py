@@ -194,8 +194,11 @@ class ExpiryChoice:
     label: str
 
 
-def expiry_choices(guard: TokenGuard) -> tuple[list[ExpiryChoice], str]:
-    """The expiry options the page offers within ``max_lifetime``, and the default one."""
+def expiry_choices(guard: TokenGuard, never: bool | None = None) -> tuple[list[ExpiryChoice], str]:
+    """The expiry options the page offers within ``max_lifetime``, and the default one.
+
+    ``never``: offer "Never" (``TokenPolicy.never_expires_offered``); ``None``: when no maximum is set.
+    """
     presets = {7, 30, 90}
     default = guard.default_lifetime
     if default is not None and default.days >= 1 and default == timedelta(days=default.days):
@@ -204,10 +207,11 @@ def expiry_choices(guard: TokenGuard) -> tuple[list[ExpiryChoice], str]:
     choices = [ExpiryChoice(str(d), f"{d} days") for d in sorted(presets)
                if limit is None or timedelta(days=d) <= limit]
     choices.append(ExpiryChoice("custom", "Custom date"))
-    if limit is None:
+    never = limit is None if never is None else never
+    if never:
         choices.append(ExpiryChoice("never", "Never"))
     if default is None:
-        chosen = "never" if limit is None else choices[0].value
+        chosen = "never" if never else choices[0].value
     elif default == timedelta(days=default.days):
         chosen = str(default.days)
     else:
@@ -215,9 +219,10 @@ def expiry_choices(guard: TokenGuard) -> tuple[list[ExpiryChoice], str]:
     return choices, chosen
 
 
-def expiry_from_form(form: Form, guard: TokenGuard) -> tuple[timedelta | _Default | None, datetime | None]:
+def expiry_from_form(form: Form, guard: TokenGuard,
+                     never: bool | None = None) -> tuple[timedelta | _Default | None, datetime | None]:
     """The ``expires`` choice of a form (and its ``expires_on`` date): ``(expires_in, expires_at)``."""
-    choice = form_value(form, "expires") or expiry_choices(guard)[1]
+    choice = form_value(form, "expires") or expiry_choices(guard, never)[1]
     expires_in: timedelta | _Default | None = DEFAULT
     expires_at = None
     if choice == "never":

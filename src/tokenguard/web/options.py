@@ -84,6 +84,14 @@ class WebOptions:
     #: a sign-out link in our layout's top bar, when set.
     logout_url: str | None = None
 
+    # -- token policies (see tokenguard.web.policy; the lifetimes and the limit are the guard's) --
+    #: offer "never expires" on the create form (and accept no expiry on the API); ``None``:
+    #: offered unless the guard has a ``max_lifetime``.
+    allow_never_expires: bool | None = None
+    #: the permission levels (scope names) an owner may give a token, on the page and the API;
+    #: ``None``: every level, e.g. ``lambda owner: ["read", "write"]`` keeps management for the CLI.
+    permission_levels: Callable[[str], Iterable[str]] | None = None
+
     # -- leaked tokens (see tokenguard.web.secret_scanning) --
     #: serve GitHub's secret-scanning partner endpoint, ``POST {api_path}/secret-scanning``
     #: (needs ``cryptography``: ``pip install 'tokenguard[github]'``).
@@ -138,7 +146,10 @@ class WebOptions:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or any(c in value for c in "\r\n\0")):
                 raise ValidationError(f"{name} must be a URL or None", field=name)
-        for name in ("locale_selector", "owner_display", "projects_loader", "template_context"):
+        if self.allow_never_expires is not None and not isinstance(self.allow_never_expires, bool):
+            raise ValidationError("allow_never_expires must be a bool or None", field="allow_never_expires")
+        for name in ("locale_selector", "owner_display", "projects_loader", "template_context",
+                     "permission_levels"):
             if getattr(self, name) is not None and not callable(getattr(self, name)):
                 raise ValidationError(f"{name} must be callable or None", field=name)
         check_sources(self.csp_sources)

@@ -14,6 +14,7 @@ from tokenguard.models import TokenInfo
 from tokenguard.web.forms import ExpiryChoice, expiry_choices
 from tokenguard.web.i18n import N_
 from tokenguard.web.listing import expires_soon
+from tokenguard.web.policy import TokenPolicy
 from tokenguard.web.shapes import permission, timestamp
 
 PERMISSION_HELP = {
@@ -128,11 +129,14 @@ class FormChoices:
     date_max: str
 
 
-def form_choices(guard: TokenGuard, now: datetime) -> FormChoices:
-    expiries, default = expiry_choices(guard)
+def form_choices(guard: TokenGuard, now: datetime, policy: TokenPolicy | None = None,
+                 owner: str = "") -> FormChoices:
+    """The create form's choices; with ``policy``, the levels ``owner`` may pick and its "Never"."""
+    expiries, default = expiry_choices(guard, policy.never_expires_offered if policy else None)
     latest = now + (guard.max_lifetime or timedelta(days=36500)) - timedelta(days=1)
+    levels = policy.levels(owner) if policy else guard.scopes.order
     return FormChoices(
-        permissions=[Permission(s, PERMISSION_HELP.get(s, "")) for s in guard.scopes.order],
+        permissions=[Permission(s, PERMISSION_HELP.get(s, "")) for s in levels],
         expiries=expiries, default_expiry=default,
         date_min=(now + timedelta(days=1)).date().isoformat(), date_max=latest.date().isoformat(),
     )
