@@ -14,7 +14,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tokenguard import validation
@@ -37,12 +37,14 @@ from tokenguard.web.answers import (
     RequestTooLarge,
     error_response,
 )
+from tokenguard.web.detailspage import DetailsPage, return_path, rotation_from_form
 from tokenguard.web.flash import Flash, FlashCookies
 from tokenguard.web.gate import Gate, refuse_admin
 from tokenguard.web.http import WebRequest, WebResponse
 from tokenguard.web.options import WebOptions
 from tokenguard.web.pageview import PROBLEMS
 from tokenguard.web.policy import LevelNotOffered, TokenPolicy
+from tokenguard.web.projects import check_projects, offered_projects
 from tokenguard.web.render import Renderer
 from tokenguard.web.signin import signin_redirect
 
@@ -65,6 +67,7 @@ class SettingsPage:
         self.flashes = FlashCookies(guard.derive_key("flash"))
         self._nonce_key = guard.derive_key("form nonce")
         self.policy = TokenPolicy(guard, options)
+        self.details = DetailsPage(guard, options, gate, self.renderer, self.flashes)
 
     def handle(self, request: WebRequest) -> WebResponse:
         segments = [part for part in request.path.split("/") if part]
@@ -99,6 +102,8 @@ class SettingsPage:
     def _route(self, segments: list[str], method: str) -> Action | list[str] | None:
         if not segments:
             table: dict[str, Action] = {"GET": self._show, "POST": self._create}
+        elif len(segments) == 1:
+            table = {"GET": self.details.show, "POST": self.details.edit}
         elif len(segments) == 2 and segments[1] in ("revoke", "reapprove"):
             table = {"POST": self._change}
         elif len(segments) == 2 and segments[1] == "rotate":
@@ -145,7 +150,8 @@ class SettingsPage:
                 issued: IssuedToken | None = None, issued_action: str = "",
                 form: pageview.CreateForm | None = None, flash: Flash | None = None,
                 headers: list[tuple[str, str]] | None = None,
-                query: listing.ListQuery | None = None) -> WebResponse:
+                query: listing.ListQuery | None = None,
+                previous_until: datetime | None = None) -> WebResponse:
         now = self.guard.clock()
         tokens = self.guard.list_tokens(owner)
         table = listing.list_view(tokens, query or listing.ListQuery(), self.guard.scopes, now,
@@ -157,14 +163,16 @@ class SettingsPage:
             "limit": pageview.limit_of(tokens, self.guard, now),
             "choices": pageview.form_choices(self.guard, now, self.policy, owner),
             "form": form or pageview.CreateForm(), "form_nonce": secrets.token_urlsafe(16),
+            "project_choices": offered_projects(self.options, owner),
+            "previous_until": pageview.moment(previous_until, now, "") if previous_until else "",
             "issued": issued, "issued_action": issued_action,
             "export_line": f"export {self.options.env_var}={issued.token}" if issued else "",
             "env_var": self.options.env_var, "api_path": request.prefix + self.options.api_path,
         }
         return self.renderer.page("settings.html", context, status, headers or [], request=request)
 
-    def _redirect(self, request: WebRequest, owner: str, flash: Flash) -> WebResponse:
-        return WebResponse.redirect(request.base_url, [self.flashes.set(request, owner, flash)])
+    def _redirect(self, request: WebRequest, owner: str, flash: Flash, to: str = "") -> WebResponse:
+        return WebResponse.redirect(to or request.base_url, [self.flashes.set(request, owner, flash)])
 
     # -- actions ------------------------------------------------------------------------
 
@@ -176,11 +184,13 @@ class SettingsPage:
     def _create(self, request: WebRequest, owner: str, form: forms.Form, _id: str) -> WebResponse:
         kept = {key: values[0][:200] for key, values in form.items()
                 if values and key not in ("csrf_token", FORM_NONCE)}
+        kept["projects"] = ", ".join(forms.projects_from_form(form))[:200]
         replay_id = None
         try:
             spec = forms.create_spec_from_form(form, self.guard)
             self.policy.check_levels(owner, spec.scopes, field="permission")
             self.policy.check_expiry(spec.expires_in, spec.expires_at, field="expires")
+            check_projects(self.options, owner, spec.projects)
             replay_id = None if spec.token_id else self._id_for_nonce(owner, form)
             issued = self.guard.create_token(
                 owner, spec.name, scopes=spec.scopes, projects=spec.projects,
@@ -248,28 +258,35 @@ class SettingsPage:
     def _change(self, request: WebRequest, owner: str, form: forms.Form, token_id: str) -> WebResponse:
         info = self.gate.owned(token_id, owner)
         verb = request.path.rstrip("/").rsplit("/", 1)[-1]
+        back = return_path(form, request.base_url, token_id)
         try:
             if verb == "revoke":
                 self.guard.revoke(token_id, actor=owner, remote=request.remote)
-                return self._redirect(request, owner, Flash("success", f"Revoked “{info.name}”."))
+                return self._redirect(request, owner, Flash("success", f"Revoked “{info.name}”."), back)
             refuse_admin(info)
             self.guard.reapprove(token_id, actor=owner, remote=request.remote)
         except ValidationError as exc:
-            return self._redirect(request, owner, Flash("error", f"“{info.name}”: {exc}"))
-        return self._redirect(request, owner, Flash("success", f"Re-approved “{info.name}”."))
+            return self._redirect(request, owner, Flash("error", f"“{info.name}”: {exc}"), back)
+        return self._redirect(request, owner, Flash("success", f"Re-approved “{info.name}”."), back)
 
     def _rotate(self, request: WebRequest, owner: str, form: forms.Form, token_id: str) -> WebResponse:
         info = self.gate.owned(token_id, owner)
+        back = return_path(form, request.base_url, token_id)
         seen = forms.form_value(form, "hint") if len(form.get("hint", [])) == 1 else None
         if seen is not None and seen != info.hint:  # the form was sent again after a rotation
             return self._redirect(request, owner, Flash(
-                "info", f"“{info.name}” was already rotated; its new secret is shown only once."))
+                "info", f"“{info.name}” was already rotated; its new secret is shown only once."), back)
         try:
             refuse_admin(info)
-            issued = self.guard.rotate(token_id, actor=owner, remote=request.remote)
+            grace, expires_in = rotation_from_form(form, self.guard)
+            self.policy.check_expiry(expires_in, None, field="expires")
+            issued = self.guard.rotate(token_id, grace=grace, expires_in=expires_in, actor=owner,
+                                       remote=request.remote)
         except ValidationError as exc:
-            return self._redirect(request, owner, Flash("error", f"“{info.name}”: {exc}"))
-        return self._render(request, owner, issued=issued, issued_action="rotated")
+            return self._redirect(request, owner, Flash("error", f"“{info.name}”: {exc}"), back)
+        record = self.guard.store.get(token_id) if grace is not None else None  # the core's grace end
+        return self._render(request, owner, issued=issued, issued_action="rotated",
+                            previous_until=record.previous_valid_until if record else None)
 
     def _delete(self, request: WebRequest, owner: str, form: forms.Form, token_id: str) -> WebResponse:
         info = self.gate.owned(token_id, owner)
