@@ -18,10 +18,10 @@ from tokenguard.web.pageview import NEVER, Moment, TokenRow, moment, token_row
 
 #: the grace periods the rotate form offers (the API's names, ``tokenguard.web.api.GRACE_CHOICES``).
 GRACES: tuple[tuple[str, str, timedelta | None], ...] = (
-    ("none", N_("None: the old secret stops at once"), None),
-    ("1h", N_("1 hour"), timedelta(hours=1)),
-    ("24h", N_("24 hours"), timedelta(hours=24)),
-    ("7d", N_("7 days"), timedelta(days=7)),
+    ("none", N_("Not at all"), None),
+    ("1h", N_("For 1 hour"), timedelta(hours=1)),
+    ("24h", N_("For 24 hours"), timedelta(hours=24)),
+    ("7d", N_("For 7 days"), timedelta(days=7)),
 )
 SAVED = N_("Changes saved.")
 NOT_USED = N_("Not used yet")
