@@ -14,11 +14,10 @@ from collections.abc import Iterable
 
 from tokenguard import validation
 from tokenguard.errors import ValidationError
-from tokenguard.web.i18n import N_
 from tokenguard.web.options import WebOptions
 
-#: English in the API's JSON; the page shows it translated.
-NOT_OFFERED = N_("projects must be chosen among the projects offered to you")
+#: the refusal's words, in the API's JSON and (as every validation message) on the page.
+NOT_OFFERED = "projects must be chosen among the projects offered to you"
 
 
 def offered_projects(options: WebOptions, owner: str) -> list[str] | None:
