@@ -6,7 +6,7 @@ Nothing is decided here: the web layer answers, this module copies.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.cookies import Morsel
 from typing import Any
 
@@ -103,9 +103,11 @@ def refusal(authenticator: RequestAuthenticator, exc: TokenGuardError) -> HttpRe
 
 
 def web_request(request: HttpRequest, web_root: str, rest: str, owner: str | None,
-                max_body_size: int, csrf: HostCsrf | None = None) -> WebRequest:
+                max_body_size: int, csrf: HostCsrf | None = None,
+                layout: Callable[[Mapping[str, Any]], str] | None = None) -> WebRequest:
     """The Django request as the shared web layer sees it (the body read up to the limit + 1);
-    ``csrf``: Django's CSRF protection, in place of the web layer's."""
+    ``csrf``: Django's CSRF protection, in place of the web layer's; ``layout``: the project's
+    base template, rendered by Django."""
     below = "/" + rest if rest else "/"
     full = request.path
     mounted_at = web_root + ("" if below == "/" else below)
@@ -114,7 +116,7 @@ def web_request(request: HttpRequest, web_root: str, rest: str, owner: str | Non
         method=request.method or "GET", path=below, get_header=header_getter(request.META),
         body=_read_body(request, max_body_size), owner=owner, remote=remote(request),
         origin=f"{request.scheme}://{request.get_host()}", query=request.GET.dict(),
-        root=web_root, prefix=prefix.rstrip("/"), host_csrf=csrf,
+        root=web_root, prefix=prefix.rstrip("/"), host_csrf=csrf, host_layout=layout,
     )
 
 

@@ -4,7 +4,8 @@ Mounted with ``path("", include("tokenguard_django.urls"))``. The owner is the
 signed-in ``request.user`` (its primary key) or ``TOKENGUARD["owner_loader"](request)``.
 CSRF is Django's own (``tokenguard_django.csrf``): the page is ``csrf_protect``-ed and
 its forms carry ``csrfmiddlewaretoken``; the API takes bearer tokens past Django's
-check and has a signed-in browser's writes pass it.
+check and has a signed-in browser's writes pass it. With ``TOKENGUARD["base_template"]``
+the page is inside the project's own Django base template (``tokenguard_django.layout``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from tokenguard_django.csrf import host_csrf, with_csrf_cookie
+from tokenguard_django.layout import host_layout
 from tokenguard_django.registry import get_state
 from tokenguard_django.translate import current_owner, to_django, web_request
 
@@ -22,7 +24,7 @@ def _serve(request: HttpRequest, rest: str, *, api: bool) -> HttpResponse:
     web = state.web
     root = web.options.api_path if api else web.options.settings_path
     incoming = web_request(request, root, rest, current_owner(state, request), web.options.max_body_size,
-                           host_csrf(request))
+                           host_csrf(request), host_layout(request, web.options))
     return to_django(web.dispatch(incoming))
 
 

@@ -151,6 +151,7 @@ def test_the_settings_page_served_and_used_with_djangos_csrf(client: httpx.Clien
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert "ci" in page.text and "dashboard" in page.text  # the CLI's tokens, owner 1 = the admin
+    assert '<header id="site-header">' in page.text  # inside the project's own base template
     create_form = page.text.split('class="create-form"', 1)[1].split("</form>", 1)[0]
     hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', create_form))
     assert "csrfmiddlewaretoken" in hidden and "csrf_token" not in hidden

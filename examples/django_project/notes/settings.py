@@ -23,6 +23,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the language of the browser, the settings page's too
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -34,7 +35,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "notes.urls"
 TEMPLATES = [{
     "BACKEND": "django.template.backends.django.DjangoTemplates",
-    "DIRS": [],
+    "DIRS": [BASE_DIR / "templates"],  # base.html: the project's layout, the settings page's too
     "APP_DIRS": True,
     "OPTIONS": {"context_processors": [
         "django.template.context_processors.request",
@@ -53,6 +54,7 @@ DATABASES = {
 }
 
 USE_TZ = True
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("nl", "Nederlands")]
 TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 LOGIN_URL = "/admin/login/"
@@ -64,4 +66,5 @@ TOKENGUARD = {
     "env_var": "NOTES_API_TOKEN",
     "max_tokens_per_owner": 10,
     "login_url": "/admin/login/",
+    "base_template": "base.html",
 }

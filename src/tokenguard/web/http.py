@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,10 @@ class WebRequest:
     prefix: str = ""
     #: the host framework's CSRF protection, when it has one (Django); ``None``: ours.
     host_csrf: HostCsrf | None = None
+    #: renders the page inside ``WebOptions.base_template`` with the host's own template engine
+    #: (Django's), given the layout's parts (``tokenguard.*``: see ``tokenguard.web.render``);
+    #: ``None``: the base template is a Jinja one.
+    host_layout: Callable[[Mapping[str, Any]], str] | None = None
 
     def header(self, name: str) -> str | None:
         values = self.get_header(name)

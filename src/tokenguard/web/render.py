@@ -16,6 +16,8 @@ replaces ours. A page is rendered in two steps:
    host's own: ``super()``) and ``content_block`` (default ``content``) with the
    page. Those three are also ``tokenguard.title``, ``tokenguard.head`` and
    ``tokenguard.content`` there, for a base template whose blocks have other names.
+   A host framework with a template engine of its own (Django) renders that
+   base template itself, given the same parts (``WebRequest.host_layout``).
 
 The security headers hold in every layout; a host's layout that needs assets
 from elsewhere lists them in ``WebOptions.csp_sources`` (:mod:`tokenguard.web.csp`).
@@ -208,6 +210,8 @@ class Renderer:
                 {**values, "content": content, "page_title": page_title, "head": head})
         parts = {"base_template": self.options.base_template, "content": content, "title": title,
                  "page_title": page_title, "head": head, "lang": language.lang, "theme": self.options.theme}
+        if request is not None and request.host_layout is not None:
+            return request.host_layout(parts)
         return self._bridge.render({**host, "tokenguard": parts})
 
     def page_values(self, context: Mapping[str, Any], language: PageLanguage,
