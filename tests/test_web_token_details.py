@@ -467,3 +467,26 @@ def test_without_projects_loader_projects_are_free_text(alice: Site, guard: Toke
     assert 'id="projects" name="projects" type="text"' in alice.get(PAGE).text
     made = alice.api("POST", API, {"name": "api", "scopes": ["read"], "projects": ["anything"]})
     assert made.status == 201
+
+
+def test_the_readme_projects_loader_snippet(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's example runs as written and refuses a project it does not offer."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    heading = "## A token's details page, and projects from your app\n"
+    section = readme.split(heading, 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {"__name__": "readme_snippet"}
+    exec(compile(code, "README.md", "exec"), namespace)  # our own README
+    client = namespace["app"].test_client()
+    with client.session_transaction() as session:
+        session["user"] = "alice"
+    assert 'type="checkbox" name="projects" value="beta"' in client.get(PAGE).get_data(as_text=True)
+    csrf = client.get(API).headers["X-CSRF-Token"]
+    headers = {"X-CSRF-Token": csrf, "Origin": "http://localhost"}
+    refused = client.post(API, json={"name": "ci", "projects": ["gamma"]}, headers=headers)
+    assert refused.status_code == 400 and refused.json["field"] == "projects"
+    assert client.post(API, json={"name": "ci", "projects": ["alpha"]}, headers=headers).status_code == 201
+    namespace["app"].extensions["tokenguard"].guard.close()
