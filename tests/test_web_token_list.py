@@ -191,6 +191,7 @@ def test_links_keep_the_other_parameters(get: Get, made: Fixture) -> None:
 @pytest.mark.parametrize("params", [
     {"sort": "hint"}, {"sort": "--name"}, {"status": "gone"}, {"status": ""}, {"page": "x"},
     {"page": "0"}, {"page": "-1"}, {"page": "1e3"}, {"page": "٣"}, {"page": "9" * 40},
+    {"page": "9" * 5000}, {"page": "0" * 5000 + "2"},
     {"sort": "name\x00"}, {"q": ""}, {"status": "ACTIVE"},
 ])
 def test_parameters_not_understood_are_the_defaults(get: Get, made: Fixture, params: dict[str, str]) -> None:

@@ -63,6 +63,14 @@ def toggled(current: str, column: str) -> str:
     return "-" + column if current == column else column
 
 
+def whole_number(text: str, least: int, most: int) -> int | None:
+    """``text`` as a whole number from ``least`` to ``most`` (ASCII digits only), else ``None``."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(most)):  # int() of 5,000 digits raises
+        return None
+    number = int(text)
+    return number if least <= number <= most else None
+
+
 def link(base: str, params: Mapping[str, str]) -> str:
     """``base`` with ``params`` as its query string (none: ``base`` alone)."""
     return f"{base}?{urlencode(params)}" if params else base
@@ -121,7 +129,7 @@ class ListQuery:
             sort=sort if sort.removeprefix("-") in SORT_COLUMNS else DEFAULT_SORT,
             status=status if status in STATUS_FILTERS else "all",
             search=" ".join(params.get("q", "").split())[:MAX_SEARCH],
-            page=int(page) if page.isascii() and page.isdigit() and 1 <= int(page) <= MAX_PAGE else 1,
+            page=whole_number(page, 1, MAX_PAGE) or 1,
         )
 
     @property
