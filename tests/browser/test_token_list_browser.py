@@ -71,7 +71,8 @@ def test_a_table_at_1024_px_cards_at_375_px_and_the_search_box_filters(browser: 
         expect(soon.locator("a.regenerate")).to_have_attribute("href", f"{PAGE}/{token_id}#regenerate")
         expect(soon.locator(".token-name")).to_have_text("backup job 07")
         expect(desktop.locator("#list-count")).to_have_text(f"1{DASH}50 of 60")
-        desktop.screenshot(path=f"{SCREENSHOTS}/token-list-1024.png", full_page=True)
+        desktop.eval_on_selector("#list-title", "e => e.scrollIntoView()")
+        desktop.screenshot(path=f"{SCREENSHOTS}/token-list-1024.png")
 
         desktop.fill("#list-search", "DEPLOY")
         desktop.press("#list-search", "Enter")
@@ -80,6 +81,11 @@ def test_a_table_at_1024_px_cards_at_375_px_and_the_search_box_filters(browser: 
         assert len(names) == 20 and all(name.startswith("deploy job") for name in names)
         expect(desktop.locator("#list-count")).to_have_text(f"1{DASH}20 of 20")
         expect(desktop.locator("nav.pager")).to_have_count(0)
+        desktop.select_option("#list-status", "revoked")
+        desktop.get_by_role("button", name="Show").click()
+        desktop.wait_for_url("**status=revoked**")
+        expect(desktop.locator("#no-match")).to_have_text("No token matches.")  # no deploy job is revoked
+        expect(desktop.locator("#list-search")).to_have_value("DEPLOY")
         assert desktop.problems == []
     finally:
         desktop.context.close()
