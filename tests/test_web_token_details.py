@@ -490,3 +490,30 @@ def test_the_readme_projects_loader_snippet(tmp_path: Any, monkeypatch: pytest.M
     assert refused.status_code == 400 and refused.json["field"] == "projects"
     assert client.post(API, json={"name": "ci", "projects": ["alpha"]}, headers=headers).status_code == 201
     namespace["app"].extensions["tokenguard"].guard.close()
+
+
+def test_rotate_takes_an_absolute_expiry_within_the_maximum(clock: Clock) -> None:
+    """``guard.rotate(expires_at=…)``: the regenerate form's custom date, exactly, within the cap."""
+    from datetime import UTC, datetime
+
+    from tokenguard import ValidationError
+
+    capped = make_guard(clock=clock, max_lifetime=timedelta(days=30), default_lifetime=timedelta(days=7))
+    token_id = capped.create_token("alice", "t").info.id
+    when = datetime(2030, 1, 20, tzinfo=UTC)
+    assert capped.rotate(token_id, expires_at=when).info.expires_at == when
+    with pytest.raises(ValidationError, match="maximum lifetime"):
+        capped.rotate(token_id, expires_at=datetime(2030, 3, 1, tzinfo=UTC))
+    with pytest.raises(ValidationError, match="not both"):
+        capped.rotate(token_id, expires_in=timedelta(days=1), expires_at=when)
+    assert capped.get_token(token_id).expires_at == when
+    capped.close()
+
+
+def test_the_details_page_in_german(alice: Site, guard: TokenGuard) -> None:
+    guard.create_token("alice", "ci", token_id="ci", description="Baut jede Nacht")
+    text = alice.get(f"{PAGE}/ci", headers={"Accept-Language": "de-DE,de;q=0.9"}).text
+    assert '<html lang="de">' in text
+    for german in ("Verlauf", "Änderungen speichern", "Gar nicht", "Noch 24 Stunden", "Alle API-Tokens"):
+        assert german in text, german
+    assert "Save changes" not in text and "Not at all" not in text

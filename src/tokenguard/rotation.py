@@ -7,7 +7,7 @@ forgets both digests, on every instance.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tokenguard import tokens, validation
 from tokenguard.defaults import DEFAULT, _Default
@@ -24,7 +24,7 @@ class Rotation(OwnerActivation):
 
     def rotate(
         self, token_id: str, *, grace: timedelta | None = None,
-        expires_in: timedelta | _Default | None = DEFAULT,
+        expires_in: timedelta | _Default | None = DEFAULT, expires_at: datetime | None = None,
         actor: str | None = None, remote: str | None = None,
     ) -> IssuedToken:
         """A new secret for an active token, working at once.
@@ -32,7 +32,7 @@ class Rotation(OwnerActivation):
         The old secret stops working at once, or, with ``grace``, at ``now + grace``
         (never after the token itself expires); a secret an earlier grace kept alive stops
         at once. Revoking or deleting the token stops both. The expiry stays unless
-        ``expires_in`` is given.
+        ``expires_in`` or ``expires_at`` is given (within ``max_lifetime``).
         """
         record = self._record(token_id)
         now = self.clock()
@@ -42,8 +42,9 @@ class Rotation(OwnerActivation):
         self._require_active_owner(record.info.owner)
         secret = tokens.generate(self.prefix)
         changes: TokenChanges = {"digest": self._hasher.digest(secret), "hint": tokens.hint(secret)}
-        if not isinstance(expires_in, _Default):
-            changes["expires_at"] = validation.expiry(now, expires_in, None, self.max_lifetime)
+        if expires_at is not None or not isinstance(expires_in, _Default):
+            relative = None if isinstance(expires_in, _Default) else expires_in
+            changes["expires_at"] = validation.expiry(now, relative, expires_at, self.max_lifetime)
         if grace is not None:
             ends = [now + validation.grace(grace), record.info.expires_at, changes.get("expires_at")]
             changes["previous_digest"] = record.digest

@@ -10,7 +10,8 @@ security headers are the settings page's (:class:`tokenguard.web.page.SettingsPa
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from tokenguard.errors import ValidationError
@@ -44,22 +45,26 @@ def return_path(form: forms.Form, root: str, token_id: str) -> str:
     return details_path(root, token_id) if back == [RETURN_TO_DETAILS] else root
 
 
-Rotation = tuple[timedelta | None, timedelta | _Default | None]
+@dataclass(frozen=True, slots=True)
+class RotationChoice:
+    """What the rotate form asks of ``guard.rotate``: the grace, and a new expiry if any."""
+
+    grace: timedelta | None
+    expires_in: timedelta | _Default | None = DEFAULT
+    expires_at: datetime | None = None
 
 
-def rotation_from_form(form: forms.Form, guard: TokenGuard) -> Rotation:
-    """The rotate form's ``(grace, expires_in)``: the expiry stays unless ``expires`` is sent.
+def rotation_from_form(form: forms.Form, guard: TokenGuard) -> RotationChoice:
+    """The rotate form's choice: the expiry stays unless ``expires`` is sent.
 
     ``expires`` (regenerate, GitHub's flow) takes the create form's choices, within the
-    guard's ``max_lifetime``; a custom date is the time left until the end of that day.
+    guard's ``max_lifetime``; a custom date keeps the token valid through that day (UTC).
     """
     grace = parse_grace(forms.form_value(form, "grace") or None)
     if "expires" not in form:
-        return grace, DEFAULT
+        return RotationChoice(grace)
     expires_in, expires_at = forms.expiry_from_form(form, guard)
-    if expires_at is not None:
-        return grace, expires_at - guard.clock()
-    return grace, expires_in
+    return RotationChoice(grace, expires_in, expires_at)
 
 
 class DetailsPage:

@@ -2,7 +2,9 @@
 
 Routes below the mount point: ``GET /`` the page · ``POST /`` create (200: the
 secret, once) · ``POST /{id}/revoke`` and ``/{id}/reapprove`` (303 + flash) ·
-``POST /{id}/rotate`` (200: the new secret) · ``GET|POST /{id}/delete`` (a
+``POST /{id}/rotate`` (200: the new secret; ``grace`` and, to regenerate, ``expires``) ·
+``GET|POST /{id}`` the token's details and its edit (:mod:`tokenguard.web.detailspage`) ·
+``GET|POST /{id}/delete`` (a
 confirmation page; ``POST`` with ``confirm=yes`` deletes, 303 + flash) ·
 ``GET /static/{name}`` the bundled CSS and JS.
 """
@@ -278,13 +280,14 @@ class SettingsPage:
                 "info", f"“{info.name}” was already rotated; its new secret is shown only once."), back)
         try:
             refuse_admin(info)
-            grace, expires_in = rotation_from_form(form, self.guard)
-            self.policy.check_expiry(expires_in, None, field="expires")
-            issued = self.guard.rotate(token_id, grace=grace, expires_in=expires_in, actor=owner,
-                                       remote=request.remote)
+            choice = rotation_from_form(form, self.guard)
+            self.policy.check_expiry(choice.expires_in, choice.expires_at, field="expires")
+            issued = self.guard.rotate(token_id, grace=choice.grace, expires_in=choice.expires_in,
+                                       expires_at=choice.expires_at, actor=owner, remote=request.remote)
         except ValidationError as exc:
             return self._redirect(request, owner, Flash("error", f"“{info.name}”: {exc}"), back)
-        record = self.guard.store.get(token_id) if grace is not None else None  # the core's grace end
+        # the core's end of the grace (capped by the token's expiry), to say when the old secret stops
+        record = self.guard.store.get(token_id) if choice.grace is not None else None
         return self._render(request, owner, issued=issued, issued_action="rotated",
                             previous_until=record.previous_valid_until if record else None)
 
