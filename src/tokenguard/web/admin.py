@@ -56,6 +56,11 @@ STATUSES = ("active", "revoked", "expired")
 OWNER_ACTIONS = ("deactivate", "reactivate")
 MAX_DAYS = 36500
 NOT_ALLOWED = N_("You are not allowed to administer API tokens.")
+#: the flashes after an action (``%(name)s`` and the like filled in by the page, once translated).
+REVOKED = N_("Revoked “%(name)s” of %(owner)s.")
+DELETED = N_("Deleted “%(name)s” of %(owner)s.")
+DEACTIVATED = N_("Deactivated %(owner)s: %(count)s token(s) revoked.")
+REACTIVATED = N_("Reactivated %(owner)s: no token was revived.")
 
 
 def is_admin_api_path(path: str) -> bool:
@@ -470,7 +475,7 @@ class AdminPage:
         if action == "revoke":
             self.admin.revoke(caller, token_id, request.remote)
             return self._redirect(request, back, Flash(
-                "success", f"Revoked “{info.name}” of {info.owner}."), caller.owner)
+                "success", REVOKED, (("name", info.name), ("owner", info.owner))), caller.owner)
         if request.method.upper() != "POST" or _single(form, "confirm") != "yes":
             row = AdminRow(pageview.token_row(info, self.guard, self.guard.clock()), info.owner,
                            self.guard.is_owner_active(info.owner))
@@ -478,17 +483,17 @@ class AdminPage:
             return self._render(request, caller.owner, query, Inventory([], 0, 1, 1), confirm=row)
         self.admin.delete(caller, token_id, request.remote)
         return self._redirect(request, back, Flash(
-            "success", f"Deleted “{info.name}” of {info.owner}."), caller.owner)
+            "success", DELETED, (("name", info.name), ("owner", info.owner))), caller.owner)
 
     def _owner_action(self, request: WebRequest, caller: Caller, back: dict[str, str], owner: str,
                       action: str) -> WebResponse:
         if action == "deactivate":
             revoked = self.admin.deactivate(caller, owner, request.remote)
-            message = f"Deactivated {owner}: {revoked} token(s) revoked."
+            flash = Flash("success", DEACTIVATED, (("count", str(revoked)), ("owner", owner)))
         else:
             self.admin.reactivate(caller, owner, request.remote)
-            message = f"Reactivated {owner}: no token was revived."
-        return self._redirect(request, back, Flash("success", message), caller.owner)
+            flash = Flash("success", REACTIVATED, (("owner", owner),))
+        return self._redirect(request, back, flash, caller.owner)
 
     def _query(self, back: Mapping[str, str]) -> InventoryQuery:
         try:

@@ -21,6 +21,9 @@ FLASH_KINDS = frozenset({"success", "info", "error"})
 class Flash:
     kind: str  # "success", "info" or "error"
     message: str
+    #: the values of the message's ``%(name)s`` placeholders: the page translates ``message``
+    #: (an ``N_``-marked id), then fills them in (see ``PageLanguage.message``).
+    params: tuple[tuple[str, str], ...] = ()
 
 
 class FlashCookies:
@@ -32,8 +35,11 @@ class FlashCookies:
         self._serializer = URLSafeTimedSerializer(key, salt="tokenguard.flash")
 
     def set(self, request: WebRequest, owner: str, flash: Flash) -> tuple[str, str]:
-        value = self._serializer.dumps({"k": flash.kind, "m": flash.message[:MAX_MESSAGE],
-                                        "o": owner_tag(owner)})
+        data: dict[str, object] = {"k": flash.kind, "m": flash.message[:MAX_MESSAGE],
+                                   "o": owner_tag(owner)}
+        if flash.params:
+            data["p"] = {name: value[:MAX_MESSAGE] for name, value in flash.params}
+        value = self._serializer.dumps(data)
         return set_cookie(FLASH_COOKIE, value, path=request.base_url or "/", max_age=FLASH_MAX_AGE,
                           secure=request.secure)
 
@@ -52,4 +58,7 @@ class FlashCookies:
         if not hmac.compare_digest(data["o"].encode(), owner_tag(owner).encode()):
             return None, clear
         kind = data["k"] if data["k"] in FLASH_KINDS else "success"
-        return Flash(kind, data["m"]), clear
+        params = data.get("p", {})
+        if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
+            return None, clear
+        return Flash(kind, data["m"], tuple(sorted(params.items()))), clear

@@ -169,12 +169,22 @@ class PageLanguage:
     def ngettext(self, singular: str, plural: str, count: int) -> str:
         return self.translations.ngettext(singular, plural, count)
 
-    def message(self, text: str) -> str:
+    def message(self, text: str, params: Iterable[tuple[str, str]] = ()) -> str:
         """A message id the page was handed as data (``N_``-marked), translated; other text as is.
 
-        Never %-formatted: a token's name in it stays exactly what it is.
+        Only a message of ours with ``params`` is %-formatted, with them (a flash's
+        ``%(name)s``): a token's name is a value filled in, never part of the format.
         """
-        return self.translations.gettext(text) if text in own_messages() else text
+        if text not in own_messages():
+            return text
+        translated = self.translations.gettext(text)
+        values = dict(params)
+        if not values:
+            return translated
+        try:
+            return translated % values
+        except (KeyError, ValueError, TypeError):  # a catalog entry that lost a placeholder
+            return text % values
 
     def date(self, day: date | datetime) -> str:
         """A short date: ``15 Dec 2030``, ``15. Dez. 2030``, ``15 déc. 2030``, ``15 dec 2030``."""
