@@ -23,7 +23,7 @@ from tokenguard.scopes import ScopeHierarchy
 PAGE_SIZE = 50
 #: an active token that expires this soon is highlighted, with a link to regenerate it.
 EXPIRES_SOON = timedelta(days=7)
-#: the owner's table: its sortable columns, and the value of a token each one sorts by.
+#: the owner's table's sortable columns (``_sort_value``: by what).
 SORT_COLUMNS = ("name", "permission", "created", "expires", "last_used")
 DEFAULT_SORT = "-created"
 STATUS_FILTERS = ("all", "active", "revoked", "expired")
@@ -148,8 +148,9 @@ class ListQuery:
     def params(self, **changes: Any) -> dict[str, str]:
         """The query parameters that ask for this (with ``changes``), defaults left out."""
         query = replace(self, **changes)
-        values = {"sort": query.sort != DEFAULT_SORT and query.sort, "status": query.status != "all"
-                  and query.status, "q": query.search, "page": query.page != 1 and str(query.page)}
+        values = {"sort": "" if query.sort == DEFAULT_SORT else query.sort,
+                  "status": "" if query.status == "all" else query.status, "q": query.search,
+                  "page": "" if query.page == 1 else str(query.page)}
         return {key: value for key, value in values.items() if value}
 
     def link(self, base: str, **changes: Any) -> str:
