@@ -63,3 +63,20 @@ def test_edit_name_and_description_on_the_details_page(browser: Any, server: Liv
     assert (info.name, info.description) == ("Deploy pipeline", "Deploys main to production <on merge>")
     assert page.problems == []
     page.context.close()
+
+
+def test_the_details_page_fits_a_phone(browser: Any, server: LiveServer) -> None:
+    page = watched_page(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    assert page.request.post(f"{server.url}/_login", form={"user": "alice"}).status == 204
+    page.goto(f"{server.url}{PAGE}/ci")
+    wide: int = page.evaluate("document.scrollingElement.scrollWidth")
+    assert wide <= 390  # nothing scrolls sideways
+    terms = page.eval_on_selector_all("dl.details dt", "els => els.map(e => e.getBoundingClientRect().left)")
+    values = page.eval_on_selector_all("dl.details dd", "els => els.map(e => e.getBoundingClientRect().left)")
+    assert terms[0] == values[0]  # one column: each value under its label
+    assert page.is_hidden("#expires_on")  # the custom date shows only for "Custom date"
+    page.select_option("#expires", "custom")
+    assert page.is_visible("#expires_on")
+    page.screenshot(path=os.path.join(SCREENSHOTS, "token-details-phone.png"), full_page=True)
+    assert page.problems == []
+    page.context.close()
