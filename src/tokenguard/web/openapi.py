@@ -66,7 +66,29 @@ def _schemas(guard: TokenGuard) -> dict[str, Any]:
                           "last_used_agent": {"type": ["string", "null"]}}},
         "TokenList": {"type": "object", "required": ["tokens"], "properties": {
             "tokens": {"type": "array", "items": _ref("TokenInfo")},
-            "max_tokens": {"type": ["integer", "null"]}}},
+            "max_tokens": {"type": ["integer", "null"]}, "policy": _ref("Policy")}},
+        "Policy": {"type": "object", "description": "What the caller may create (tokenguard.web.policy)",
+                   "properties": {
+                       "max_lifetime_days": {"type": ["number", "null"]},
+                       "default_lifetime_days": {"type": ["number", "null"]},
+                       "never_expires": {"type": "boolean",
+                                         "description": "Whether expires_in_days may be null"},
+                       "max_tokens_per_owner": {"type": ["integer", "null"]},
+                       "permission_levels": {"type": "array", "items": scope}}},
+        "AdminTokenList": {"type": "object", "required": ["tokens", "total", "page", "pages"],
+                           "properties": {
+                               "tokens": {"type": "array", "items": _ref("TokenInfo")},
+                               "total": {"type": "integer"}, "page": {"type": "integer"},
+                               "pages": {"type": "integer"}, "per_page": {"type": "integer"}}},
+        "Owner": {"type": "object", "required": ["owner", "active"], "properties": {
+            "owner": {"type": "string"}, "active": {"type": "boolean"},
+            "deactivated_at": _TIME, "deactivated_by": {"type": ["string", "null"]},
+            "tokens": {"type": "integer"}, "active_tokens": {"type": "integer"}}},
+        "OwnerChange": {"type": "object", "required": ["owner", "active"], "properties": {
+            "owner": {"type": "string"}, "active": {"type": "boolean"},
+            "revoked": {"type": "integer", "description": "deactivate: the tokens it revoked"},
+            "reactivated": {"type": "boolean",
+                            "description": "reactivate: false when the owner was active already"}}},
         "IssuedToken": {"type": "object", "required": ["token", "info"], "properties": {
             "token": {"type": "string", "description": "The secret, shown this once."},
             "info": _ref("TokenInfo")}},
@@ -169,6 +191,7 @@ def _paths(root: str, secret_scanning: bool = False) -> dict[str, Any]:
              **_errors(400, 401, 403, 503)}, "token",
             security=[{"bearer": []}, {"apiToken": []}])},
     }
+    paths.update(_admin_paths(root))
     if secret_scanning:
         paths[f"{root}/secret-scanning"] = {"post": _op(
             "GitHub secret-scanning partner endpoint: revoke reported tokens of ours. Signed with "
@@ -178,6 +201,56 @@ def _paths(root: str, secret_scanning: bool = False) -> dict[str, Any]:
              "401": {"description": "Missing or bad signature; nothing done", **_content(_ref("Error"))},
              **_errors(400, 413, 503)}, "SecretScanning", security=[])}
     return paths
+
+
+#: the filters of ``GET {api_path}/admin/tokens`` (tokenguard.web.admin.InventoryQuery).
+_ADMIN_FILTERS = (
+    ("owner", {"type": "string"}, "Only this owner's tokens"),
+    ("status", {"type": "string", "enum": ["active", "revoked", "expired"]}, "Only tokens in this state"),
+    ("scope", {"type": "string"}, "Only tokens with this permission"),
+    ("project", {"type": "string"}, "Only tokens of this project"),
+    ("expiring_within_days", {"type": "integer", "minimum": 0}, "Active tokens expiring within N days"),
+    ("unused_for_days", {"type": "integer", "minimum": 0}, "Tokens not used for N days (or never)"),
+    ("sort", {"type": "string"}, "created_at, name, owner, expires_at or last_used_at; a leading - "
+                                 "sorts descending"),
+    ("page", {"type": "integer", "minimum": 1}, "The page, of per_page tokens"),
+)
+
+
+def _admin_paths(root: str) -> dict[str, Any]:
+    """``{api_path}/admin/…``: every owner's tokens, for callers ``can_administer`` lets in."""
+    admin: list[dict[str, list[str]]] = [{"bearer": []}, {"apiToken": []}, {}]
+    not_admin = {"403": {"description": "Not an administrator (can_administer), or CSRF",
+                         **_content(_ref("Error"))}}
+    id_param = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    owner_param = [{"name": "owner", "in": "path", "required": True, "schema": {"type": "string"}}]
+    changed = {"200": {"description": "The owner's new state", **_content(_ref("OwnerChange"))},
+               **_errors(400, 401), **not_admin, **_errors(503)}
+    listing = _op("Every owner's tokens, filtered, sorted and in pages", {
+        "200": {"description": "One page of tokens", **_content(_ref("AdminTokenList"))},
+        **_errors(400, 401), **not_admin, **_errors(503)}, security=admin)
+    listing["parameters"] = [{"name": name, "in": "query", "required": False, "schema": schema,
+                              "description": text} for name, schema, text in _ADMIN_FILTERS]
+    return {
+        f"{root}/admin/tokens": {"get": listing},
+        f"{root}/admin/tokens/{{id}}": {"parameters": id_param, "delete": _op(
+            "Delete any owner's token (audited with the admin as actor)",
+            {"204": {"description": "Deleted"}, **_errors(401), **not_admin, **_errors(404, 503)},
+            security=admin)},
+        f"{root}/admin/tokens/{{id}}/revoke": {"parameters": id_param, "post": _op(
+            "Revoke any owner's token (audited with the admin as actor)",
+            {"200": {"description": "The token", **_content(_ref("TokenInfo"))}, **_errors(401),
+             **not_admin, **_errors(404, 503)}, security=admin)},
+        f"{root}/admin/owners/{{owner}}": {"parameters": owner_param, "get": _op(
+            "An owner's state and token counts",
+            {"200": {"description": "The owner", **_content(_ref("Owner"))}, **_errors(400, 401),
+             **not_admin, **_errors(503)}, security=admin)},
+        f"{root}/admin/owners/{{owner}}/deactivate": {"parameters": owner_param, "post": _op(
+            "Deactivate an owner: every token of theirs is revoked, and none is created, "
+            "re-approved or rotated until reactivated", changed, security=admin)},
+        f"{root}/admin/owners/{{owner}}/reactivate": {"parameters": owner_param, "post": _op(
+            "Reactivate an owner; no token is revived", changed, security=admin)},
+    }
 
 
 def document(guard: TokenGuard, options: WebOptions, prefix: str = "") -> dict[str, Any]:
