@@ -517,3 +517,18 @@ def test_the_details_page_in_german(alice: Site, guard: TokenGuard) -> None:
     for german in ("Verlauf", "Änderungen speichern", "Gar nicht", "Noch 24 Stunden", "Alle API-Tokens"):
         assert german in text, german
     assert "Save changes" not in text and "Not at all" not in text
+
+
+def test_the_projects_refusal_is_translated_on_the_page_and_english_in_the_api(make_site: SiteFactory,
+                                                                              guard: TokenGuard) -> None:
+    alice = make_site(projects_loader=load_projects)
+    guard.create_token("alice", "t", token_id="t1")
+    fields = {"csrf_token": alice.csrf(), "name": "t", "description": "", "projects": ["gamma"],
+              "allowed_networks": ""}
+    refused = alice.client.post(f"{PAGE}/t1", data=fields,
+                                headers={"Origin": alice.origin, "Accept-Language": "fr"})
+    text = refused.get_data(as_text=True) if alice.name == "flask" else refused.text
+    assert refused.status_code == 400
+    assert "seuls les projets qui vous sont proposés peuvent être choisis" in text
+    answer = alice.api("POST", API, {"name": "api", "projects": ["gamma"]})
+    assert json.loads(answer.text)["error_description"] == "only the projects offered to you can be chosen"

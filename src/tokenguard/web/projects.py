@@ -14,10 +14,11 @@ from collections.abc import Iterable
 
 from tokenguard import validation
 from tokenguard.errors import ValidationError
+from tokenguard.web.i18n import N_
 from tokenguard.web.options import WebOptions
 
-#: the refusal's words, in the API's JSON and (as every validation message) on the page.
-NOT_OFFERED = "projects must be chosen among the projects offered to you"
+#: the refusal's words: English in the API's JSON, translated on the page (``i18n.message``).
+NOT_OFFERED = N_("only the projects offered to you can be chosen")
 
 
 def offered_projects(options: WebOptions, owner: str) -> list[str] | None:
