@@ -1,93 +1,39 @@
 """examples/django_project behind real servers, driven with httpx: uvicorn on its ASGI application
 and a WSGI server (wsgiref) on its WSGI one, each in its own process on an ephemeral port.
 
-Each server binds and listens before it prints its port, so the first request waits
-in the listen queue: no polling and no sleep. Tokens come from ``manage.py tokenguard
-token create``; a browser signs in through Django's admin and uses the settings page
-with Django's CSRF token.
+Each server is started by ``tests/_django_example.py``, which waits for it without
+polling. Tokens come from ``manage.py tokenguard token create``; a browser signs in
+through Django's admin and uses the settings page with Django's CSRF token.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from _django_example import ADMIN, SERVERS, ExampleProject
 from tokenguard.errors import InsufficientScope, InvalidToken, TokenGuardError
 from tokenguard.web.answers import error_response
 
-PROJECT = Path(__file__).resolve().parents[2] / "examples" / "django_project"
-KEY = "server-test-secret-key-0123456789abcdefghij"
-PASSWORD = "a-test-password-0123"
-#: starts the server on a socket bound and listening first, then prints its port
-SERVERS = {
-    "uvicorn-asgi": """
-import socket, sys, uvicorn
-sock = socket.socket()
-sock.bind(("127.0.0.1", 0))
-sock.listen(64)
-print(sock.getsockname()[1], flush=True)
-config = uvicorn.Config("notes.asgi:application", log_level="warning", lifespan="off")
-uvicorn.Server(config).run(sockets=[sock])
-""",
-    "wsgiref-wsgi": """
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIServer, make_server
-from notes.wsgi import application
 
-class Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-server = make_server("127.0.0.1", 0, application, server_class=Server)
-print(server.server_port, flush=True)
-server.serve_forever()
-""",
-}
-
-
-def manage(env: dict[str, str], *argv: str) -> str:
-    done = subprocess.run([sys.executable, "manage.py", *argv], cwd=PROJECT, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> ExampleProject:
+    return ExampleProject(tmp_path_factory.mktemp("notes"))
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The example project migrated on a fresh SQLite file, with a staff user and three tokens."""
-    env = {**os.environ, "NOTES_DATABASE": str(tmp_path_factory.mktemp("notes") / "notes.sqlite3"),
-           "TOKENGUARD_SECRET_KEY": KEY, "DJANGO_DEBUG": "0", "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    manage(env, "migrate", "--no-input", "-v", "0")
-    manage(env, "createsuperuser", "--no-input", "--username", "admin", "--email", "admin@example.com")
-
-    def token(name: str, scope: str) -> str:
-        return manage(env, "tokenguard", "token", "create", name, "--owner", "1", "--scope", scope,
-                      "--project", "alpha").strip()
-
-    return {"env": env, "write": token("ci", "write"), "read": token("dashboard", "read")}  # type: ignore[dict-item]
+def project(example: ExampleProject) -> dict[str, str]:
+    """Two tokens of the staff user for project alpha, made with the management command."""
+    return {"write": example.token("ci", "write"), "read": example.token("dashboard", "read")}
 
 
 @pytest.fixture(scope="module", params=sorted(SERVERS))
-def server(request: pytest.FixtureRequest, project: dict[str, object]) -> Iterator[str]:
-    env = project["env"]
-    assert isinstance(env, dict)
-    process = subprocess.Popen([sys.executable, "-c", SERVERS[request.param]], cwd=PROJECT, env=env,
-                               stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        port = process.stdout.readline().strip()
-        assert port.isdigit(), f"the server did not start (exit {process.poll()})"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def server(request: pytest.FixtureRequest, example: ExampleProject) -> Iterator[str]:
+    with example.serve(str(request.param)) as url:
+        yield url
 
 
 @pytest.fixture
@@ -137,7 +83,7 @@ def sign_in(client: httpx.Client) -> None:
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
     assert token is not None
     done = client.post("/admin/login/?next=/settings/tokens", data={
-        "csrfmiddlewaretoken": token.group(1), "username": "admin", "password": PASSWORD,
+        "csrfmiddlewaretoken": token.group(1), "username": ADMIN[0], "password": ADMIN[1],
         "next": "/settings/tokens"})
     assert (done.status_code, done.headers["location"]) == (302, "/settings/tokens")
 

@@ -198,3 +198,15 @@ def test_every_form_of_the_web_layer_names_its_csrf_field_through_the_renderer()
     assert spelled == set()
     assert all('name="{{ csrf_field }}"' in (folder / name).read_text()
                for name in ("settings.html", "admin.html", "confirm_delete.html", "details.html"))
+
+
+def test_the_pages_let_the_browser_send_the_origin_djangos_check_reads(browser: Client) -> None:
+    """Under ``no-referrer`` a browser sends ``Origin: null`` with a page's own forms, which
+    Django's check refuses; ``same-origin`` sends the origin to this site and nothing elsewhere."""
+    page = browser.get(PAGE)
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    null_origin = browser.post(PAGE, "name=x", content_type="application/x-www-form-urlencoded",
+                               headers={"Origin": "null"})
+    assert null_origin.status_code == 403
+    asset = browser.get(re.findall(r'href="([^"]+tokenguard\.css[^"]*)"', page.content.decode())[0])
+    assert (asset.status_code, asset.headers["Referrer-Policy"]) == (200, "no-referrer")

@@ -41,12 +41,16 @@ class HostCsrf:
     ``token()``: the token for this request's forms (asked only when a page or a
     signed-in listing hands one out); ``passed()``: True when this request passed
     the host's check (asked for every cookie-authenticated write, never for a
-    bearer token's).
+    bearer token's). ``referrer_policy``: the pages' ``Referrer-Policy``, for a check that
+    compares ``Origin`` (or ``Referer``) with the host, as Django's does: under
+    ``no-referrer`` a browser sends ``Origin: null`` with the page's own forms.
+    ``same-origin`` still sends nothing to another site.
     """
 
     field: str
     token: Callable[[], str]
     passed: Callable[[], bool]
+    referrer_policy: str = "same-origin"
 
 
 def owner_tag(owner: str) -> str:

@@ -190,7 +190,12 @@ class Renderer:
         """
         language = PageLanguage.of(request_locale(request, self.options, locale))
         html = self.render(template, context, language, request)
-        return WebResponse(status, [("Content-Type", "text/html; charset=utf-8"), *self.headers,
+        security = self.headers
+        if request is not None and request.host_csrf is not None:  # the host's check reads Origin
+            policy = request.host_csrf.referrer_policy
+            security = tuple((name, policy if name == "Referrer-Policy" else value)
+                             for name, value in security)
+        return WebResponse(status, [("Content-Type", "text/html; charset=utf-8"), *security,
                                     *NO_STORE, *headers], html.encode("utf-8"))
 
     def render(self, template: str, context: Mapping[str, Any], language: PageLanguage,
