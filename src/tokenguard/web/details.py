@@ -14,7 +14,7 @@ from tokenguard.errors import TokenNotFound
 from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
 from tokenguard.web.i18n import N_
-from tokenguard.web.pageview import NEVER, Moment, TokenRow, moment, token_row
+from tokenguard.web.pageview import Moment, TokenRow, moment, token_row
 
 #: the grace periods the rotate form offers (the API's names, ``tokenguard.web.api.GRACE_CHOICES``).
 GRACES: tuple[tuple[str, str, timedelta | None], ...] = (
@@ -128,5 +128,3 @@ def edit_form_of(info: TokenInfo) -> EditForm:
                      "allowed_networks": "\n".join(sorted(info.allowed_networks))},
                     sorted(info.projects))
 
-
-__all__ = ["NEVER", "EditForm", "TokenDetails", "edit_form_of", "grace_choices", "token_details"]
