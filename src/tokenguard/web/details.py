@@ -127,4 +127,3 @@ def edit_form_of(info: TokenInfo) -> EditForm:
                      "projects": ", ".join(sorted(info.projects)),
                      "allowed_networks": "\n".join(sorted(info.allowed_networks))},
                     sorted(info.projects))
-
