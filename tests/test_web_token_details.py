@@ -532,3 +532,14 @@ def test_the_projects_refusal_is_translated_on_the_page_and_english_in_the_api(m
     assert "seuls les projets qui vous sont proposés peuvent être choisis" in text
     answer = alice.api("POST", API, {"name": "api", "projects": ["gamma"]})
     assert json.loads(answer.text)["error_description"] == "only the projects offered to you can be chosen"
+
+
+def test_every_string_of_the_token_is_escaped(alice: Site, guard: TokenGuard) -> None:
+    issued = guard.create_token("alice", "<img src=x onerror=alert(1)>", token_id="t1",
+                                description="<script>alert('d')</script>")
+    guard.authenticate(issued.token, remote="192.0.2.1", agent="<script>alert('ua')</script>")
+    text = details_of(alice, "t1").text
+    assert "<script>" not in text and "<img src=x" not in text
+    assert "&lt;script&gt;alert(&#39;ua&#39;)&lt;/script&gt;" in text
+    assert "&lt;script&gt;alert(&#39;d&#39;)&lt;/script&gt;" in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text
