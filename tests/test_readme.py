@@ -18,6 +18,11 @@ KEY = "a-long-random-key-of-at-least-32-bytes"
 #: where the README's links to the repository's own files point, so that they work on PyPI too
 REPOSITORY_FILES = ("https://github.com/tokenguard/tokenguard/blob/main/",
                     "https://raw.githubusercontent.com/tokenguard/tokenguard/main/")
+#: the sections on how tokenguard works inside: after everything a user needs to set it up.
+INTERNALS = ("HTTP behaviour", "Token format", "Verification cache and several instances",
+             "Choices made where the contract is silent", "Performance", "Development")
+
+pytest_plugins = ["pytester"]
 
 
 def block_after(heading: str, index: int = 0) -> str:
@@ -226,3 +231,20 @@ def test_one_pure_python_path() -> None:
                  "C call", "compiler"):
         assert gone not in README, gone
     assert "py3-none-any" in README
+
+
+def test_the_pytest_example_runs_as_written(pytester: pytest.Pytester) -> None:
+    """Its own ``client`` fixture, the plugin's ``tokenguard_guard`` handed to the app, no warning."""
+    pytester.makepyfile(test_notes=block_after("Testing your app"))
+    result = pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "warning" not in result.stdout.str().lower()
+
+
+def test_what_a_user_needs_comes_before_the_internals() -> None:
+    titles = re.findall(r"^## (.+)$", README, re.MULTILINE)
+    first_internal = min(titles.index(title) for title in INTERNALS)
+    for needed in ("Install", "Quick start: Flask", "Quick start: ASGI (Starlette, FastAPI)",
+                   "Quick start: Django", "Testing your app", "Configuration reference",
+                   "Token policies and administration", "The CLI"):
+        assert titles.index(needed) < first_internal, needed
