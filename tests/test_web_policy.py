@@ -82,6 +82,20 @@ def test_allow_never_expires_false_refuses_a_self_rotation_without_expiry() -> N
                        headers=bearer(token)).status_code == 201
 
 
+def test_allow_never_expires_false_refuses_a_regenerate_without_expiry_on_the_page() -> None:
+    guard = make_guard()
+    alice = Browser(make_app(guard, allow_never_expires=False), "alice")
+    issued = guard.create_token("alice", "ci", scopes=["read"], token_id="ci")
+    details = alice.client.get(f"{PAGE}/ci").get_data(as_text=True)
+    assert '<option value="never"' not in details  # the regenerate form's choices too
+    refused = alice.form(f"{PAGE}/ci/rotate", {"expires": "never"})
+    assert refused.status_code == 303
+    shown = alice.client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "tokens must have an expiry on this server" in shown
+    after = guard.get_token("ci")
+    assert after.hint == issued.info.hint and after.expires_at == issued.info.expires_at
+
+
 def test_allow_never_expires_from_the_flask_config() -> None:
     app = Flask(__name__)
     app.config.update(TOKENGUARD_ALLOW_NEVER_EXPIRES=False)
