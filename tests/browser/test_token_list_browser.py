@@ -1,7 +1,8 @@
 """The owner's token table in a real browser (Debian's chromium via Playwright) against a live Flask server.
 
 At 1024 px it is a table (header shown, rows laid out as table rows, nothing scrolled
-sideways); at 375 px a list of cards; the search box filters through the query string.
+sideways); at 760 px a table that scrolls sideways with its buttons in view; at 375 px a
+list of cards; the search box and the status filter work through the query string.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def guard() -> TokenGuard:
-    guard = make_guard(max_tokens_per_owner=None, clock=ManualClock())
-    for number in range(60):
+    clock = ManualClock()
+    guard = make_guard(max_tokens_per_owner=None, clock=clock)
+    for number in range(60):  # a minute apart: newest first, 58 (expiring in 3 days) is on the first page
         guard.create_token("alice", f"{('deploy', 'backup', 'report')[number % 3]} job {number:02d}",
                            scopes=[("read", "write", "management")[number % 3]],
                            projects=["alpha", "beta"] if number % 4 == 0 else None,
-                           expires_in=timedelta(days=3 if number == 7 else 90))
+                           expires_in=timedelta(days=3 if number == 58 else 90))
+        clock.advance(minutes=1)
     return guard
 
 
@@ -69,7 +72,7 @@ def test_a_table_at_1024_px_cards_at_375_px_and_the_search_box_filters(browser: 
         expect(soon.locator(".badge.expiring")).to_have_text("expires soon")
         token_id = str(soon.get_attribute("id")).removeprefix("token-")
         expect(soon.locator("a.regenerate")).to_have_attribute("href", f"{PAGE}/{token_id}#regenerate")
-        expect(soon.locator(".token-name")).to_have_text("backup job 07")
+        expect(soon.locator(".token-name")).to_have_text("backup job 58")
         expect(desktop.locator("#list-count")).to_have_text(f"1{DASH}50 of 60")
         desktop.eval_on_selector("#list-title", "e => e.scrollIntoView()")
         desktop.screenshot(path=f"{SCREENSHOTS}/token-list-1024.png")
@@ -89,6 +92,20 @@ def test_a_table_at_1024_px_cards_at_375_px_and_the_search_box_filters(browser: 
         assert desktop.problems == []
     finally:
         desktop.context.close()
+
+    tablet = open_page(browser, server, 760, 1024)  # a table still, scrolled sideways: its buttons in view
+    try:
+        assert set(displays(tablet, "table.tokens tbody tr")) == {"table-row"}
+        wrap = tablet.locator(".table-wrap")
+        assert wrap.evaluate("e => e.scrollWidth > e.clientWidth && e.scrollLeft === 0")
+        seen = wrap.bounding_box()
+        first_row = tablet.locator("table.tokens tbody tr").first
+        revoke = first_row.get_by_role("button", name="Revoke").bounding_box()
+        assert seen is not None and revoke is not None
+        assert seen["x"] <= revoke["x"] and revoke["x"] + revoke["width"] <= seen["x"] + seen["width"]
+        assert tablet.problems == []
+    finally:
+        tablet.context.close()
 
     phone = open_page(browser, server, 375, 812)
     try:
