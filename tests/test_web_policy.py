@@ -170,6 +170,16 @@ def test_the_api_lists_the_policy_the_caller_is_under(levels_app: tuple[Flask, T
                                  "permission_levels": ["read", "write"]}
 
 
+def test_no_level_at_all_disables_the_form_and_refuses_every_create() -> None:
+    guard = make_guard()
+    alice = Browser(make_app(guard, permission_levels=lambda owner: []), "alice")
+    text = alice.page().get_data(as_text=True)
+    assert radios(text) == [] and "<fieldset disabled" in text
+    assert "Your account may not create API tokens here." in text
+    assert alice.create(scopes=["read"]).status_code == 403
+    assert guard.list_tokens("alice") == []
+
+
 def test_permission_levels_answering_nonsense_is_the_hosts_bug() -> None:
     app = make_app(make_guard(), permission_levels=lambda owner: ["read", "root"])
     with pytest.raises(TypeError, match="unknown scope"):
