@@ -110,3 +110,16 @@ def test_a_flash_keeps_a_name_that_looks_like_a_placeholder(app: Flask, guard: T
                                headers={"Origin": "http://localhost"})
     after = root.client.get(revoked.headers["Location"]).get_data(as_text=True)
     assert "Revoked “%(owner)s &lt;b&gt;” of alice." in after
+
+
+def test_a_deactivated_owners_reapprove_is_refused_in_german(app: Flask, guard: TokenGuard) -> None:
+    guard.revoke("ci")
+    guard.deactivate_owner("alice")
+    alice = Browser(app, "alice")
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)">', alice.page().get_data(as_text=True))
+    assert csrf is not None
+    refused = alice.client.post(f"{PAGE}/ci/reapprove", data={"csrf_token": csrf.group(1)},
+                                headers={"Origin": "http://localhost", **GERMAN})
+    assert refused.status_code == 403
+    assert "Ihr Konto ist deaktiviert" in refused.get_data(as_text=True)
+    assert guard.get_token("ci").status == "revoked"

@@ -115,6 +115,7 @@ def test_a_deactivated_owner_signs_in_again_and_cannot_reapprove(browser: Any, s
     with owner.expect_response(lambda r: r.url.endswith("/ci-pipeline/reapprove")) as answer:
         row.get_by_role("button", name="Re-approve “CI pipeline”").click()
     assert answer.value.status == 403
-    assert "the owner is deactivated" in owner.inner_text("main")
+    assert "Your account is deactivated: no token of yours can be created, re-approved or rotated" \
+        in owner.inner_text("main")
     assert guard.get_token("ci-pipeline").status == "revoked"  # refused: it stays revoked
     owner.context.close()

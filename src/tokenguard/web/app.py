@@ -42,6 +42,7 @@ from tokenguard.web.gate import Gate
 from tokenguard.web.http import WebRequest, WebResponse
 from tokenguard.web.options import WebOptions
 from tokenguard.web.page import SettingsPage
+from tokenguard.web.pageview import OWNER_INACTIVE
 
 
 class TokenWeb:
@@ -90,4 +91,4 @@ class TokenWeb:
         try:
             return self.page.handle(request)
         except OwnerInactive as exc:  # re-approving (or rotating) as a deactivated owner: 403, never a 500
-            return self.page.problem(request, exc, message=str(exc))
+            return self.page.problem(request, exc, message=OWNER_INACTIVE)

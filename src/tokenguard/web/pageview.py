@@ -38,6 +38,9 @@ PROBLEMS = {
 LIMIT_REACHED = N_("You have reached the maximum number of tokens.")
 ID_TAKEN = N_("This id is already taken.")
 CHECK_FIELD = N_("Check the highlighted field.")
+#: the 403 page of a deactivated owner who tries to create, re-approve or rotate a token.
+OWNER_INACTIVE = N_("Your account is deactivated: no token of yours can be created, re-approved or "
+                    "rotated until an administrator reactivates it.")
 
 
 @dataclass(frozen=True, slots=True)
