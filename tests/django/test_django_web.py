@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 from _django_settings import TOKENGUARD
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 
@@ -210,3 +211,37 @@ def test_the_pages_let_the_browser_send_the_origin_djangos_check_reads(browser: 
     assert null_origin.status_code == 403
     asset = browser.get(re.findall(r'href="([^"]+tokenguard\.css[^"]*)"', page.content.decode())[0])
     assert (asset.status_code, asset.headers["Referrer-Policy"]) == (200, "no-referrer")
+
+
+def test_the_admin_pages_forms_carry_djangos_token(db: str) -> None:
+    staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    get_guard().create_token("someone", "theirs", token_id="theirs")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    page = client.get(f"{PAGE}/admin").content.decode()
+    [token] = re.findall(r'action="[^"]*/tokens/theirs/revoke">\s*<input type="hidden" '
+                         r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    url = f"{PAGE}/admin/tokens/theirs/revoke"
+    assert client.post(url, "", content_type="application/x-www-form-urlencoded").status_code == 403
+    assert get_guard().get_token("theirs").status == "active"
+    done = client.post(url, urlencode({"csrfmiddlewaretoken": token}),
+                       content_type="application/x-www-form-urlencoded")
+    assert done.status_code == 303 and get_guard().get_token("theirs").status == "revoked"
+
+
+def test_djangos_check_holds_without_csrf_view_middleware_in_the_project(browser: Client, alice: Any) -> None:
+    """The page's view is csrf_protect-ed and the API sets the CSRF cookie it hands a token for."""
+    without = [m for m in settings.MIDDLEWARE if m != "django.middleware.csrf.CsrfViewMiddleware"]
+    with override_settings(MIDDLEWARE=without):
+        refused = browser.post(PAGE, "name=x&permission=read",
+                               content_type="application/x-www-form-urlencoded")
+        assert refused.status_code == 403 and "CSRF verification failed" in refused.content.decode()
+        body = json.dumps({"name": "ci", "scopes": ["read"]})
+        assert browser.post(API, body, content_type="application/json").status_code == 403
+        fresh = Client(enforce_csrf_checks=True)  # no CSRF cookie yet: the listing sets it
+        fresh.force_login(alice)
+        listing = fresh.get(API)
+        assert "csrftoken" in listing.cookies
+        created = fresh.post(API, body, content_type="application/json",
+                             headers={"X-CSRFToken": listing.headers["X-CSRF-Token"]})
+        assert created.status_code == 201, created.content
