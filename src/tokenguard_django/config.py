@@ -27,6 +27,7 @@ from tokenguard.errors import ValidationError
 from tokenguard.guard import TokenGuard
 from tokenguard.tokens import MIN_KEY_BYTES
 from tokenguard.web.options import WebOptions
+from tokenguard.web.policy import check_never_expires
 from tokenguard_django.plugin import SCHEME
 
 SETTING = "TOKENGUARD"
@@ -167,7 +168,9 @@ def problems(raw: object) -> list[Problem]:
         return found
     found += _database_problems(config)
     try:
-        config.guard_config()
+        lifetimes = config.guard_config()
+        check_never_expires(config.values.get("allow_never_expires"), lifetimes.default_lifetime,
+                            lifetimes.max_lifetime)
     except ValidationError as exc:
         found.append(Problem("E005", exc.field, f"{SETTING}: {exc}"))
     found += _adapter_problems(config)

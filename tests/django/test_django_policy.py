@@ -60,3 +60,13 @@ def test_by_default_every_level_and_never_are_offered(alice: Any) -> None:
     page = browser.get(PAGE).content.decode()
     assert re.findall(r'name="permission" value="([^"]+)"', page) == ["read", "write", "management"]
     assert '<option value="never"' in page
+
+
+def test_contradicting_policies_are_a_system_check_problem() -> None:
+    from tokenguard_django.config import problems
+
+    found = problems({**TOKENGUARD, "max_lifetime_days": 30, "default_lifetime_days": 30,
+                      "allow_never_expires": True})
+    assert [(p.id, p.key) for p in found] == [("E005", "allow_never_expires")]
+    assert "cannot be true with a max_lifetime" in found[0].message
+    assert problems({**TOKENGUARD, "max_lifetime_days": 30, "default_lifetime_days": 30}) == []

@@ -55,6 +55,19 @@ def _days(span: timedelta | None) -> int | float | None:
     return int(days) if days == int(days) else round(days, 3)
 
 
+def check_never_expires(allow_never_expires: bool | None, default_lifetime: timedelta | None,
+                        max_lifetime: timedelta | None) -> None:
+    """Refuses ``allow_never_expires`` contradicting the guard's lifetimes (at start-up, and in
+    Django's system checks)."""
+    if allow_never_expires and max_lifetime is not None:
+        raise ValidationError("allow_never_expires cannot be true with a max_lifetime: every "
+                              "token must expire within it", field="allow_never_expires")
+    if allow_never_expires is False and default_lifetime is None:
+        raise ValidationError("allow_never_expires false needs a default_lifetime: a token "
+                              "created without an expiry would never expire",
+                              field="allow_never_expires")
+
+
 class TokenPolicy:
     """The lifetimes, "never expires", the limit and the permission levels, for one web layer."""
 
@@ -64,13 +77,7 @@ class TokenPolicy:
         self.guard = guard
         self._levels = options.permission_levels
         self.allow_never_expires = options.allow_never_expires
-        if self.allow_never_expires and guard.max_lifetime is not None:
-            raise ValidationError("allow_never_expires cannot be true with a max_lifetime: every "
-                                  "token must expire within it", field="allow_never_expires")
-        if self.allow_never_expires is False and guard.default_lifetime is None:
-            raise ValidationError("allow_never_expires false needs a default_lifetime: a token "
-                                  "created without an expiry would never expire",
-                                  field="allow_never_expires")
+        check_never_expires(self.allow_never_expires, guard.default_lifetime, guard.max_lifetime)
 
     # -- lifetimes ---------------------------------------------------------------------
 
