@@ -495,11 +495,15 @@ def test_openapi_document_describes_every_route(app: Flask, guard: TokenGuard) -
                 (f"{API}/{{id}}", "DELETE"), (f"{API}/{{id}}/revoke", "POST"),
                 (f"{API}/{{id}}/reapprove", "POST"), (f"{API}/{{id}}/rotate", "POST"),
                 (f"{API}/openapi.json", "GET"), (f"{API}/revoke", "POST"), (f"{API}/introspect", "POST"),
-                (f"{API}/self/rotate", "POST")}
+                (f"{API}/self/rotate", "POST"), (f"{API}/admin/tokens", "GET"),
+                (f"{API}/admin/tokens/{{id}}", "DELETE"), (f"{API}/admin/tokens/{{id}}/revoke", "POST"),
+                (f"{API}/admin/owners/{{owner}}", "GET"),
+                (f"{API}/admin/owners/{{owner}}/deactivate", "POST"),
+                (f"{API}/admin/owners/{{owner}}/reactivate", "POST")}
     assert operations == expected
     manager = guard.create_token("alice", "m", scopes=["management"])
     for path, method in sorted(operations):
-        concrete = path.replace("{id}", manager.info.id)
+        concrete = path.replace("{id}", manager.info.id).replace("{owner}", "bob")
         answer = client.open(concrete, method=method, headers=bearer(manager.token),
                              data={"token": "tg_x"} if path.endswith(("/revoke", "/introspect")) else None)
         assert answer.status_code not in (404, 405), (path, method, answer.status_code)
