@@ -2,7 +2,7 @@
 
 Wall-clock ratios move by a few percent from run to run on a shared machine;
 an instruction count does not. Each contender of ``bench_web.py`` (bare,
-tokenguard, the peer; Flask and Starlette) and of ``bench_django.py`` (the bare
+tokenguard, the peer, tokenguard with a token's ``allowed_networks``; Flask and Starlette) and of ``bench_django.py`` (the bare
 DRF endpoint, tokenguard, django-rest-knox, djangorestframework-api-key; on an
 SQLite file migrated and filled once, before valgrind, and copied for each run)
 runs in its own process under ``valgrind --tool=callgrind`` twice, once serving
@@ -39,15 +39,17 @@ from common import HERE
 DJANGO_WARM_UP = 50  # requests, as many as the Flask child's
 
 CONTENDERS = [(framework, name) for framework in ("Flask", "Starlette")
-              for name in ("bare", "tokenguard", "peer")]
+              for name in ("bare", "tokenguard", "peer", "networks")]
 CONTENDERS += [("Django", name) for name in ("bare", "tokenguard", "knox", "api_key")]
 LABELS = {
     ("Flask", "bare"): "bare endpoint",
     ("Flask", "tokenguard"): "tokenguard @require_scope",
     ("Flask", "peer"): "Flask-HTTPAuth HTTPTokenAuth (dict of tokens)",
+    ("Flask", "networks"): "the same, token with allowed_networks (client allowed)",
     ("Starlette", "bare"): "bare endpoint",
     ("Starlette", "tokenguard"): "TokenGuardMiddleware + @require_scope",
     ("Starlette", "peer"): "AuthenticationMiddleware + @requires (dict)",
+    ("Starlette", "networks"): "the same, token with allowed_networks (client allowed)",
     ("Django", "bare"): "bare DRF endpoint",
     ("Django", "tokenguard"): "middleware + TokenGuardAuthentication + HasScope",
     ("Django", "knox"): "django-rest-knox TokenAuthentication",
@@ -72,13 +74,18 @@ def serve(framework: str, name: str, requests: int) -> None:
         guard = TokenGuard(f"sqlite:///{tmp}/web.db", secret_key=bench_web.KEY,
                            load_entry_points=False, max_tokens_per_owner=None, cache_ttl=3600)
         token = guard.create_token("alice", "bench", scopes=["read"]).token
+        app_name, sent = name, token
+        if name == "networks":  # the tokenguard endpoint, called with a token fenced to networks
+            app_name = "tokenguard"
+            sent = guard.create_token("alice", "fenced", scopes=["read"],
+                                      allowed_networks=bench_web.NETWORKS).token
         if framework == "Flask":
-            call = bench_web.wsgi_caller(bench_web.flask_apps(guard, token)[name], token)
+            call = bench_web.wsgi_caller(bench_web.flask_apps(guard, token)[app_name], sent)
             for _ in range(bench_web.BATCH + requests):  # the same warm-up in both runs
                 call()
         else:
             loop = asyncio.new_event_loop()
-            batch = bench_web.asgi_caller(bench_web.starlette_apps(guard, token)[name], token, loop)
+            batch = bench_web.asgi_caller(bench_web.starlette_apps(guard, token)[app_name], sent, loop)
             for _ in range(1 + requests // bench_web.BATCH):  # requests of BATCH each
                 batch()
         guard.close()

@@ -62,6 +62,7 @@ def sqlite_table(workdir: Path, size: int, label: str, now: datetime) -> str:
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         connection.execute("PRAGMA synchronous=OFF")
+        connection.execute("PRAGMA cache_size=-262144")  # 256 MiB: four indexes of 1M rows, built in memory
         connection.execute("BEGIN")
         placeholders = ", ".join("?" for _ in COLUMNS)
         connection.executemany(
