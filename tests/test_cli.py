@@ -138,6 +138,13 @@ def test_create_defaults_and_admin(cli: CLI, guard: Checker) -> None:
     guard.require(admin, "management", project="anything")
 
 
+def test_create_refuses_an_id_the_settings_page_routes_use(cli: CLI) -> None:
+    refused = cli("token", "create", "shadowed", "--owner", "alice", "--id", "admin")
+    assert refused.code == 2 and "id 'admin' is reserved" in refused.error_line
+    assert refused.out == ""
+    assert cli("token", "list", "--json").out.strip() == "[]"
+
+
 def test_create_records_the_cli_as_actor(cli: CLI, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO", logger="tokenguard.audit")
     token = cli.create("audited", "--owner", "alice")

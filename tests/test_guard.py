@@ -24,6 +24,7 @@ from tokenguard import (
     TokenNotFound,
     TokenRecord,
     ValidationError,
+    validation,
 )
 from tokenguard.guard import TOUCH_INTERVAL
 
@@ -174,6 +175,14 @@ def test_token_id_conflict(guard: TokenGuard) -> None:
         make(guard, owner="bob", token_id="deploy")
     assert caught.value.token_id == "deploy"
     assert [i.id for i in guard.list_tokens("bob")] == []
+
+
+@pytest.mark.parametrize("route", sorted(validation.RESERVED_TOKEN_IDS))
+def test_an_id_the_web_routes_use_is_refused(guard: TokenGuard, route: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        make(guard, token_id=route)
+    assert caught.value.field == "id" and "reserved" in str(caught.value)
+    assert guard.list_tokens("alice") == []
 
 
 def test_per_owner_limit(guard: TokenGuard, clock: Clock) -> None:

@@ -79,6 +79,15 @@ def test_token_id_rules() -> None:
         assert not validation.is_token_id(bad)
 
 
+@pytest.mark.parametrize("route", ["admin", "static", "self", "secret-scanning", "revoke", "introspect"])
+def test_the_web_layers_route_names_are_no_token_ids(route: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validation.token_id(route)
+    assert caught.value.field == "id" and f"id '{route}' is reserved" in str(caught.value)
+    assert validation.is_token_id(route)  # a token made before the reservation is still found
+    assert validation.token_id(route + "-2") == route + "-2"
+
+
 def test_projects() -> None:
     assert validation.projects(None) == frozenset()
     assert validation.projects([]) == frozenset()

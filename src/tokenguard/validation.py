@@ -20,6 +20,9 @@ MAX_NETWORKS = 50
 MAX_AGENT_LENGTH = 200
 MAX_ADDRESS_LENGTH = 64
 TOKEN_ID_PATTERN = re.compile(r"[a-z0-9_-]{1,64}")
+#: Ids the web layer's own routes use below ``settings_path`` and ``api_path``: a token so
+#: named would be shadowed by the route (``/admin`` is the inventory, not token "admin"'s page).
+RESERVED_TOKEN_IDS = frozenset({"admin", "static", "self", "secret-scanning", "revoke", "introspect"})
 PROJECT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
 # Cc: control; Cf: format (bidi overrides, zero-width); Zl/Zp: line and paragraph
 # separators; Cs: lone surrogates (not encodable); Co/Cn: private use, unassigned.
@@ -71,12 +74,17 @@ def owner(value: object) -> str:
 
 
 def token_id(value: object) -> str:
+    """A chosen id for a new token: ``[a-z0-9_-]{1,64}``, and none of ``RESERVED_TOKEN_IDS``."""
     if not isinstance(value, str) or not TOKEN_ID_PATTERN.fullmatch(value):
         raise ValidationError("id must match [a-z0-9_-]{1,64}", field="id")
+    if value in RESERVED_TOKEN_IDS:
+        raise ValidationError(f"id {value!r} is reserved for the settings page and API routes "
+                              f"(reserved: {', '.join(sorted(RESERVED_TOKEN_IDS))})", field="id")
     return value
 
 
 def is_token_id(value: object) -> bool:
+    """True for any id a stored token may have (a reserved one too: it may predate the reservation)."""
     return isinstance(value, str) and TOKEN_ID_PATTERN.fullmatch(value) is not None
 
 
