@@ -85,7 +85,7 @@ def test_the_admin_page_in_german(app: Flask, guard: TokenGuard) -> None:
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and '<html lang="de"' in text
     assert "<h1>Alle API-Tokens</h1>" in text
-    assert "Token-Richtlinie" in text and "Tokens pro Inhaber" in text and ">Nein<" not in text
+    assert "Token-Richtlinie" in text and "Tokens pro Konto" in text and ">Nein<" not in text
     assert "Filter anwenden" in text and "Konto deaktivieren" in text
     for english in ("All API tokens", "Apply filters", "Token policy", "Deactivate owner", "Revoke"):
         assert f">{english}<" not in text
@@ -123,3 +123,9 @@ def test_a_deactivated_owners_reapprove_is_refused_in_german(app: Flask, guard: 
     assert refused.status_code == 403
     assert "Ihr Konto ist deaktiviert" in refused.get_data(as_text=True)
     assert guard.get_token("ci").status == "revoked"
+
+
+def test_a_filter_the_page_cannot_read_is_explained_in_german(app: Flask) -> None:
+    bad = Browser(app, "root").client.get(f"{ADMIN}?expiring_within_days=soon", headers=GERMAN)
+    assert bad.status_code == 400
+    assert "„Läuft ab innerhalb von“ erwartet eine ganze Zahl von Tagen." in bad.get_data(as_text=True)

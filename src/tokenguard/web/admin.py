@@ -61,6 +61,17 @@ REVOKED = N_("Revoked “%(name)s” of %(owner)s.")
 DELETED = N_("Deleted “%(name)s” of %(owner)s.")
 DEACTIVATED = N_("Deactivated %(owner)s: %(count)s token(s) revoked.")
 REACTIVATED = N_("Reactivated %(owner)s: no token was revived.")
+#: what the page says of a filter it cannot read (the API's JSON names the field, in English).
+FILTER_ERRORS = {
+    "status": N_("Choose a status from the list."),
+    "scope": N_("Choose a permission from the list."),
+    "sort": N_("Sort by one of the columns of the table."),
+    "page": N_("There is no such page."),
+    "expiring_within_days": N_("“Expiring within” takes a whole number of days."),
+    "unused_for_days": N_("“Unused for” takes a whole number of days."),
+}
+CHECK_FILTERS = N_("Check the filters.")
+NO_SUCH_OWNER = N_("There is no such owner.")
 
 
 def is_admin_api_path(path: str) -> bool:
@@ -389,7 +400,7 @@ class AdminPage:
         try:
             caller = Caller(validation.owner(request.owner))
         except ValidationError as exc:
-            return self.page.problem(request, exc, message=f"Your account cannot hold API tokens: {exc}.")
+            return self.page.problem(request, exc)  # "Your account cannot hold API tokens."
         self.admin.check(caller.owner)
         form: forms.Form = {}
         if method == "POST":
@@ -406,8 +417,8 @@ class AdminPage:
         owner, action = owner_route(path, method)
         try:
             return self._owner_action(request, caller, back, owner, action or "")
-        except ValidationError as exc:  # an owner id that no owner can have
-            return self._redirect(request, back, Flash("error", str(exc)), caller.owner)
+        except ValidationError:  # an owner id that no owner can have
+            return self._redirect(request, back, Flash("error", NO_SUCH_OWNER), caller.owner)
 
     def _sign_in(self, request: WebRequest) -> WebResponse:
         if self.options.login_url:
@@ -433,7 +444,7 @@ class AdminPage:
         try:
             query = InventoryQuery.parse(request.query, self.guard)
         except ValidationError as exc:
-            query, status, error = InventoryQuery(), 400, str(exc)
+            query, status, error = InventoryQuery(), 400, FILTER_ERRORS.get(exc.field or "", CHECK_FILTERS)
         found = inventory(self.guard, query) if not error else Inventory([], 0, 1, 1)
         return self._render(request, owner, query, found, status=status, error=error, flash=flash,
                             headers=clear)
