@@ -2,9 +2,10 @@
 
 Wall-clock ratios move by a few percent from run to run on a shared machine;
 an instruction count does not. Each contender of ``bench_web.py`` (bare,
-tokenguard, the peer, tokenguard with a token's ``allowed_networks``; Flask and Starlette) and of ``bench_django.py`` (the bare
-DRF endpoint, tokenguard, django-rest-knox, djangorestframework-api-key; on an
-SQLite file migrated and filled once, before valgrind, and copied for each run)
+tokenguard, the peer, tokenguard with a token's ``allowed_networks``; Flask and
+Starlette) and of ``bench_django.py`` (the bare DRF endpoint, tokenguard,
+django-rest-knox, djangorestframework-api-key; on an SQLite file migrated and
+filled once, before valgrind, and copied for each run)
 runs in its own process under ``valgrind --tool=callgrind`` twice, once serving
 no request and once serving ``--requests``; the difference, divided, is what one
 request executes. Hash randomisation is off in both runs so that their start-up
