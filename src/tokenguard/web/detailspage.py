@@ -17,7 +17,7 @@ from typing import Any
 from tokenguard.errors import ValidationError
 from tokenguard.guard import DEFAULT, TokenGuard, _Default
 from tokenguard.models import TokenInfo
-from tokenguard.web import forms, pageview
+from tokenguard.web import forms, listing, pageview
 from tokenguard.web.api import parse_grace
 from tokenguard.web.details import EDIT_FIELDS, SAVED, EditForm, edit_form_of, token_details
 from tokenguard.web.flash import Flash, FlashCookies
@@ -40,9 +40,20 @@ def details_path(root: str, token_id: str) -> str:
 
 
 def return_path(form: forms.Form, root: str, token_id: str) -> str:
-    """Where an action on a token goes back to: its details page when the form says so, else the list."""
+    """Where an action on a token goes back to: its details page when the form says so, else the list.
+
+    The list as the form's ``list_query`` asked for it (sorted, filtered, paged), always below ``root``.
+    """
     back = form.get("return_to", [])
-    return details_path(root, token_id) if back == [RETURN_TO_DETAILS] else root
+    if back == [RETURN_TO_DETAILS]:
+        return details_path(root, token_id)
+    return list_query_of(form).link(root)
+
+
+def list_query_of(form: forms.Form) -> listing.ListQuery:
+    """The table's view an action form was sent from (the plain list when it says none, or twice)."""
+    sent = form.get(listing.LIST_QUERY_FIELD, [])
+    return listing.ListQuery.from_text(sent[0]) if len(sent) == 1 else listing.ListQuery()
 
 
 @dataclass(frozen=True, slots=True)

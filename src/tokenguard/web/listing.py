@@ -6,6 +6,10 @@ is the default, never an error): ``sort`` (``name``, ``permission``, ``created``
 ``status`` (``active``, ``revoked``, ``expired`` or ``all``, the default), ``q``
 (a case-insensitive part of the name) and ``page`` (pages of ``PAGE_SIZE``; past
 the last one, the last one).
+
+The action forms (revoke, re-approve, rotate, delete) carry the table's query in the
+hidden field ``LIST_QUERY_FIELD``, so that they come back to the same view; it is read
+as ``ListQuery.from_text`` reads it, so only these parameters pass, below the page.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from tokenguard.models import TokenInfo
 from tokenguard.scopes import ScopeHierarchy
@@ -29,6 +33,10 @@ DEFAULT_SORT = "-created"
 STATUS_FILTERS = ("all", "active", "revoked", "expired")
 MAX_SEARCH = 100
 MAX_PAGE = 1_000_000
+#: the action forms' hidden field holding the table's query string (``ListQuery.text``).
+LIST_QUERY_FIELD = "list_query"
+#: longer than any query ``ListQuery.text`` writes (a search of MAX_SEARCH 4-byte characters).
+MAX_LIST_QUERY = 2048
 
 Item = TypeVar("Item")
 
@@ -131,6 +139,16 @@ class ListQuery:
             search=" ".join(params.get("q", "").split())[:MAX_SEARCH],
             page=whole_number(page, 1, MAX_PAGE) or 1,
         )
+
+    @classmethod
+    def from_text(cls, text: str) -> ListQuery:
+        """From a query string (``sort=name&page=2``), as ``parse`` reads parameters."""
+        return cls.parse(dict(parse_qsl(text[:MAX_LIST_QUERY])))
+
+    @property
+    def text(self) -> str:
+        """The query string that asks for this, defaults left out (``""``: the plain list)."""
+        return urlencode(self.params())
 
     @property
     def column(self) -> str:

@@ -39,7 +39,7 @@ from tokenguard.web.answers import (
     RequestTooLarge,
     error_response,
 )
-from tokenguard.web.detailspage import DetailsPage, return_path, rotation_from_form
+from tokenguard.web.detailspage import DetailsPage, list_query_of, return_path, rotation_from_form
 from tokenguard.web.flash import Flash, FlashCookies
 from tokenguard.web.gate import Gate, refuse_admin
 from tokenguard.web.http import WebRequest, WebResponse
@@ -289,15 +289,20 @@ class SettingsPage:
         # the core's end of the grace (capped by the token's expiry), to say when the old secret stops
         record = self.guard.store.get(token_id) if choice.grace is not None else None
         return self._render(request, owner, issued=issued, issued_action="rotated",
-                            previous_until=record.previous_valid_until if record else None)
+                            previous_until=record.previous_valid_until if record else None,
+                            query=list_query_of(form))
 
     def _delete(self, request: WebRequest, owner: str, form: forms.Form, token_id: str) -> WebResponse:
         info = self.gate.owned(token_id, owner)
         confirmed = forms.form_value(form, "confirm") == "yes" if len(form.get("confirm", [])) == 1 else False
+        query = list_query_of(form) if request.method.upper() == "POST" else listing.ListQuery.parse(
+            request.query)
         if request.method.upper() != "POST" or not confirmed:
             context = {"root": request.base_url, "app_name": self.options.app_name, "owner": owner,
                        "csrf_token": self.gate.csrf.issue(owner), "row": pageview.token_row(
-                           info, self.guard, self.guard.clock())}
+                           info, self.guard, self.guard.clock()),
+                       "list_query": query.text, "back": query.link(request.base_url)}
             return self.renderer.page("confirm_delete.html", context, request=request)
         self.guard.delete(token_id, actor=owner, remote=request.remote)
-        return self._redirect(request, owner, Flash("success", f"Deleted “{info.name}”."))
+        return self._redirect(request, owner, Flash("success", f"Deleted “{info.name}”."),
+                              query.link(request.base_url))
