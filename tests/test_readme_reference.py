@@ -133,5 +133,38 @@ def test_every_adapter_option_has_a_row() -> None:
         assert f"`{key}`" in text or key in {s.name for s in core.SETTINGS}, key
 
 
+#: ``WebOptions`` fields an adapter fills in itself: Flask passes its context processors' values.
+FILLED_BY_THE_ADAPTER = {"template_context"}
+
+
+def test_every_web_option_is_an_option_of_every_adapter() -> None:
+    asgi = set(inspect.signature(TokenGuardMiddleware).parameters)
+    for field in dataclasses.fields(WebOptions):
+        if field.name in FILLED_BY_THE_ADAPTER:
+            continue
+        assert field.name in FLASK_WEB_KEYS.values(), f"no TOKENGUARD_{field.name.upper()} in Flask"
+        assert field.name in asgi, f"no {field.name}= argument of TokenGuardMiddleware"
+        assert field.name in DJANGO_KEYS, f"no {field.name!r} key in Django's TOKENGUARD"
+
+
+def test_the_management_scope_and_the_csrf_age_reach_each_adapter() -> None:
+    import secrets
+
+    from flask import Flask
+    from starlette.applications import Starlette
+
+    from tokenguard import TokenGuard
+    from tokenguard_flask import FlaskTokenGuard
+
+    guard = TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False)
+    app = Flask(__name__)
+    app.config.update(TOKENGUARD_MANAGEMENT_SCOPE="write", TOKENGUARD_CSRF_MAX_AGE=600)
+    FlaskTokenGuard(app, guard)
+    flask_options = app.extensions["tokenguard"].web.options
+    middleware = TokenGuardMiddleware(Starlette(), guard=guard, management_scope="write", csrf_max_age=600)
+    for options in (flask_options, middleware.options):
+        assert (options.management_scope, options.csrf_max_age) == ("write", 600)
+
+
 if __name__ == "__main__":
     print(START + table(), end="")

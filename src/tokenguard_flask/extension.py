@@ -51,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     "HOST": None,
     "LOGIN_URL": None,
     "MAX_BODY_SIZE": 64 * 1024,
+    "MANAGEMENT_SCOPE": "management",
+    "CSRF_MAX_AGE": 24 * 3600,
     # the page inside the app (tokenguard_flask.hostpage fills in what the app has itself)
     "OWNER_DISPLAY": None,
     # projects_loader(owner) -> list[str]: a picker of the host's projects (others refused)
@@ -75,7 +77,8 @@ _WEB_KEYS = {
     "AUTHORIZATION_HEADER": "authorization_header", "TOKEN_HEADERS": "token_headers",
     "SETTINGS_PATH": "settings_path", "API_PATH": "api_path", "REALM": "realm", "ENV_VAR": "env_var",
     "ALLOW_TOKEN_MINTING": "allow_token_minting", "APP_NAME": "app_name", "LOGIN_URL": "login_url",
-    "MAX_BODY_SIZE": "max_body_size", "OWNER_DISPLAY": "owner_display",
+    "MAX_BODY_SIZE": "max_body_size", "MANAGEMENT_SCOPE": "management_scope",
+    "CSRF_MAX_AGE": "csrf_max_age", "OWNER_DISPLAY": "owner_display",
     "PROJECTS_LOADER": "projects_loader",
     "LOCALE_SELECTOR": "locale_selector", "HOME_URL": "home_url", "LOGOUT_URL": "logout_url",
     "BASE_TEMPLATE": "base_template", "CONTENT_BLOCK": "content_block", "TEMPLATES": "templates",
