@@ -357,6 +357,42 @@ def test_page_filters_sort_links_and_pages(root: Browser, guard: TokenGuard, clo
     assert bad.status_code == 400 and b"Choose a status from the list." in bad.data
 
 
+def marked_soon(page: str) -> dict[str, bool]:
+    """Each row's token name: does its row carry the "expires soon" mark (class and badge)?"""
+    marks = {}
+    for row in re.findall(r"<tr id=\"token-.*?</tr>", page, re.S):
+        name = re.search(r'class="token-name">([^<]*)<', row)
+        assert name is not None
+        badge = '<span class="badge expiring">expires soon</span>' in row
+        assert badge == ("expires-soon" in row.split(">", 1)[0]), row
+        marks[name.group(1)] = badge
+    return marks
+
+
+def test_page_marks_the_active_tokens_that_expire_within_7_days(
+        root: Browser, guard: TokenGuard, clock: Clock) -> None:
+    guard.create_token("alice", "in 7 days", expires_in=timedelta(days=7))
+    guard.create_token("bob", "in 8 days", expires_in=timedelta(days=8))
+    guard.create_token("bob", "in 90 days", expires_in=timedelta(days=90))
+    guard.create_token("carol", "never", expires_in=None)
+    guard.revoke(guard.create_token("carol", "revoked, in 1 day", expires_in=timedelta(days=1)).info.id)
+    guard.create_token("alice", "expired", expires_in=timedelta(seconds=1))
+    clock.advance(seconds=1)
+    assert marked_soon(root.client.get(ADMIN_PAGE).get_data(as_text=True)) == {
+        "in 7 days": True, "in 8 days": False, "in 90 days": False, "never": False,
+        "revoked, in 1 day": False, "expired": False}
+    clock.advance(days=1, seconds=-1)  # 8 days was 7 days to the second
+    marks = marked_soon(root.client.get(ADMIN_PAGE, query_string={"owner": "bob"}).get_data(as_text=True))
+    assert marks == {"in 8 days": True, "in 90 days": False}
+
+
+def test_asgi_page_marks_what_expires_soon(asgi: TestClient, guard: TokenGuard) -> None:
+    guard.create_token("alice", "in 2 days", expires_in=timedelta(days=2))
+    guard.create_token("bob", "in 30 days", expires_in=timedelta(days=30))
+    asgi.get("/login/root")
+    assert marked_soon(asgi.get(ADMIN_PAGE).text) == {"in 2 days": True, "in 30 days": False}
+
+
 def test_page_revoke_delete_and_deactivate_with_csrf(
     root: Browser, guard: TokenGuard, caplog: pytest.LogCaptureFixture
 ) -> None:

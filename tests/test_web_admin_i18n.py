@@ -4,6 +4,7 @@ our catalog, translated in German, French and Dutch, and the page renders in Ger
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,15 @@ def test_a_filter_the_page_cannot_read_is_explained_in_german(app: Flask) -> Non
     bad = Browser(app, "root").client.get(f"{ADMIN}?expiring_within_days=soon", headers=GERMAN)
     assert bad.status_code == 400
     assert "„Läuft ab innerhalb von“ erwartet eine ganze Zahl von Tagen." in bad.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("language", "mark"), [
+    ("de", "läuft bald ab"), ("fr", "expire bientôt"), ("nl", "verloopt binnenkort"),
+])
+def test_the_expires_soon_mark_in_each_language(app: Flask, guard: TokenGuard, language: str,
+                                                mark: str) -> None:
+    guard.create_token("alice", "short-lived", expires_in=timedelta(days=3))
+    page = Browser(app, "root").client.get(ADMIN, headers={"Accept-Language": language})
+    text = page.get_data(as_text=True)
+    assert text.count(f'<span class="badge expiring">{mark}</span>') == 1
+    assert "expires soon" not in text
