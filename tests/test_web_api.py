@@ -249,6 +249,7 @@ DEEP = "[" * 5000 + "]" * 5000
     ({"name": "x", "projects": ["no spaces"]}, "projects"),
     ({"name": "x", "id": "Bad Id"}, "id"),
     ({"name": "x", "id": 7}, "id"),
+    ({"name": "x", "id": "self"}, "id"),
     ({"name": "x", "admin": True}, "admin"),
     ({"name": "x", "owner": "bob"}, "owner"),
     ({"name": "x", "expires_in_days": 0}, "expires_in_days"),

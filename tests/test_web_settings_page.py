@@ -119,6 +119,7 @@ def test_expiry_choices(alice: Browser, guard: TokenGuard, expires: str, extra: 
     ({"name": "x" * 101}, "name-error", 400),
     ({"permission": "root"}, "permission-error", 400),
     ({"id": "Not Valid"}, "id-error", 400),
+    ({"id": "admin"}, "id-error", 400),
     ({"projects": "ok, not ok!"}, "projects-error", 400),
     ({"expires": "custom", "expires_on": ""}, "expires_on-error", 400),
     ({"expires": "custom", "expires_on": "2029-12-01"}, "expires_on-error", 400),
