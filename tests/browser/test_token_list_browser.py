@@ -118,3 +118,28 @@ def test_a_table_at_1024_px_cards_at_375_px_and_the_search_box_filters(browser: 
         assert phone.problems == []
     finally:
         phone.context.close()
+
+
+def test_revoke_and_delete_from_a_sorted_searched_second_page_come_back_to_it(
+        browser: Any, server: LiveServer, guard: TokenGuard) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(browser, server, 1024, 768)
+    try:
+        view = f"{server.url}{PAGE}?sort=name&q=job&page=2"
+        page.goto(view)
+        first = page.locator("table.tokens tbody tr").first
+        expect(first.locator(".token-name")).to_have_text("report job 32")  # 51st by name
+        first.get_by_role("button", name="Revoke").click()
+        page.wait_for_url(view)
+        expect(page.locator(".flash")).to_have_text("Revoked “report job 32”.")
+        expect(page.locator("#list-count")).to_have_text(f"51{DASH}60 of 60")
+        page.once("dialog", lambda dialog: dialog.accept())  # the script's confirm, then confirm=yes
+        page.locator("table.tokens tbody tr").last.get_by_role("button", name="Delete").click()
+        page.wait_for_url(view)
+        expect(page.locator(".flash")).to_have_text("Deleted “report job 59”.")
+        expect(page.locator("#list-count")).to_have_text(f"51{DASH}59 of 59")
+        assert len(guard.list_tokens("alice")) == 59
+        assert page.problems == []
+    finally:
+        page.context.close()
