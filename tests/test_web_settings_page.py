@@ -136,6 +136,22 @@ def test_form_errors_rerender_with_the_values_kept(alice: Browser, fields: dict[
         assert 'value="kept name"' in text
 
 
+@pytest.mark.parametrize(("language", "text"), [
+    ("en", "This id names a page of the settings or the API; choose another."),
+    ("de", "Diese ID benennt eine Seite der Einstellungen oder der API; wählen Sie eine andere."),
+    ("fr", "Cet identifiant désigne une page des paramètres ou de "
+           "l\N{RIGHT SINGLE QUOTATION MARK}API ; choisissez-en un autre."),
+    ("nl", "Deze ID is de naam van een pagina van de instellingen of de API; kies een andere."),
+])
+def test_an_id_a_route_uses_is_refused_in_the_visitors_language(alice: Browser, guard: TokenGuard,
+                                                                 language: str, text: str) -> None:
+    data = {"name": "shadowed", "permission": "read", "expires": "30", "id": " admin "}
+    response = alice.form(PAGE, data, headers={"Accept-Language": language})
+    assert response.status_code == 400
+    assert f'<p class="field-error" id="id-error">{text}</p>' in response.get_data(as_text=True)
+    assert guard.list_tokens("alice") == []
+
+
 def test_id_conflict_and_limit(alice: Browser) -> None:
     create(alice, "a", id="same")
     conflict = create(alice, "b", id="same")

@@ -250,6 +250,9 @@ class SettingsPage:
             return pageview.CreateForm(kept, {}, pageview.LIMIT_REACHED)
         if isinstance(exc, TokenIdConflict):
             return pageview.CreateForm(kept, {"id": pageview.ID_TAKEN}, "")
+        if isinstance(exc, ValidationError) and exc.field == "id" and (
+                kept.get("id", "").strip() in validation.RESERVED_TOKEN_IDS):
+            return pageview.CreateForm(kept, {"id": pageview.ID_RESERVED}, pageview.CHECK_FIELD)
         field = exc.field if isinstance(exc, ValidationError) else None
         field = {"scopes": "permission", "expires_in": "expires", "expires_at": "expires_on"}.get(
             field or "", field)

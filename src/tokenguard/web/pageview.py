@@ -37,6 +37,7 @@ PROBLEMS = {
 #: the create form's own messages (``CreateForm.message`` and ``errors``).
 LIMIT_REACHED = N_("You have reached the maximum number of tokens.")
 ID_TAKEN = N_("This id is already taken.")
+ID_RESERVED = N_("This id names a page of the settings or the API; choose another.")
 CHECK_FIELD = N_("Check the highlighted field.")
 #: the 403 page of a deactivated owner who tries to create, re-approve or rotate a token.
 OWNER_INACTIVE = N_("Your account is deactivated: no token of yours can be created, re-approved or "
