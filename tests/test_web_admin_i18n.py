@@ -17,6 +17,7 @@ from tokenguard import TokenGuard
 
 WEB = Path(__file__).resolve().parents[1] / "src" / "tokenguard" / "web"
 TEMPLATE = WEB / "templates" / "tokenguard" / "admin.html"
+MACROS = WEB / "templates" / "tokenguard" / "macros.html"
 ADMIN = f"{PAGE}/admin"
 GERMAN = {"Accept-Language": "de-DE,de;q=0.9"}
 #: attributes a person reads (or hears): never literal text, always a translated expression.
@@ -24,11 +25,13 @@ READ_ATTRIBUTES = re.compile(r'\b(?:title|placeholder|aria-label|alt|data-confir
 
 
 def admin_messages() -> set[str]:
-    """Every message id admin.html and admin.py give the catalog (as ``make messages`` finds them)."""
+    """Every message id admin.html (with the macros it imports) and admin.py give the catalog (as
+    ``make messages`` finds them)."""
     found: set[str] = set()
     options = {"trimmed": "true", "newstyle_gettext": "true"}
-    for _, message, _, _ in extract_from_file("jinja2", str(TEMPLATE), options=options):
-        found.add(message if isinstance(message, str) else message[0])
+    for template in (TEMPLATE, MACROS):
+        for _, message, _, _ in extract_from_file("jinja2", str(template), options=options):
+            found.add(message if isinstance(message, str) else message[0])
     for _, message, _, _ in extract_from_file("python", str(WEB / "admin.py"), keywords={"N_": None}):
         found.add(message if isinstance(message, str) else message[0])
     return found
