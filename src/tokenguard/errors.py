@@ -11,7 +11,8 @@ token.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
 
 _TOKEN_ID = re.compile(r"[a-z0-9_-]{1,64}")
 
@@ -194,14 +195,27 @@ class TokenIdConflict(TokenGuardError):
         super().__init__(f"a token with id {token_id!r} already exists")
 
 
+#: a value a ``ValidationError`` names (a length, a network, a lifetime), for a page to show.
+ReasonParam = str | int | timedelta
+
+
 class ValidationError(TokenGuardError, ValueError):
-    """An argument is not acceptable; ``field`` names it (and the JSON body too)."""
+    """An argument is not acceptable; ``field`` names it (and the JSON body too).
+
+    ``reason``: a short, stable code of what is wrong (``"empty"``, ``"too_long"``,
+    ``"network_host_bits"``…) and ``params`` the values it names (``{"max": 100}``), so that
+    a page can say it in its visitor's language; the message (``str()``) and the JSON stay
+    English, and neither carries the reason.
+    """
 
     error_code = "invalid_request"
     status_code = 400
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, *, reason: str | None = None,
+                 params: Mapping[str, ReasonParam] | None = None) -> None:
         self.field = field
+        self.reason = reason
+        self.params: dict[str, ReasonParam] = dict(params or {})
         super().__init__(message)
 
     def body(self) -> dict[str, str]:

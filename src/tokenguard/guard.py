@@ -256,7 +256,8 @@ class TokenGuard(Minting, Rotation, ExpiryReminders, LeakResponse):
         record = self._record(token_id)
         now = self.clock()
         if self._present(record.info).is_expired_at(now):
-            raise ValidationError("an expired token cannot be re-approved", field="id")
+            raise ValidationError("an expired token cannot be re-approved", field="id",
+                                  reason="reapprove_expired")
         if record.info.revoked_at is not None:
             self._require_active_owner(record.info.owner)
             if record.info.parent_id is not None:

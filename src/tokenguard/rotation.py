@@ -38,7 +38,8 @@ class Rotation(OwnerActivation):
         now = self.clock()
         status = self._present(record.info).status_at(now)
         if status != "active":
-            raise ValidationError(f"a {status} token cannot be rotated", field="id")
+            raise ValidationError(f"a {status} token cannot be rotated", field="id",
+                                  reason=f"rotate_{status}")
         self._require_active_owner(record.info.owner)
         secret = tokens.generate(self.prefix)
         changes: TokenChanges = {"digest": self._hasher.digest(secret), "hint": tokens.hint(secret)}

@@ -70,7 +70,8 @@ class ScopeHierarchy:
                 allowed = ", ".join(self.order)
                 # Echo only what can be a scope name: never a secret pasted in the wrong place.
                 shown = f" {scope!r}" if isinstance(scope, str) and _ECHOABLE.fullmatch(scope) else ""
-                raise ValidationError(f"unknown scope{shown}; expected one of: {allowed}", field=field)
+                raise ValidationError(f"unknown scope{shown}; expected one of: {allowed}", field=field,
+                                      reason="unknown_scope")
             result.add(scope)
         if not result:
             raise ValidationError("at least one scope is required", field=field)

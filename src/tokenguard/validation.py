@@ -34,15 +34,16 @@ def _check_text(value: object, field: str, max_length: int, *, empty: bool = Fal
         raise ValidationError(f"{field} must be a string", field=field)
     text = value.strip()
     if not text and not empty:
-        raise ValidationError(f"{field} must not be empty", field=field)
+        raise ValidationError(f"{field} must not be empty", field=field, reason="empty")
     if len(text) > max_length:
-        raise ValidationError(f"{field} must be at most {max_length} characters", field=field)
+        raise ValidationError(f"{field} must be at most {max_length} characters", field=field,
+                              reason="too_long", params={"max": max_length})
     for char in text:
         if unicodedata.category(char) in _REFUSED_CATEGORIES:
             raise ValidationError(
                 f"{field} must not contain control, format or bidirectional characters "
                 f"(found U+{ord(char):04X})",
-                field=field,
+                field=field, reason="bad_character", params={"character": f"U+{ord(char):04X}"},
             )
     return text
 
@@ -76,10 +77,11 @@ def owner(value: object) -> str:
 def token_id(value: object) -> str:
     """A chosen id for a new token: ``[a-z0-9_-]{1,64}``, and none of ``RESERVED_TOKEN_IDS``."""
     if not isinstance(value, str) or not TOKEN_ID_PATTERN.fullmatch(value):
-        raise ValidationError("id must match [a-z0-9_-]{1,64}", field="id")
+        raise ValidationError("id must match [a-z0-9_-]{1,64}", field="id", reason="id_pattern")
     if value in RESERVED_TOKEN_IDS:
         raise ValidationError(f"id {value!r} is reserved for the settings page and API routes "
-                              f"(reserved: {', '.join(sorted(RESERVED_TOKEN_IDS))})", field="id")
+                              f"(reserved: {', '.join(sorted(RESERVED_TOKEN_IDS))})", field="id",
+                              reason="id_reserved", params={"id": value})
     return value
 
 
@@ -97,11 +99,13 @@ def projects(values: object) -> frozenset[str]:
     for value in values:
         if not isinstance(value, str) or not PROJECT_PATTERN.fullmatch(value):
             raise ValidationError(
-                "each project must match [A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}", field="projects"
+                "each project must match [A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}", field="projects",
+                reason="project_pattern",
             )
         result.add(value)
     if len(result) > MAX_PROJECTS:
-        raise ValidationError(f"at most {MAX_PROJECTS} projects", field="projects")
+        raise ValidationError(f"at most {MAX_PROJECTS} projects", field="projects", reason="too_many",
+                              params={"max": MAX_PROJECTS})
     return frozenset(result)
 
 
@@ -145,26 +149,30 @@ def expiry(
         try:  # UTC, as the stores keep it; an offset may push a far date past datetime.max
             when: datetime | None = expires_at.astimezone(UTC)
         except OverflowError:
-            raise ValidationError("expiry is too far in the future", field="expires_at") from None
+            raise ValidationError("expiry is too far in the future", field="expires_at",
+                                  reason="expiry_too_far") from None
     elif expires_in is None:
         when = None
     elif isinstance(expires_in, timedelta):
         try:
             when = now + expires_in
         except OverflowError:
-            raise ValidationError("expiry is too far in the future", field="expires_in") from None
+            raise ValidationError("expiry is too far in the future", field="expires_in",
+                                  reason="expiry_too_far") from None
     else:
         raise ValidationError("expires_in must be a timedelta or None", field="expires_in")
     field = "expires_at" if expires_at is not None else "expires_in"
     if when is not None and when <= now:
-        raise ValidationError("expiry must be in the future", field=field)
+        raise ValidationError("expiry must be in the future", field=field, reason="expiry_past")
     if max_lifetime is not None:
         if when is None:
             raise ValidationError(
-                f"tokens must expire within {span(max_lifetime)} (max_lifetime)", field=field
+                f"tokens must expire within {span(max_lifetime)} (max_lifetime)", field=field,
+                reason="expiry_required", params={"lifetime": max_lifetime},
             )
         if when - now > max_lifetime:
-            raise ValidationError(f"expiry is beyond the maximum lifetime of {span(max_lifetime)}", field)
+            raise ValidationError(f"expiry is beyond the maximum lifetime of {span(max_lifetime)}", field,
+                                  reason="expiry_beyond_max", params={"lifetime": max_lifetime})
     return when
 
 
@@ -189,14 +197,16 @@ def networks(values: object) -> frozenset[str]:
     for value in values:
         result.add(str(_network(value)))
     if len(result) > MAX_NETWORKS:
-        raise ValidationError(f"at most {MAX_NETWORKS} allowed networks", field="allowed_networks")
+        raise ValidationError(f"at most {MAX_NETWORKS} allowed networks", field="allowed_networks",
+                              reason="too_many", params={"max": MAX_NETWORKS})
     return frozenset(result)
 
 
 def _network(value: object) -> Network:
     if not isinstance(value, str) or not value.isascii() or not 0 < len(value.strip()) <= 64:
         raise ValidationError("each allowed network must be a CIDR network such as "
-                              "203.0.113.0/24 or 2001:db8::/32", field="allowed_networks")
+                              "203.0.113.0/24 or 2001:db8::/32", field="allowed_networks",
+                              reason="network_invalid")
     text = value.strip()
     try:
         return ipaddress.ip_network(text)
@@ -206,9 +216,11 @@ def _network(value: object) -> Network:
         meant = ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise ValidationError(f"{text!r} is not a CIDR network such as 203.0.113.0/24 or "
-                              "2001:db8::/32", field="allowed_networks") from None
+                              "2001:db8::/32", field="allowed_networks", reason="network_not_cidr",
+                              params={"network": text}) from None
     raise ValidationError(f"{text!r} has host bits set: write the network, {meant}",
-                          field="allowed_networks")
+                          field="allowed_networks", reason="network_host_bits",
+                          params={"network": text, "meant": str(meant)})
 
 
 @functools.lru_cache(maxsize=4096)

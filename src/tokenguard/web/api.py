@@ -56,7 +56,7 @@ def parse_grace(value: object) -> timedelta | None:
     if (isinstance(value, bool) or not isinstance(value, int)
             or not 0 < value <= MAX_GRACE.total_seconds()):
         raise ValidationError('grace must be "none", "1h", "24h", "7d" or a whole number of seconds '
-                              f"up to {forms.MAX_EXPIRY_DAYS} days", field="grace")
+                              f"up to {forms.MAX_EXPIRY_DAYS} days", field="grace", reason="grace_choice")
     return timedelta(seconds=value)
 
 

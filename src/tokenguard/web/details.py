@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from tokenguard.errors import TokenNotFound
 from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
-from tokenguard.web.i18n import N_
+from tokenguard.web.i18n import N_, Message
 from tokenguard.web.pageview import Moment, TokenRow, moment, token_row
 
 #: the grace periods the rotate form offers (the API's names, ``tokenguard.web.api.GRACE_CHOICES``).
@@ -77,9 +77,9 @@ class EditForm:
 
     values: dict[str, str] = field(default_factory=dict)
     projects: list[str] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str | Message] = field(default_factory=dict)
     #: an error that belongs to no one field.
-    message: str = ""
+    message: str | Message = ""
 
 
 def grace_choices(info: TokenInfo, now: datetime) -> list[GraceChoice]:

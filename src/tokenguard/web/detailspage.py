@@ -26,6 +26,7 @@ from tokenguard.web.http import WebRequest, WebResponse
 from tokenguard.web.options import WebOptions
 from tokenguard.web.policy import TokenPolicy
 from tokenguard.web.projects import check_projects, offered_projects
+from tokenguard.web.refusals import refusal
 from tokenguard.web.render import Renderer
 
 #: the one value of the ``return_to`` field that sends an action back to the details page.
@@ -117,8 +118,8 @@ class DetailsPage:
         projects = forms.projects_from_form(form)
         values["projects"] = ", ".join(projects)[:_KEPT_LENGTH]
         field = exc.field if exc.field in EDIT_FIELDS else ""
-        return EditForm(values, projects, {field: str(exc)} if field else {},
-                        "" if field else str(exc))
+        said = refusal(exc)
+        return EditForm(values, projects, {field: said} if field else {}, "" if field else said)
 
     def _render(self, request: WebRequest, owner: str, info: TokenInfo, form: EditForm, *,
                 status: int = 200, flash: Flash | None = None,

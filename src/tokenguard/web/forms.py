@@ -148,7 +148,8 @@ def _days(value: object, field: str) -> timedelta | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_EXPIRY_DAYS:
         raise ValidationError(f"{field} must be a whole number of days from 1 to {MAX_EXPIRY_DAYS}, "
-                              "or null for no expiry", field=field)
+                              "or null for no expiry", field=field, reason="expiry_days",
+                              params={"max": MAX_EXPIRY_DAYS})
     return timedelta(days=value)
 
 
@@ -157,19 +158,21 @@ def parse_expiry(value: object, field: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > 40:
-        raise ValidationError(f"{field} must be a date or an RFC 3339 date-time", field=field)
+        raise ValidationError(f"{field} must be a date or an RFC 3339 date-time", field=field,
+                              reason="date_format")
     try:
         if len(value) == 10:
             return datetime.combine(date.fromisoformat(value) + timedelta(days=1), time(), UTC)
         when = datetime.fromisoformat(value)
     except (ValueError, OverflowError):
-        raise ValidationError(f"{field} must be a date or an RFC 3339 date-time", field=field) from None
+        raise ValidationError(f"{field} must be a date or an RFC 3339 date-time", field=field,
+                              reason="date_format") from None
     if when.tzinfo is None:
         raise ValidationError(f"{field} must include a time zone, like 2030-01-01T00:00:00Z", field=field)
     try:
         return when.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
-        raise ValidationError(f"{field} is out of range", field=field) from None
+        raise ValidationError(f"{field} is out of range", field=field, reason="date_range") from None
 
 
 def update_from_json(data: dict[str, Any]) -> tuple[str | None, list[str] | None]:
@@ -230,11 +233,11 @@ def expiry_from_form(form: Form, guard: TokenGuard,
     elif choice == "custom":
         expires_at = parse_expiry(form_value(form, "expires_on") or "", "expires_on")
         if expires_at is None or len(form_value(form, "expires_on") or "") != 10:
-            raise ValidationError("choose a date", field="expires_on")
+            raise ValidationError("choose a date", field="expires_on", reason="date_missing")
     elif choice.isascii() and choice.isdigit() and len(choice) <= 5:  # not "³": int() refuses it
         expires_in = _days(int(choice), "expires")
     else:
-        raise ValidationError("choose an expiry", field="expires")
+        raise ValidationError("choose an expiry", field="expires", reason="expiry_choice")
     return expires_in, expires_at
 
 

@@ -132,5 +132,5 @@ class Gate:
 def refuse_admin(info: TokenInfo) -> TokenInfo:
     """Admin tokens are re-enabled and re-issued only from the CLI or the core API, never the web."""
     if info.admin:
-        raise ValidationError("admin tokens are managed from the CLI only", field="id")
+        raise ValidationError("admin tokens are managed from the CLI only", field="id", reason="admin_token")
     return info

@@ -149,6 +149,25 @@ def language_tag(locale: str) -> str:
 # -- what a render call gets ----------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
+class Message:
+    """A message id of our catalog (``N_``-marked) and the values of its ``%(…)s`` placeholders.
+
+    What the page is handed to show (a field's error, a flash), translated when
+    rendered (:meth:`PageLanguage.message`); ``str()`` is the English text, filled in.
+    """
+
+    text: str
+    params: tuple[tuple[str, MessageParam], ...] = ()
+
+    def __str__(self) -> str:
+        return PageLanguage.of(SOURCE_LOCALE).message(self)
+
+
+#: a placeholder's value: text shown as is, a message translated, a length of time worded.
+MessageParam = str | timedelta | Message
+
+
+@dataclass(frozen=True, slots=True)
 class PageLanguage:
     """One request's language: translations, dates and time spans in ``locale``."""
 
@@ -169,22 +188,41 @@ class PageLanguage:
     def ngettext(self, singular: str, plural: str, count: int) -> str:
         return self.translations.ngettext(singular, plural, count)
 
-    def message(self, text: str, params: Iterable[tuple[str, str]] = ()) -> str:
+    def message(self, text: str | Message, params: Iterable[tuple[str, MessageParam]] = ()) -> str:
         """A message id the page was handed as data (``N_``-marked), translated; other text as is.
 
         Only a message of ours with ``params`` is %-formatted, with them (a flash's
         ``%(name)s``): a token's name is a value filled in, never part of the format.
+        A :class:`Message` brings its own; a value that is itself a ``Message`` is
+        translated too, and a ``timedelta`` is worded in the locale ("90 Tage").
         """
+        if isinstance(text, Message):
+            params = (*text.params, *params)
+            text = text.text
         if text not in own_messages():
             return text
         translated = self.translations.gettext(text)
-        values = dict(params)
+        values = {name: self._value(value) for name, value in params}
         if not values:
             return translated
         try:
             return translated % values
         except (KeyError, ValueError, TypeError):  # a catalog entry that lost a placeholder
             return text % values
+
+    def _value(self, value: MessageParam) -> str:
+        if isinstance(value, Message):
+            return self.message(value)
+        if isinstance(value, timedelta):
+            return self.span(value)
+        return value
+
+    def span(self, value: timedelta) -> str:
+        """A length of time in its largest whole unit: ``90 days``, ``90 Tage``, ``12 heures``."""
+        seconds = int(value.total_seconds())
+        unit: Unit | Literal["second"] = next(
+            (name for name, size in _UNITS if seconds >= size and seconds % size == 0), "second")
+        return format_timedelta(value, granularity=unit, threshold=1e9, locale=self.locale)
 
     def date(self, day: date | datetime) -> str:
         """A short date: ``15 Dec 2030``, ``15. Dez. 2030``, ``15 déc. 2030``, ``15 dec 2030``."""

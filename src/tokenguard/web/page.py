@@ -43,10 +43,12 @@ from tokenguard.web.detailspage import DetailsPage, list_query_of, return_path, 
 from tokenguard.web.flash import Flash, FlashCookies
 from tokenguard.web.gate import Gate, refuse_admin
 from tokenguard.web.http import WebRequest, WebResponse
+from tokenguard.web.i18n import Message
 from tokenguard.web.options import WebOptions
 from tokenguard.web.pageview import PROBLEMS
 from tokenguard.web.policy import LevelNotOffered, TokenPolicy
 from tokenguard.web.projects import check_projects, offered_projects
+from tokenguard.web.refusals import refusal, refused_flash
 from tokenguard.web.render import Renderer
 from tokenguard.web.signin import signin_redirect
 
@@ -207,8 +209,7 @@ class SettingsPage:
             if replay_id is None and not self._just_created(owner, spec):
                 return self._render(request, owner, status=409,
                                     form=self._form_error(TokenIdConflict(""), kept))
-            return self._redirect(request, owner, Flash(
-                "info", "That token was already created; its secret is shown only once."))
+            return self._redirect(request, owner, Flash("info", pageview.ALREADY_CREATED))
         except TokenGuardError as exc:
             return self._render(request, owner, status=exc.status_code,
                                 form=self._form_error(exc, kept))
@@ -250,15 +251,13 @@ class SettingsPage:
             return pageview.CreateForm(kept, {}, pageview.LIMIT_REACHED)
         if isinstance(exc, TokenIdConflict):
             return pageview.CreateForm(kept, {"id": pageview.ID_TAKEN}, "")
-        if isinstance(exc, ValidationError) and exc.field == "id" and (
-                kept.get("id", "").strip() in validation.RESERVED_TOKEN_IDS):
-            return pageview.CreateForm(kept, {"id": pageview.ID_RESERVED}, pageview.CHECK_FIELD)
         field = exc.field if isinstance(exc, ValidationError) else None
         field = {"scopes": "permission", "expires_in": "expires", "expires_at": "expires_on"}.get(
             field or "", field)
+        said = refusal(exc) if isinstance(exc, ValidationError) else Message(str(exc))
         if field in ("name", "permission", "id", "expires", "expires_on", "projects"):
-            return pageview.CreateForm(kept, {field: str(exc)}, pageview.CHECK_FIELD)
-        return pageview.CreateForm(kept, {}, str(exc))
+            return pageview.CreateForm(kept, {field: said}, pageview.CHECK_FIELD)
+        return pageview.CreateForm(kept, {}, said)
 
     def _change(self, request: WebRequest, owner: str, form: forms.Form, token_id: str) -> WebResponse:
         info = self.gate.owned(token_id, owner)
@@ -267,12 +266,14 @@ class SettingsPage:
         try:
             if verb == "revoke":
                 self.guard.revoke(token_id, actor=owner, remote=request.remote)
-                return self._redirect(request, owner, Flash("success", f"Revoked “{info.name}”."), back)
+                return self._redirect(request, owner, Flash("success", pageview.REVOKED,
+                                                            (("name", info.name),)), back)
             refuse_admin(info)
             self.guard.reapprove(token_id, actor=owner, remote=request.remote)
         except ValidationError as exc:
-            return self._redirect(request, owner, Flash("error", f"“{info.name}”: {exc}"), back)
-        return self._redirect(request, owner, Flash("success", f"Re-approved “{info.name}”."), back)
+            return self._redirect(request, owner, refused_flash(info.name, exc), back)
+        return self._redirect(request, owner, Flash("success", pageview.REAPPROVED, (("name", info.name),)),
+                              back)
 
     def _rotate(self, request: WebRequest, owner: str, form: forms.Form, token_id: str) -> WebResponse:
         info = self.gate.owned(token_id, owner)
@@ -280,7 +281,7 @@ class SettingsPage:
         seen = forms.form_value(form, "hint") if len(form.get("hint", [])) == 1 else None
         if seen is not None and seen != info.hint:  # the form was sent again after a rotation
             return self._redirect(request, owner, Flash(
-                "info", f"“{info.name}” was already rotated; its new secret is shown only once."), back)
+                "info", pageview.ALREADY_ROTATED, (("name", info.name),)), back)
         try:
             refuse_admin(info)
             choice = rotation_from_form(form, self.guard)
@@ -288,7 +289,7 @@ class SettingsPage:
             issued = self.guard.rotate(token_id, grace=choice.grace, expires_in=choice.expires_in,
                                        expires_at=choice.expires_at, actor=owner, remote=request.remote)
         except ValidationError as exc:
-            return self._redirect(request, owner, Flash("error", f"“{info.name}”: {exc}"), back)
+            return self._redirect(request, owner, refused_flash(info.name, exc), back)
         # the core's end of the grace (capped by the token's expiry), to say when the old secret stops
         record = self.guard.store.get(token_id) if choice.grace is not None else None
         return self._render(request, owner, issued=issued, issued_action="rotated",
@@ -307,5 +308,5 @@ class SettingsPage:
                        "list_query": query.text, "back": query.link(request.base_url)}
             return self.renderer.page("confirm_delete.html", context, request=request)
         self.guard.delete(token_id, actor=owner, remote=request.remote)
-        return self._redirect(request, owner, Flash("success", f"Deleted “{info.name}”."),
+        return self._redirect(request, owner, Flash("success", pageview.DELETED, (("name", info.name),)),
                               query.link(request.base_url))

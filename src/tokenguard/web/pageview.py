@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from tokenguard.guard import TokenGuard
 from tokenguard.models import TokenInfo
 from tokenguard.web.forms import ExpiryChoice, expiry_choices
-from tokenguard.web.i18n import N_
+from tokenguard.web.i18n import N_, Message
 from tokenguard.web.listing import expires_soon
 from tokenguard.web.policy import TokenPolicy
 from tokenguard.web.shapes import permission, timestamp
@@ -39,6 +39,12 @@ LIMIT_REACHED = N_("You have reached the maximum number of tokens.")
 ID_TAKEN = N_("This id is already taken.")
 ID_RESERVED = N_("This id names a page of the settings or the API; choose another.")
 CHECK_FIELD = N_("Check the highlighted field.")
+#: the flashes after an action on a token (``%(name)s`` filled in by the page, once translated).
+REVOKED = N_("Revoked “%(name)s”.")
+REAPPROVED = N_("Re-approved “%(name)s”.")
+DELETED = N_("Deleted “%(name)s”.")
+ALREADY_ROTATED = N_("“%(name)s” was already rotated; its new secret is shown only once.")
+ALREADY_CREATED = N_("That token was already created; its secret is shown only once.")
 #: the 403 page of a deactivated owner who tries to create, re-approve or rotate a token.
 OWNER_INACTIVE = N_("Your account is deactivated: no token of yours can be created, re-approved or "
                     "rotated until an administrator reactivates it.")
@@ -120,8 +126,8 @@ class CreateForm:
     """The create form's values (kept after an error) and the error of each field."""
 
     values: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    message: str = ""
+    errors: dict[str, str | Message] = field(default_factory=dict)
+    message: str | Message = ""
 
 
 @dataclass(frozen=True, slots=True)
