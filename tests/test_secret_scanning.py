@@ -1,18 +1,15 @@
 """GitHub's secret-scanning partner endpoint, ``POST {api_path}/secret-scanning``, on Flask and ASGI.
 
 The test makes its own ECDSA P-256 keys, publishes them from a key server of its own on
-127.0.0.1 (``http.server`` in a thread), and signs bodies as GitHub does: base64 DER
-over the raw body. The key cache's clock is the test's, so nothing waits.
+127.0.0.1 and signs bodies as GitHub does (``_secret_scanning_support``). The key
+cache's clock is the test's, so nothing waits.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,9 +17,7 @@ import pytest
 
 pytest.importorskip("cryptography")
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
+from _secret_scanning_support import REPO, Key, KeyServer, key_server, sha256
 from _testclock import ManualClock
 from test_web_api_round2 import API, AsgiClient, Client, FlaskClient, make_guard
 from tokenguard import TokenGuard, TokenInfo, hookimpl
@@ -39,58 +34,6 @@ from tokenguard.web.secret_scanning import (
 )
 
 PATH = f"{API}/secret-scanning"
-
-
-class Key:
-    def __init__(self, identifier: str) -> None:
-        self.identifier = identifier
-        self.private = ec.generate_private_key(ec.SECP256R1())
-
-    def pem(self) -> str:
-        return self.private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-    def sign(self, body: bytes) -> str:
-        return base64.b64encode(self.private.sign(body, ec.ECDSA(hashes.SHA256()))).decode()
-
-
-class KeyServer:
-    """Publishes ``{"public_keys": [...]}`` at ``url``; counts the requests."""
-
-    def __init__(self) -> None:
-        self.keys: list[Key] = []
-        self.requests = 0
-        self.broken = False
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.requests += 1
-                if outer.broken:
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                body = json.dumps({"public_keys": [
-                    {"key_identifier": k.identifier, "key": k.pem(), "is_current": True}
-                    for k in outer.keys]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/meta/public_keys/secret_scanning"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
 
 
 class Seconds:
@@ -134,9 +77,8 @@ class World:
 
 @pytest.fixture
 def server() -> Iterator[KeyServer]:
-    made = KeyServer()
-    yield made
-    made.close()
+    with key_server() as made:
+        yield made
 
 
 def enable(client: Client, url: str, seconds: Seconds) -> GithubKeys:
@@ -164,13 +106,6 @@ def world(request: pytest.FixtureRequest, server: KeyServer) -> Iterator[World]:
 def foreign_token(guard: TokenGuard) -> str:
     body = "Z" * 32
     return f"{guard.prefix}_{body}{checksum(body)}"
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-REPO = "https://github.com/octocat/Hello-World/blob/1234/foo/bar.txt"
 
 
 # -- the happy path and replays -----------------------------------------------------------------------

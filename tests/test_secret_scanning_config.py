@@ -8,7 +8,6 @@ report is signed with a key the test makes and served by its key server on 127.0
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterator
 
@@ -20,7 +19,7 @@ from flask import Flask
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from test_secret_scanning import REPO, Key, KeyServer, sha256
+from _secret_scanning_support import KeyServer, key_server, sha256, signed_report
 from tokenguard import TokenGuard
 from tokenguard.errors import ValidationError
 from tokenguard_asgi import TokenGuardMiddleware
@@ -31,10 +30,8 @@ PATH = "/api/tokens/secret-scanning"
 
 @pytest.fixture
 def server() -> Iterator[KeyServer]:
-    made = KeyServer()
-    made.keys.append(Key("key-1"))
-    yield made
-    made.close()
+    with key_server("key-1") as made:
+        yield made
 
 
 @pytest.fixture
@@ -42,13 +39,6 @@ def guard() -> Iterator[TokenGuard]:
     made = TokenGuard("memory://", secret_key=secrets.token_bytes(32), load_entry_points=False)
     yield made
     made.close()
-
-
-def signed(key: Key, token: str) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps([{"token": token, "type": "tokenguard_api_token", "url": REPO,
-                        "source": "content"}]).encode()
-    return body, {"Content-Type": "application/json", "Github-Public-Key-Identifier": key.identifier,
-                  "Github-Public-Key-Signature": key.sign(body)}
 
 
 def asgi_client(guard: TokenGuard, **options: object) -> TestClient:
@@ -59,7 +49,7 @@ def test_the_asgi_middleware_serves_the_endpoint_with_its_arguments(
         guard: TokenGuard, server: KeyServer) -> None:
     token = guard.create_token("alice", "ci", token_id="ci").token
     client = asgi_client(guard, secret_scanning=True, github_keys_url=server.url)
-    body, headers = signed(server.keys[0], token)
+    body, headers = signed_report(server.keys[0], token)
     reply = client.post(PATH, content=body, headers=headers)
     assert reply.status_code == 200, reply.text
     assert reply.json() == [{"token_hash": sha256(token), "token_type": "tokenguard_api_token",
@@ -70,7 +60,7 @@ def test_the_asgi_middleware_serves_the_endpoint_with_its_arguments(
 
 def test_the_asgi_middleware_keeps_the_endpoint_off_by_default(guard: TokenGuard, server: KeyServer) -> None:
     token = guard.create_token("alice", "ci", token_id="ci").token
-    body, headers = signed(server.keys[0], token)
+    body, headers = signed_report(server.keys[0], token)
     reply = asgi_client(guard).post(PATH, content=body, headers=headers)
     assert reply.status_code in (401, 404, 405)
     assert guard.get_token("ci").status == "active" and server.requests == 0
@@ -86,7 +76,7 @@ def test_flask_serves_the_endpoint_from_its_config(guard: TokenGuard, server: Ke
     app.config.update(TOKENGUARD_SECRET_SCANNING=True, TOKENGUARD_GITHUB_KEYS_URL=server.url)
     FlaskTokenGuard(app, guard)
     token = guard.create_token("alice", "ci", token_id="ci").token
-    body, headers = signed(server.keys[0], token)
+    body, headers = signed_report(server.keys[0], token)
     reply = app.test_client().post(PATH, data=body, headers=headers)
     assert reply.status_code == 200, reply.text
     assert reply.get_json()[0]["label"] == "true_positive"

@@ -13,7 +13,7 @@ pytest.importorskip("cryptography")
 from _django_settings import TOKENGUARD
 from django.test import Client, override_settings
 
-from test_secret_scanning import REPO, Key, KeyServer, sha256
+from _secret_scanning_support import Key, KeyServer, key_server, sha256, signed_report
 from tokenguard_django import get_guard
 
 PATH = "/api/tokens/secret-scanning"
@@ -21,17 +21,13 @@ PATH = "/api/tokens/secret-scanning"
 
 @pytest.fixture
 def server() -> Iterator[KeyServer]:
-    made = KeyServer()
-    made.keys.append(Key("key-1"))
-    yield made
-    made.close()
+    with key_server("key-1") as made:
+        yield made
 
 
 def report(client: Client, key: Key, token: str) -> object:
-    body = json.dumps([{"token": token, "type": "tokenguard_api_token", "url": REPO}])
-    return client.post(PATH, body, content_type="application/json",
-                       headers={"Github-Public-Key-Identifier": key.identifier,
-                                "Github-Public-Key-Signature": key.sign(body.encode())})
+    body, headers = signed_report(key, token)
+    return client.post(PATH, body, content_type=headers.pop("Content-Type"), headers=headers)
 
 
 def test_the_tokenguard_keys_switch_the_endpoint_on(db: str, server: KeyServer) -> None:
