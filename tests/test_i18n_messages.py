@@ -13,9 +13,11 @@ import re
 import secrets
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from itsdangerous import URLSafeTimedSerializer
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -24,14 +26,18 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+import tokenguard
 import tokenguard_asgi
 from _flask_support import make_app as make_flask_app
 from _flask_support import make_guard
-from _testclock import ManualClock
-from tokenguard import TokenGuard
+from _testclock import START, ManualClock
+from tokenguard import TokenGuard, validation
 from tokenguard.errors import ValidationError
-from tokenguard.web.i18n import PageLanguage
-from tokenguard.web.refusals import refusal
+from tokenguard.web.csrf import owner_tag
+from tokenguard.web.flash import FLASH_COOKIE, Flash, FlashCookies
+from tokenguard.web.http import WebRequest
+from tokenguard.web.i18n import Message, PageLanguage
+from tokenguard.web.refusals import MESSAGES, REFUSED, refusal
 
 PAGE = "/settings/tokens"
 API = "/api/tokens"
@@ -178,7 +184,7 @@ def test_a_create_form_sent_again_says_so_in_the_visitors_language(site: Site, l
 
 # -- refused actions: the token, and why ---------------------------------------------------------------
 
-REFUSED = {  # re-approve an expired token; rotate a revoked one; regenerate beyond the maximum
+REFUSED_ACTIONS = {  # re-approve an expired token; rotate a revoked one; regenerate beyond the maximum
     "en": ("{name}: An expired token cannot be re-approved.", "{name}: A revoked token cannot be rotated.",
            "{name}: Choose an expiry within the maximum lifetime of 90 days."),
     "de": ("{name}: Ein abgelaufenes Token kann nicht wieder freigegeben werden.",
@@ -204,7 +210,7 @@ def test_a_refused_action_says_why_in_the_visitors_language(site: Site, guard: T
     guard.revoke("off")
     clock.advance(days=8)
     site.language = language
-    expired, revoked, too_long = REFUSED[language]
+    expired, revoked, too_long = REFUSED_ACTIONS[language]
 
     refused = site.after(site.form(f"{PAGE}/short/reapprove", {}))
     assert refused.flash() == ("error", expired.format(name=quoted(language, SHOWN)))
@@ -340,3 +346,72 @@ def test_a_reason_changes_nothing_of_the_core_error() -> None:
 def test_a_reason_the_page_does_not_know_is_the_cores_english() -> None:
     exc = ValidationError("something new went wrong: 100%", "name", reason="brand_new", params={"x": 1})
     assert PageLanguage.of("de").message(refusal(exc)) == "something new went wrong: 100%"
+
+
+# -- the core's reasons, and the flash cookie that carries them ------------------------------------------
+
+SRC = Path(tokenguard.__file__).parent
+
+
+def test_every_reason_the_core_gives_is_a_message_of_the_page_or_left_to_english() -> None:
+    """One decision per reason, in ``refusals.MESSAGES``: a new reason in the core is seen here."""
+    found: set[str] = set()
+    for module in SRC.rglob("*.py"):
+        found |= set(re.findall(r'reason="([a-z_]+)"', module.read_text()))
+        found |= {f"rotate_{status}" for _ in re.findall(r'reason=f"rotate_\{status\}"', module.read_text())
+                  for status in ("revoked", "expired")}
+    assert found == {reason for _, reason in MESSAGES}
+
+
+@pytest.mark.parametrize(("check", "reason", "params"), [
+    (lambda: validation.name(" "), "empty", {}),
+    (lambda: validation.name("n" * 101), "too_long", {"max": 100}),
+    (lambda: validation.description("\u200bhidden"), "bad_character", {"character": "U+200B"}),
+    (lambda: validation.token_id("Not Valid"), "id_pattern", {}),
+    (lambda: validation.token_id("admin"), "id_reserved", {"id": "admin"}),
+    (lambda: validation.projects(["ok", "not ok"]), "project_pattern", {}),
+    (lambda: validation.networks(["10.1.2.3/8"]), "network_host_bits",
+     {"network": "10.1.2.3/8", "meant": "10.0.0.0/8"}),
+    (lambda: validation.networks(["office"]), "network_not_cidr", {"network": "office"}),
+    (lambda: validation.networks([""]), "network_invalid", {}),
+    (lambda: validation.expiry(START, timedelta(days=-1), None, None), "expiry_past", {}),
+    (lambda: validation.expiry(START, timedelta(days=91), None, timedelta(days=90)), "expiry_beyond_max",
+     {"lifetime": timedelta(days=90)}),
+    (lambda: validation.expiry(START, None, None, timedelta(days=90)), "expiry_required",
+     {"lifetime": timedelta(days=90)}),
+])
+def test_the_core_says_why_and_with_what(check: Any, reason: str, params: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError) as refused:
+        check()
+    assert (refused.value.reason, refused.value.params) == (reason, params)
+    assert str(refusal(refused.value)) != str(refused.value)  # the page's words, not the API's
+
+
+def _cookie_request(set_cookie: tuple[str, str] | None = None) -> WebRequest:
+    cookie = set_cookie[1].split(";", 1)[0] if set_cookie else ""
+    return WebRequest("GET", "/", lambda name: [cookie] if name.lower() == "cookie" and cookie else [],
+                      root=PAGE)
+
+
+def test_a_flash_keeps_its_nested_message_and_lifetime_through_the_cookie() -> None:
+    key = secrets.token_bytes(32)
+    cookies = FlashCookies(key)
+    why = Message(MESSAGES[(None, "expiry_beyond_max")], (("lifetime", timedelta(days=90)),))
+    sent = Flash("error", REFUSED, (("name", ODD_NAME), ("reason", why)))
+    taken, _ = cookies.take(_cookie_request(cookies.set(_cookie_request(), "alice", sent)), "alice")
+    assert taken == sent
+    assert PageLanguage.of("de").message(taken.message) == (
+        f"„{ODD_NAME}“: Wählen Sie ein Ablaufdatum innerhalb der maximalen Gültigkeitsdauer (90 Tage).")
+
+
+@pytest.mark.parametrize("params", [
+    {"reason": {"m": "x", "p": {"y": {"m": "deeper", "p": {"z": {"m": "too deep", "p": {}}}}}}},
+    {"reason": {"s": "90"}}, {"reason": ["a"]}, {"reason": {"m": 1, "p": {}}}, ["name"],
+])
+def test_a_flash_whose_values_cannot_be_read_is_dropped(params: Any) -> None:
+    key = secrets.token_bytes(32)
+    signed = URLSafeTimedSerializer(key, salt="tokenguard.flash").dumps(
+        {"k": "error", "m": REFUSED, "o": owner_tag("alice"), "p": params})
+    request = _cookie_request(("Set-Cookie", f"{FLASH_COOKIE}={signed}; Path=/"))
+    taken, clear = FlashCookies(key).take(request, "alice")
+    assert taken is None and clear
