@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from _browser_support import signed_in_page
 from _flask_support import LiveServer, make_app, make_guard
 from tokenguard import TokenGuard
 
@@ -35,17 +36,10 @@ def server(guard: TokenGuard) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def page(browser: Any, server: LiveServer) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    opened = context.new_page()
-    problems: list[str] = []
-    opened.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    opened.on("pageerror", lambda e: problems.append(str(e)))
+    opened = signed_in_page(browser, server.url, "root", viewport={"width": 1280, "height": 900})
     opened.on("dialog", lambda dialog: dialog.accept())  # the data-confirm prompts
-    opened.problems = problems
-    opened.set_default_timeout(10_000)
-    assert opened.request.post(f"{server.url}/_login", form={"user": "root"}).status == 204
     yield opened
-    context.close()
+    opened.context.close()
 
 
 def test_the_admin_page_lists_filters_pages_and_acts(page: Any, server: LiveServer,
@@ -84,10 +78,8 @@ def test_the_admin_page_lists_filters_pages_and_acts(page: Any, server: LiveServ
 
 
 def test_a_non_admin_gets_the_403_page(browser: Any, server: LiveServer) -> None:
-    context = browser.new_context()
-    opened = context.new_page()
-    assert opened.request.post(f"{server.url}/_login", form={"user": "alice"}).status == 204
+    opened = signed_in_page(browser, server.url, "alice")
     response = opened.goto(f"{server.url}{ADMIN}")
     assert response.status == 403
     assert opened.get_by_role("heading", name="Not allowed").is_visible()
-    context.close()
+    opened.context.close()

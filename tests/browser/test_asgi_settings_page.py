@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from _browser_support import form_sign_in
 from _live import serve_asgi
 from tokenguard import TokenGuard
 
@@ -53,9 +54,7 @@ def test_create_see_once_use_and_revoke_in_the_browser(server: str, browser: Any
     try:
         page = context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())
-        page.goto(f"{server}/settings/tokens")
-        page.get_by_role("button", name="Sign in as alice").click()
-        expect(page).to_have_url(f"{server}/settings/tokens")
+        form_sign_in(page, server, "/settings/tokens", "button[value=alice]", login_path="/")  # as alice
         expect(page.get_by_text("You have no API tokens yet.")).to_be_visible()
 
         page.get_by_label("Name").fill("laptop script")

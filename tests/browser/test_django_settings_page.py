@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from _browser_support import watched_page
+from _browser_support import form_sign_in, watched_page
 from _django_example import ADMIN, ExampleProject
 
 pytest.importorskip("django")
@@ -28,12 +28,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def signed_in(browser: Any, server: str, locale: str) -> Any:
     page = watched_page(browser, viewport={"width": 1280, "height": 900}, locale=locale)
-    page.goto(f"{server}{PAGE}")
-    assert page.url == f"{server}/admin/login/?next={PAGE}"  # TOKENGUARD["login_url"]
-    page.fill("#id_username", ADMIN[0])
-    page.fill("#id_password", ADMIN[1])
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{server}{PAGE}")
+    account = {"#id_username": ADMIN[0], "#id_password": ADMIN[1]}
+    form_sign_in(page, server, PAGE, "input[type=submit]", account, login_path="/admin/login/")  # login_url
     page.problems.clear()  # Django's admin sign-in page, without its static files (DEBUG off): not ours
     return page
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from _browser_support import form_sign_in
 from _flask_support import PAGE, LiveServer, load_example_app
 
 SCREENSHOT = os.environ.get("TOKENGUARD_SCREENSHOT", "/tmp/settings.png")
@@ -44,10 +45,7 @@ def page(browser: Any, server: LiveServer) -> Iterator[Any]:
 
 
 def sign_in(page: Any, server: LiveServer) -> None:
-    page.goto(f"{server.url}{PAGE}")
-    assert page.url.endswith("/?next=/settings/tokens")
-    page.get_by_role("button", name="Sign in as alice").click()
-    page.wait_for_url(f"{server.url}{PAGE}")
+    form_sign_in(page, server.url, PAGE, "button[value=alice]", login_path="/")  # "Sign in as alice"
 
 
 def create(page: Any, name: str, permission: str = "write", **extra: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from _browser_support import watched_page
+from _browser_support import signed_in_page
 from _flask_support import PAGE, LiveServer, make_app, make_guard
 from tokenguard import TokenGuard
 
@@ -39,9 +39,7 @@ def server(guard: TokenGuard) -> Iterator[LiveServer]:
 
 
 def signed_in(browser: Any, server: LiveServer, user: str) -> Any:
-    page = watched_page(browser, viewport={"width": 1280, "height": 900})
-    assert page.request.post(f"{server.url}/_login", form={"user": user}).status == 204
-    return page
+    return signed_in_page(browser, server.url, user, viewport={"width": 1280, "height": 900})
 
 
 def test_the_create_form_follows_the_policy_up_to_the_limit(browser: Any, server: LiveServer,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -20,7 +19,7 @@ pytest.importorskip("flask_login")
 from flask import Flask, redirect, request
 from flask_login import LoginManager, UserMixin, login_user
 
-from _browser_support import watched_page
+from _browser_support import form_sign_in, watched_page
 from _flask_support import PAGE, LiveServer
 from tokenguard import TokenGuard
 from tokenguard_flask import FlaskTokenGuard
@@ -79,12 +78,7 @@ def server(guard: TokenGuard) -> Iterator[LiveServer]:
 
 def sign_in(page: Any, server: LiveServer, user: str, path: str = PAGE) -> None:
     """Opens ``path`` signed out, and signs in on the host's form it is sent to."""
-    page.goto(f"{server.url}{path}")
-    address = urlsplit(page.url)
-    assert address.path == "/login" and parse_qs(address.query)["next"] == [path]
-    page.fill("#user", user)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{server.url}{path}")
+    form_sign_in(page, server.url, path, "button[type=submit]", {"#user": user}, login_path="/login")
 
 
 def test_an_anonymous_browser_signs_in_and_lands_back_on_the_page(browser: Any, server: LiveServer) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from _browser_support import watched_page
+from _browser_support import signed_in_page
 from _flask_support import PAGE, LiveServer, make_app, make_guard
 from _testclock import ManualClock
 from tokenguard import TokenGuard
@@ -35,8 +35,7 @@ def server(guard: TokenGuard) -> Iterator[LiveServer]:
 
 def test_edit_name_and_description_on_the_details_page(browser: Any, server: LiveServer,
                                                        guard: TokenGuard) -> None:
-    page = watched_page(browser, viewport={"width": 1280, "height": 900})
-    assert page.request.post(f"{server.url}/_login", form={"user": "alice"}).status == 204
+    page = signed_in_page(browser, server.url, "alice", viewport={"width": 1280, "height": 900})
     page.goto(f"{server.url}{PAGE}")
 
     page.get_by_role("link", name="CI pipeline", exact=True).click()
@@ -66,8 +65,8 @@ def test_edit_name_and_description_on_the_details_page(browser: Any, server: Liv
 
 
 def test_the_details_page_fits_a_phone(browser: Any, server: LiveServer) -> None:
-    page = watched_page(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    assert page.request.post(f"{server.url}/_login", form={"user": "alice"}).status == 204
+    page = signed_in_page(browser, server.url, "alice", viewport={"width": 390, "height": 844},
+                          is_mobile=True, has_touch=True)
     page.goto(f"{server.url}{PAGE}/ci")
     wide: int = page.evaluate("document.scrollingElement.scrollWidth")
     assert wide <= 390  # nothing scrolls sideways

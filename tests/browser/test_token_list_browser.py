@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from _browser_support import watched_page
+from _browser_support import signed_in_page
 from _flask_support import PAGE, LiveServer, make_app, make_guard
 from _testclock import ManualClock
 from tokenguard import TokenGuard
@@ -45,8 +45,7 @@ def server(guard: TokenGuard) -> Iterator[LiveServer]:
 
 
 def open_page(browser: Any, server: LiveServer, width: int, height: int) -> Any:
-    page = watched_page(browser, viewport={"width": width, "height": height})
-    assert page.request.post(f"{server.url}/_login", form={"user": "alice"}).status == 204
+    page = signed_in_page(browser, server.url, "alice", viewport={"width": width, "height": height})
     page.goto(f"{server.url}{PAGE}")
     return page
 
