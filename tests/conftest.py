@@ -112,3 +112,12 @@ def browser() -> Iterator[Any]:
                                               ignore_default_args=["--disable-back-forward-cache"])
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def github_keys() -> Iterator[Any]:
+    """GitHub's key server on 127.0.0.1 publishing one key, ``key-1`` (``_secret_scanning_support``)."""
+    from _secret_scanning_support import key_server
+
+    with key_server("key-1") as made:
+        yield made

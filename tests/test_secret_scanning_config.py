@@ -19,19 +19,13 @@ from flask import Flask
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from _secret_scanning_support import KeyServer, key_server, sha256, signed_report
+from _secret_scanning_support import KeyServer, sha256, signed_report
 from tokenguard import TokenGuard
 from tokenguard.errors import ValidationError
 from tokenguard_asgi import TokenGuardMiddleware
 from tokenguard_flask import FlaskTokenGuard
 
 PATH = "/api/tokens/secret-scanning"
-
-
-@pytest.fixture
-def server() -> Iterator[KeyServer]:
-    with key_server("key-1") as made:
-        yield made
 
 
 @pytest.fixture
@@ -46,24 +40,25 @@ def asgi_client(guard: TokenGuard, **options: object) -> TestClient:
 
 
 def test_the_asgi_middleware_serves_the_endpoint_with_its_arguments(
-        guard: TokenGuard, server: KeyServer) -> None:
+        guard: TokenGuard, github_keys: KeyServer) -> None:
     token = guard.create_token("alice", "ci", token_id="ci").token
-    client = asgi_client(guard, secret_scanning=True, github_keys_url=server.url)
-    body, headers = signed_report(server.keys[0], token)
+    client = asgi_client(guard, secret_scanning=True, github_keys_url=github_keys.url)
+    body, headers = signed_report(github_keys.keys[0], token)
     reply = client.post(PATH, content=body, headers=headers)
     assert reply.status_code == 200, reply.text
     assert reply.json() == [{"token_hash": sha256(token), "token_type": "tokenguard_api_token",
                              "label": "true_positive"}]
     assert guard.get_token("ci").status == "revoked"
-    assert server.requests == 1  # the keys came from the URL given to the middleware
+    assert github_keys.requests == 1  # the keys came from the URL given to the middleware
 
 
-def test_the_asgi_middleware_keeps_the_endpoint_off_by_default(guard: TokenGuard, server: KeyServer) -> None:
+def test_the_asgi_middleware_keeps_the_endpoint_off_by_default(guard: TokenGuard,
+                                                               github_keys: KeyServer) -> None:
     token = guard.create_token("alice", "ci", token_id="ci").token
-    body, headers = signed_report(server.keys[0], token)
+    body, headers = signed_report(github_keys.keys[0], token)
     reply = asgi_client(guard).post(PATH, content=body, headers=headers)
     assert reply.status_code in (401, 404, 405)
-    assert guard.get_token("ci").status == "active" and server.requests == 0
+    assert guard.get_token("ci").status == "active" and github_keys.requests == 0
 
 
 def test_the_asgi_middleware_refuses_a_key_url_that_is_not_http(guard: TokenGuard) -> None:
@@ -71,13 +66,13 @@ def test_the_asgi_middleware_refuses_a_key_url_that_is_not_http(guard: TokenGuar
         asgi_client(guard, secret_scanning=True, github_keys_url="file:///etc/passwd")
 
 
-def test_flask_serves_the_endpoint_from_its_config(guard: TokenGuard, server: KeyServer) -> None:
+def test_flask_serves_the_endpoint_from_its_config(guard: TokenGuard, github_keys: KeyServer) -> None:
     app = Flask(__name__)
-    app.config.update(TOKENGUARD_SECRET_SCANNING=True, TOKENGUARD_GITHUB_KEYS_URL=server.url)
+    app.config.update(TOKENGUARD_SECRET_SCANNING=True, TOKENGUARD_GITHUB_KEYS_URL=github_keys.url)
     FlaskTokenGuard(app, guard)
     token = guard.create_token("alice", "ci", token_id="ci").token
-    body, headers = signed_report(server.keys[0], token)
+    body, headers = signed_report(github_keys.keys[0], token)
     reply = app.test_client().post(PATH, data=body, headers=headers)
     assert reply.status_code == 200, reply.text
     assert reply.get_json()[0]["label"] == "true_positive"
-    assert guard.get_token("ci").status == "revoked" and server.requests == 1
+    assert guard.get_token("ci").status == "revoked" and github_keys.requests == 1

@@ -4,7 +4,6 @@ on Django, through Django's test client with its CSRF checks on (GitHub sends no
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,16 +12,10 @@ pytest.importorskip("cryptography")
 from _django_settings import TOKENGUARD
 from django.test import Client, override_settings
 
-from _secret_scanning_support import Key, KeyServer, key_server, sha256, signed_report
+from _secret_scanning_support import Key, KeyServer, sha256, signed_report
 from tokenguard_django import get_guard
 
 PATH = "/api/tokens/secret-scanning"
-
-
-@pytest.fixture
-def server() -> Iterator[KeyServer]:
-    with key_server("key-1") as made:
-        yield made
 
 
 def report(client: Client, key: Key, token: str) -> object:
@@ -30,22 +23,22 @@ def report(client: Client, key: Key, token: str) -> object:
     return client.post(PATH, body, content_type=headers.pop("Content-Type"), headers=headers)
 
 
-def test_the_tokenguard_keys_switch_the_endpoint_on(db: str, server: KeyServer) -> None:
+def test_the_tokenguard_keys_switch_the_endpoint_on(db: str, github_keys: KeyServer) -> None:
     with override_settings(TOKENGUARD={**TOKENGUARD, "secret_scanning": True,
-                                       "github_keys_url": server.url}):
+                                       "github_keys_url": github_keys.url}):
         token = get_guard().create_token("1", "ci", token_id="ci").token
-        reply = report(Client(enforce_csrf_checks=True), server.keys[0], token)
+        reply = report(Client(enforce_csrf_checks=True), github_keys.keys[0], token)
         assert reply.status_code == 200, reply.content  # type: ignore[attr-defined]
         assert json.loads(reply.content) == [  # type: ignore[attr-defined]
             {"token_hash": sha256(token), "token_type": "tokenguard_api_token", "label": "true_positive"}]
-        assert get_guard().get_token("ci").status == "revoked" and server.requests == 1
+        assert get_guard().get_token("ci").status == "revoked" and github_keys.requests == 1
 
 
-def test_off_by_default(db: str, server: KeyServer) -> None:
+def test_off_by_default(db: str, github_keys: KeyServer) -> None:
     token = get_guard().create_token("1", "ci", token_id="ci").token
-    reply = report(Client(enforce_csrf_checks=True), server.keys[0], token)
+    reply = report(Client(enforce_csrf_checks=True), github_keys.keys[0], token)
     assert reply.status_code in (401, 403, 404, 405)  # type: ignore[attr-defined]
-    assert get_guard().get_token("ci").status == "active" and server.requests == 0
+    assert get_guard().get_token("ci").status == "active" and github_keys.requests == 0
 
 
 def test_a_key_url_that_is_not_http_is_a_configuration_problem() -> None:
