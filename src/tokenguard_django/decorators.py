@@ -39,13 +39,13 @@ def require_scope(*scopes: Any, project_from: ProjectFrom | None = None) -> Any:
     request and the view's keyword arguments.
     """
     if len(scopes) == 1 and callable(scopes[0]) and project_from is None:
-        return _protect(scopes[0], (), None)
+        return _protect(scopes[0], frozenset(), None)
     for scope in scopes:
         if not isinstance(scope, str):
             raise TypeError("require_scope takes scope names: @require_scope('read')")
 
     def decorator(view: F) -> F:
-        return _protect(view, tuple(scopes), project_from)
+        return _protect(view, frozenset(scopes), project_from)
 
     return decorator
 
@@ -66,7 +66,7 @@ def _project(project_from: ProjectFrom | None, request: HttpRequest,
     return from_kwargs
 
 
-def _check(scopes: tuple[str, ...], project_from: ProjectFrom | None, request: HttpRequest,
+def _check(scopes: frozenset[str], project_from: ProjectFrom | None, request: HttpRequest,
            kwargs: dict[str, Any]) -> TokenInfo | HttpResponse:
     authenticator = get_state().web.authenticator
     return checked(authenticator, request, scopes, _project(project_from, request, kwargs))
@@ -78,7 +78,7 @@ def _dispatches_async(view: Callable[..., Any]) -> bool:
     return bool(getattr(getattr(bound, "__self__", None), "view_is_async", False))
 
 
-def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None) -> F:
+def _protect(view: F, scopes: frozenset[str], project_from: ProjectFrom | None) -> F:
     async def protected_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         # the check may reach the store (Django's ORM): never on the event loop
         found = await sync_to_async(_check, thread_sensitive=True)(scopes, project_from, request, kwargs)

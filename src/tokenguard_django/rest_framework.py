@@ -136,6 +136,7 @@ class HasScope(OperationHolderMixin, BasePermission):
             if not isinstance(scope, str):
                 raise TypeError("HasScope takes scope names: HasScope('write')")
         self.scopes = scopes
+        self._wanted = frozenset(scopes)  # as the scope check takes them: built once, not per request
         self.project_from = project_from
 
     def __call__(self) -> HasScope:
@@ -148,7 +149,8 @@ class HasScope(OperationHolderMixin, BasePermission):
             return False  # DRF answers 401 with the authenticator's challenge (or 403 if none)
         authenticator = get_state().web.authenticator
         try:
-            authenticator.authorize(info, self.scopes, self._project(request, view), remote(request._request))
+            project = self._project(request, view)
+            authenticator.authorize(info, self._wanted, project, remote(request._request))
         except REFUSALS as exc:
             raise _refusal(authenticator, exc) from None
         return True

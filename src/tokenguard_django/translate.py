@@ -23,6 +23,8 @@ from tokenguard_django.registry import State
 #: Where the request's token is kept: ``request.token`` (``None`` when it carries none).
 TOKEN_ATTRIBUTE = "token"
 _UNSET: Any = object()
+#: no scope: any valid token
+_ANY: frozenset[str] = frozenset()
 
 
 @functools.lru_cache(maxsize=64)
@@ -69,18 +71,21 @@ def current_owner(state: State, request: HttpRequest) -> str | None:
 def identify(authenticator: RequestAuthenticator, request: HttpRequest) -> TokenInfo | None:
     """The request's token, verified once per request and kept as ``request.token``.
 
+    ``request.META`` is read as the WSGI environ it is (under ASGI too, where Django
+    builds it the same way): a warm ``Bearer`` token is answered from the cache with
+    one look-up, anything else gets every check (``identify_environ``).
     Raises what the authenticator raises (400, 401, 503 to answer). May reach the store:
     from async code, call it through ``sync_to_async``.
     """
     found = getattr(request, TOKEN_ATTRIBUTE, _UNSET)
     if found is _UNSET or not (found is None or isinstance(found, TokenInfo)):
-        found = authenticator.identify(header_getter(request.META), remote(request))
+        found = authenticator.identify_environ(request.META, remote(request))
         setattr(request, TOKEN_ATTRIBUTE, found)
     info: TokenInfo | None = found
     return info
 
 
-def checked(authenticator: RequestAuthenticator, request: HttpRequest, scopes: tuple[str, ...],
+def checked(authenticator: RequestAuthenticator, request: HttpRequest, scopes: frozenset[str],
             project: Callable[[], str | None] | None) -> TokenInfo | HttpResponse:
     """The request's token when it holds ``scopes`` (and the project), else the RFC 6750 answer.
 
@@ -88,7 +93,7 @@ def checked(authenticator: RequestAuthenticator, request: HttpRequest, scopes: t
     for a request without one.
     """
     try:
-        info = authenticator.authorize(identify(authenticator, request), ())
+        info = authenticator.authorize(identify(authenticator, request), _ANY)
         wanted = None if project is None else project()
         return authenticator.authorize(info, scopes, wanted, remote(request))
     except REFUSALS as exc:
