@@ -75,7 +75,7 @@ tox: $(TEST_STAMP)
 # make bench: install the peers compared against (and wrk), run benchmarks/, print one table,
 # write benchmarks/RESULTS.md and benchmarks/ratios.png.
 BENCH_PEERS := djangorestframework-api-key django-rest-knox djangorestframework django \
-	Flask-HTTPAuth matplotlib httptools uvloop
+	Flask-HTTPAuth matplotlib httptools uvloop gunicorn
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet $(BENCH_PEERS)
