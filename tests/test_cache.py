@@ -34,16 +34,6 @@ START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
 
-class Monotonic:
-    """A monotonic clock moved by hand, for the cache's own ages."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class CountingStore(MemoryStore):
     """A real memory store that counts look-ups and writes, across threads."""
 
@@ -111,9 +101,8 @@ def test_the_cache_is_keyed_by_digest_never_by_the_token(guard: TokenGuard) -> N
     assert body.decode() not in repr(guard.cache) and body.decode() not in repr(guard.cache.stats())
 
 
-def test_expiry_is_checked_at_every_use_even_on_a_hit(
-    guard: TokenGuard, store: CountingStore, clock: Clock
-) -> None:
+def test_expiry_is_checked_at_every_use_even_on_a_hit(store: CountingStore, clock: Clock) -> None:
+    guard = make_guard(store, clock=clock, cache_ttl=timedelta(minutes=1))  # the entry outlives the token
     token = guard.create_token("alice", "ci", expires_in=timedelta(seconds=30)).token
     guard.authenticate(token)
     clock.advance(seconds=29)
@@ -124,9 +113,8 @@ def test_expiry_is_checked_at_every_use_even_on_a_hit(
     assert store.calls["find"] == 1  # refused from the cached record, no look-up needed
 
 
-def test_last_use_is_still_written_once_a_minute_from_cache_hits(
-    guard: TokenGuard, store: CountingStore, clock: Clock
-) -> None:
+def test_last_use_is_still_written_once_a_minute_from_cache_hits(store: CountingStore, clock: Clock) -> None:
+    guard = make_guard(store, clock=clock, cache_ttl=timedelta(minutes=5))  # one entry all along
     token = guard.create_token("alice", "ci").token
     assert guard.authenticate(token).last_used_at == START
     for _ in range(20):
@@ -140,8 +128,7 @@ def test_last_use_is_still_written_once_a_minute_from_cache_hits(
 
 
 def test_concurrent_hits_write_last_use_once(store: CountingStore) -> None:
-    guard = make_guard(store)
-    guard.cache = VerificationCache(clock=Monotonic())  # the entry stays, however slow the threads
+    guard = make_guard(store, clock=Clock())  # the entry stays, however slow the threads
     token = guard.create_token("alice", "ci").token
     guard.authenticate(token)
     entry = guard.cache.get(guard.cache.probe(token))
@@ -275,35 +262,48 @@ def test_a_look_up_that_raced_with_a_revoke_is_not_cached() -> None:
 def test_a_change_made_elsewhere_is_seen_once_the_entry_ages_out(store: CountingStore) -> None:
     """Two guards on one store without invalidation: the other sees a revoke within the TTL.
 
-    On the reader's cache clock, moved by hand: how fast the machine is changes nothing."""
-    monotonic = Monotonic()
-    reader = make_guard(store)
-    reader.cache = VerificationCache(0.3, clock=monotonic)
-    writer = make_guard(store, cache_ttl=None)
+    On the reader's clock, moved by hand: how fast the machine is changes nothing."""
+    clock = Clock()
+    reader = make_guard(store, clock=clock, cache_ttl=0.3)
+    writer = make_guard(store, clock=clock, cache_ttl=None)
     issued = writer.create_token("alice", "ci")
     reader.authenticate(issued.token)
     writer.store.update(issued.info.id, TokenChanges(revoked_at=START))  # as another process would
     reader.authenticate(issued.token)  # still the cached record: the documented staleness
-    monotonic.now += 0.29
+    clock.advance(seconds=0.29)
     reader.authenticate(issued.token)
-    monotonic.now += 0.01  # the TTL has passed since the entry was filed
+    clock.advance(seconds=0.01)  # the TTL has passed since the entry was filed
     with pytest.raises(RevokedToken):
         reader.authenticate(issued.token)
 
 
-def test_entries_age_out_on_the_cache_clock(store: CountingStore) -> None:
-    monotonic = Monotonic()
-    guard = make_guard(store)
-    guard.cache = cache = VerificationCache(5, 100, clock=monotonic)
-    guard.plugins.register(cache)
+def test_entries_age_out_on_the_guard_clock(store: CountingStore, clock: Clock) -> None:
+    guard = make_guard(store, clock=clock, cache_ttl=5)
     token = guard.create_token("alice", "ci").token
     guard.authenticate(token)
-    monotonic.now += 4.9
-    guard.authenticate(token)
+    clock.advance(seconds=4.9)
+    assert guard.authenticate_cached(token) is not None  # warm, from memory
     assert store.calls["find"] == 1
-    monotonic.now += 0.1
+    clock.advance(seconds=0.1)
+    assert guard.authenticate_cached(token) is None  # aged out: the store is asked again
     guard.authenticate(token)
     assert store.calls["find"] == 2  # read again: the age counts from the read, not the last hit
+    clock.advance(seconds=4.9)
+    guard.authenticate(token)
+    assert store.calls["find"] == 2
+
+
+def test_an_entry_filed_after_the_clock_now_reads_is_stale(store: CountingStore, clock: Clock) -> None:
+    """A clock set back (the wall clock stepped) never makes an entry outlive its TTL."""
+    guard = make_guard(store, clock=clock, cache_ttl=5)
+    token = guard.create_token("alice", "ci").token
+    guard.authenticate(token)
+    assert guard.authenticate_cached(token) is not None
+    clock.advance(seconds=-1)
+    assert guard.authenticate_cached(token) is None
+    guard.authenticate(token)
+    assert store.calls["find"] == 2
+    assert guard.authenticate_cached(token) is not None  # filed again at the new reading
 
 
 def test_cache_ttl_none_disables_the_cache(store: CountingStore) -> None:
@@ -338,20 +338,29 @@ def test_bad_cache_options_fail_at_construction(store: CountingStore, options: d
 # -- size -----------------------------------------------------------------------------------
 
 
-def test_size_is_bounded_and_the_least_recently_used_goes_first(store: CountingStore) -> None:
-    guard = make_guard(store, cache_size=3)
+def test_size_is_bounded_and_the_entry_filed_longest_ago_goes_first(store: CountingStore) -> None:
+    """A hit changes nothing (no bookkeeping on the hot path); an entry is filed anew each TTL."""
+    clock = Clock()
+    guard = make_guard(store, cache_size=3, clock=clock, cache_ttl=5)
     made = [guard.create_token("alice", f"t{i}").token for i in range(4)]
-    for token in made[:3]:
+    guard.authenticate(made[0])
+    clock.advance(seconds=3)
+    for token in made[1:3]:
         guard.authenticate(token)
-    guard.authenticate(made[0])  # most recent now; made[1] is the least recently used
-    guard.authenticate(made[3])  # evicts made[1]
+    guard.authenticate(made[0])  # a hit: made[0] is still the entry filed longest ago
+    guard.authenticate(made[3])  # evicts made[0]
     assert len(guard.cache) == 3 and guard.cache.stats().evictions == 1
+    store.calls.clear()
+    for token in made[1:]:
+        guard.authenticate(token)
+    assert store.calls["find"] == 0
+    guard.authenticate(made[0])  # filed anew, evicting made[1], the oldest now
+    assert store.calls["find"] == 1
+    clock.advance(seconds=2)  # made[0]'s first entry would be stale by now: refiled, it is not
     store.calls.clear()
     for token in (made[0], made[2], made[3]):
         guard.authenticate(token)
     assert store.calls["find"] == 0
-    guard.authenticate(made[1])
-    assert store.calls["find"] == 1
 
 
 def test_the_cache_never_grows_past_its_size_under_threads(store: CountingStore) -> None:
@@ -411,7 +420,7 @@ def test_bytes_per_cached_token_are_bounded(store: CountingStore) -> None:
 
 
 def test_a_repeated_unknown_token_costs_one_look_up(guard: TokenGuard, store: CountingStore) -> None:
-    guard.cache = VerificationCache(clock=Monotonic())  # remembered, however slow the hundred tries
+    guard.cache = VerificationCache(clock=lambda: 0.0)  # remembered, however slow the hundred tries
     unknown = tokens.generate("tg")
     for _ in range(100):
         with pytest.raises(InvalidToken, match="unknown"):
@@ -421,9 +430,9 @@ def test_a_repeated_unknown_token_costs_one_look_up(guard: TokenGuard, store: Co
 
 
 def test_unknown_tokens_age_out_and_are_bounded(store: CountingStore) -> None:
-    monotonic = Monotonic()
-    guard = make_guard(store)
-    guard.cache = cache = VerificationCache(5, 4, negative_ttl=1.0, clock=monotonic)
+    clock = Clock()
+    guard = make_guard(store, clock=clock)
+    guard.cache = cache = VerificationCache(5, 4, negative_ttl=1.0, clock=guard._now)
     unknown = [tokens.generate("tg") for _ in range(6)]
     for token in unknown:
         with pytest.raises(InvalidToken):
@@ -435,7 +444,7 @@ def test_unknown_tokens_age_out_and_are_bounded(store: CountingStore) -> None:
     with pytest.raises(InvalidToken):
         guard.authenticate(unknown[5])
     assert store.calls["find"] == 1
-    monotonic.now += 1.0
+    clock.advance(seconds=1)
     with pytest.raises(InvalidToken):
         guard.authenticate(unknown[5])
     assert store.calls["find"] == 2
@@ -568,8 +577,9 @@ def test_cached_tokens_share_their_scope_and_project_sets(store: CountingStore) 
 
 
 def test_authenticate_cached_answers_warm_tokens_without_the_store(
-    guard: TokenGuard, store: CountingStore, clock: Clock
+    store: CountingStore, clock: Clock,
 ) -> None:
+    guard = make_guard(store, clock=clock, cache_ttl=timedelta(hours=1))  # one entry throughout
     issued = guard.create_token("alice", "ci", expires_in=timedelta(minutes=10))
     assert guard.authenticate_cached(issued.token) is None  # cold: the store is needed
     assert store.calls == {}
@@ -691,3 +701,49 @@ def test_revocation_and_introspection_by_value_ask_the_store_not_the_cache(store
     assert introspected is not None and introspected.status == "revoked"
     there.delete(issued.info.id)
     assert here.revoke_by_value(rotated) is None  # gone: ignored, as RFC 7009 says, not an error
+
+
+# -- the header value, as a server hands it over --------------------------------------------
+
+
+def test_authenticate_bearer_answers_the_plain_header_value_of_a_warm_token(guard: TokenGuard) -> None:
+    issued = guard.create_token("alice", "ci")
+    value = f"Bearer {issued.token}"
+    assert guard.authenticate_bearer(value) is None  # cold: the store is needed
+    guard.authenticate(issued.token)
+    for form in (value, value.encode()):
+        found = guard.authenticate_bearer(form)
+        assert found is not None and found.id == issued.info.id
+
+
+@pytest.mark.parametrize("shape", [
+    "bearer {}", "BEARER {}", "Bearer  {}", " Bearer {}", "Bearer {} ", "Bearer\t{}", "Basic {}",
+    "Bearer {}x", "Bearer secret-token:{}", "{}",
+])
+def test_authenticate_bearer_leaves_every_other_form_to_the_full_checks(
+    guard: TokenGuard, shape: str,
+) -> None:
+    issued = guard.create_token("alice", "ci")
+    guard.authenticate(issued.token)
+    assert guard.authenticate_bearer(f"Bearer {issued.token}") is not None
+    assert guard.authenticate_bearer(shape.format(issued.token)) is None
+    assert guard.authenticate_bearer(shape.format(issued.token).encode()) is None
+
+
+def test_authenticate_bearer_hashes_nothing_before_length_prefix_and_alphabet_pass(
+    guard: TokenGuard,
+) -> None:
+    issued = guard.create_token("alice", "ci")
+    guard.authenticate(issued.token)
+    hashed: list[bytes] = []
+    digest = guard.cache.digest
+    guard.cache.digest = lambda data: hashed.append(data) or digest(data)
+    body = issued.token.partition("_")[2]
+    refused = [f"Bearer xx_{body}", f"Bearer tg_{body[:-1]}-", f"Bearer tg_{body[:-1]}é",
+               f"Bearer tg_{body}=", f"Bearer tg_{body[:-1]}", "Bearer " + "A" * len(issued.token),
+               f"Bearer tg_{body}".encode("utf-16-le"), 42, None, ["Bearer"]]
+    for value in refused:
+        assert guard.authenticate_bearer(value) is None
+    assert hashed == []
+    assert guard.authenticate_bearer(f"Bearer {issued.token}") is not None
+    assert hashed == [issued.token.encode()]

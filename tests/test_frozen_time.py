@@ -35,8 +35,9 @@ FREEZERS = [pytest.param(_freezegun, id="freezegun"), pytest.param(_time_machine
 
 @pytest.fixture
 def guard() -> Iterator[TokenGuard]:
-    # a long cache age: the entry stays warm whatever the frozen clock says
-    with TokenGuard("memory://", secret_key=SECRET, load_entry_points=False, cache_ttl=3600) as made:
+    # a cache age longer than the tokens' lives: the entry is still filed when the frozen clock
+    # (the guard's, which the cache's age is read on too) passes their expiry
+    with TokenGuard("memory://", secret_key=SECRET, load_entry_points=False, cache_ttl=86400) as made:
         yield made
 
 

@@ -12,11 +12,15 @@ of BLAKE2s. No key is needed for either property, so none is kept.
 
 Guarantees:
 
-- **Size**: at most ``max_size`` verified tokens (least recently used evicted)
-  and at most ``max_size`` unknown digests.
+- **Size**: at most ``max_size`` verified tokens (the one filed longest ago is
+  evicted first: a warm hit changes nothing, and an entry is filed anew at
+  least every ``ttl``) and at most ``max_size`` unknown digests.
 - **Age**: an entry is used for at most ``ttl`` seconds after it was read from
-  the store (monotonic clock). That is how long another process's revoke may
-  go unnoticed here when nothing tells this process about it.
+  the store. That is how long another process's revoke may go unnoticed here
+  when nothing tells this process about it. The age is read on the guard's
+  clock (``time.time()`` by default: what freezegun and time-machine patch), the
+  one clock a warm request reads; an entry filed at a later instant than the
+  clock now shows (a clock set back) is stale at once.
 - **Same process**: revoke, rotate, delete, re-approve, update and
   ``revoke_owner`` drop the entry before they return (the guard fires
   ``tokenguard_token_invalidated``; this cache is a plugin of its guard). A
@@ -129,24 +133,30 @@ class CachedToken:
     ``expires_at`` and ``touch_due`` are POSIX timestamps (``inf`` / ``-inf``
     when unset), so the hot path compares floats instead of datetimes.
     ``fresh_until`` is the earlier of the two (``-inf`` once revoked): before
-    it, the token is alive and no ``last_used_at`` write is due, which the hot
-    path decides with one comparison.
+    it, the token is alive and no ``last_used_at`` write is due. ``warm_until``
+    is the earlier of that and the entry's ``deadline`` (the end of its ``ttl``):
+    from ``filed_at`` until then the hot path answers from the entry, which it
+    decides with one chained comparison.
     """
 
-    __slots__ = ("_touch_due", "deadline", "expires_at", "fresh_until", "info", "key", "record")
+    __slots__ = ("_touch_due", "deadline", "expires_at", "filed_at", "fresh_until", "info", "key",
+                 "record", "warm_until")
 
-    def __init__(self, record: TokenRecord, deadline: float, key: bytes | None = None) -> None:
+    def __init__(self, record: TokenRecord, deadline: float, key: bytes | None = None,
+                 filed_at: float = -math.inf) -> None:
         info = record.info
         #: the cache's probe digest of the token, ``None`` when the entry is not kept.
         self.key = key
         self.record = record
         self.info: TokenInfo = info
         self.deadline = deadline
+        self.filed_at = filed_at
         self.expires_at = _NEVER if info.expires_at is None else info.expires_at.timestamp()
         last = info.last_used_at
         # the touch_due setter, inlined: without a cache this runs on every request
         self._touch_due = touch_due = _NOT_YET if last is None else last.timestamp() + TOUCH_SECONDS
         self.fresh_until = -math.inf if info.revoked_at is not None else min(self.expires_at, touch_due)
+        self.warm_until = min(self.fresh_until, deadline)
 
     @property
     def touch_due(self) -> float:
@@ -156,6 +166,11 @@ class CachedToken:
     def touch_due(self, value: float) -> None:
         self._touch_due = value
         self.fresh_until = -math.inf if self.info.revoked_at is not None else min(self.expires_at, value)
+        self.warm_until = min(self.fresh_until, self.deadline)
+
+    def is_stale(self, now: float) -> bool:
+        """True once the entry's ``ttl`` is over at ``now``, or when it was filed after ``now``."""
+        return not self.filed_at <= now < self.deadline
 
     def replace_info(self, info: TokenInfo) -> None:
         """After a touch: the same token with its new ``last_used_at``."""
@@ -177,10 +192,12 @@ class CacheStats:
 
 
 class VerificationCache:
-    """A thread-safe LRU of verified tokens by probe digest, plus a short-lived negative cache.
+    """A thread-safe map of verified tokens by probe digest, bounded in size and age, plus a
+    short-lived negative cache.
 
     ``ttl=0`` disables it: :meth:`put` hands back an entry without keeping it,
-    so the guard runs one code path either way.
+    so the guard runs one code path either way. ``clock`` gives POSIX seconds: the
+    guard passes its own (:meth:`TokenGuard._now`), which its hot path reads too.
     """
 
     def __init__(
@@ -189,7 +206,7 @@ class VerificationCache:
         max_size: int = DEFAULT_SIZE,
         *,
         negative_ttl: timedelta | float | None = DEFAULT_NEGATIVE_TTL,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0:
             raise ValidationError("cache_size must be a non-negative int", field="cache_size")
@@ -230,13 +247,9 @@ class VerificationCache:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry.deadline <= self._clock():
+        if entry.is_stale(self._clock()):
             self._discard(key, entry)
             return None
-        try:  # noqa: SIM105 (faster than suppress) one C call, atomic: no lock needed
-            self._entries.move_to_end(key)
-        except KeyError:  # invalidated meanwhile: this request began before that
-            pass
         return entry
 
     def is_unknown(self, key: bytes) -> bool:
@@ -244,7 +257,8 @@ class VerificationCache:
         deadline = self._unknown.get(key)
         if deadline is None:
             return False
-        if deadline <= self._clock():
+        now = self._clock()
+        if not deadline - self.negative_ttl <= now < deadline:  # over, or the clock was set back
             with self._lock:
                 self._unknown.pop(key, None)
             return False
@@ -259,7 +273,8 @@ class VerificationCache:
         if not self.max_size or key is None:  # an entry for this request alone, no lock to take
             self._misses += 1  # a statistic: a rare lost count under threads is harmless
             return CachedToken(record, -math.inf)  # never kept: no deadline to read the clock for
-        entry = CachedToken(record, self._clock() + self.ttl)
+        now = self._clock()
+        entry = CachedToken(record, now + self.ttl, filed_at=now)
         token_id = record.info.id
         with self._lock:
             self._misses += 1

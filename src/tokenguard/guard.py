@@ -35,6 +35,7 @@ from tokenguard.reminders import ExpiryReminders
 from tokenguard.rotation import Rotation
 from tokenguard.scopes import ScopeHierarchy
 from tokenguard.stores.base import Store, TokenChanges, TokenRecord
+from tokenguard.verification import BEARER
 
 __all__ = ["DEFAULT", "TOUCH_INTERVAL", "TokenGuard", "_Default"]
 
@@ -73,6 +74,9 @@ class TokenGuard(Minting, Rotation, ExpiryReminders, LeakResponse):
         self._token_head_bytes = f"{prefix}_".encode("ascii")
         self._body_start = len(self._token_head_bytes)
         self._token_length = self._body_start + tokens.BODY_LENGTH
+        self._bearer_head = BEARER + self._token_head_bytes
+        self._bearer_body_start = len(self._bearer_head)
+        self._bearer_length = len(BEARER) + self._token_length
         self._hasher = tokens.Hasher(secret_key)
         if max_tokens_per_owner is not None and (
             not isinstance(max_tokens_per_owner, int) or max_tokens_per_owner < 1
@@ -105,7 +109,7 @@ class TokenGuard(Minting, Rotation, ExpiryReminders, LeakResponse):
             self.plugins.register(limiter, name="tokenguard.limiter")
         #: Verified tokens by keyed digest; ``cache_ttl`` also bounds how long another
         #: process's revoke may go unnoticed here without ``invalidation``.
-        self.cache = VerificationCache(cache_ttl, cache_size)
+        self.cache = VerificationCache(cache_ttl, cache_size, clock=self._now)
         self.plugins.register(self.cache, name="tokenguard.cache")
         self.invalidation = invalidation_plugin(invalidation)
         if self.invalidation is not None:

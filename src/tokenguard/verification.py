@@ -33,6 +33,9 @@ from tokenguard.stores.base import Store, TokenRecord
 logger = logging.getLogger("tokenguard")
 #: (allowed networks, client address) pairs found allowed: a warm restricted token costs one
 #: set look-up. A refused pair is not kept (it is decided again, and refused, each time).
+#: ``Bearer `` (the scheme and its one space) as nearly every client writes it, and where the token starts.
+BEARER = b"Bearer "
+_TOKEN_START = len(BEARER)
 _allowed_pairs: set[tuple[frozenset[str], str | None]] = set()
 _MAX_ALLOWED_PAIRS = 16_384
 
@@ -66,6 +69,10 @@ class Verification:
     _token_length: int
     _token_head_bytes: bytes
     _body_start: int
+    #: the same for the header value ``Bearer <token>``: its length, ``Bearer prefix_``, the body's start.
+    _bearer_length: int
+    _bearer_head: bytes
+    _bearer_body_start: int
     limiter: FailedAttemptLimiter | None
     expire_unused_after: timedelta | None
     #: the limiter's blocked addresses (an empty dict without one): one test per warm request.
@@ -114,54 +121,79 @@ class Verification:
         token, which ``authenticate`` refuses with its hooks) means: call
         ``authenticate`` in a worker thread. ``token`` may also be the raw ASCII bytes
         an ASGI server hands over (the canonical form only; nothing is decoded).
-
-        Length, prefix and alphabet are checked before the token is hashed (SECURITY.md 3),
-        with plain string methods: this runs on every request.
         """
-        if type(token) is str and token.isascii():  # isascii(): one flag test, then bytes
+        if type(token) is str and token.isascii():
             data = token.encode()
         elif type(token) is bytes:
             data = token
         else:
             return None
-        if not (len(data) == self._token_length and data.startswith(self._token_head_bytes)
-                and data[self._body_start:].isalnum()):  # bytes.isalnum(): [0-9A-Za-z] alone
-            if type(token) is not str:
-                return None  # the caller's full checks decide
+        if len(data) != self._token_length and type(token) is str:
             try:  # a secret-token: scheme, or a token to refuse
                 data = tokens.shape(token, self.prefix).encode()
             except InvalidToken:
                 return None  # authenticate() refuses it, with its hooks in their order
+        return self.authenticate_bearer(BEARER + data, remote)
+
+    def authenticate_bearer(self, value: object, remote: str | None = None) -> TokenInfo | None:
+        """``authenticate_cached`` for an ``Authorization`` header's value as a server hands it over.
+
+        ``Bearer <token>`` exactly (a ``str``, or the raw bytes of an ASGI header), the
+        form nearly every client sends; ``None`` for any other (the caller's full checks
+        decide) and whenever memory cannot answer. The one warm check: every adapter's
+        fast path and ``authenticate_cached`` come here.
+
+        Length, prefix and alphabet are checked before the token is hashed (SECURITY.md 3),
+        with plain bytes operations; then one BLAKE2s digest, one dict look-up and one
+        reading of the clock: this runs on every request.
+        """
+        if type(value) is bytes:
+            data = value
+        elif type(value) is str and value.isascii():  # isascii(): one flag test, then bytes
+            data = value.encode()
+        else:
+            return None
+        body = self._bearer_body_start
+        if len(data) != self._bearer_length or data[:body] != self._bearer_head \
+                or not data[body:].isalnum():  # bytes.isalnum(): [0-9A-Za-z] alone
+            return None
         cache = self.cache
-        key = cache.digest(data).digest()  # cache.probe(), inlined
-        entry = cache._entries.get(key)  # cache.get(), inlined for a fresh entry
-        if entry is None or entry.deadline <= cache._clock():
+        key = cache.digest(data[_TOKEN_START:]).digest()  # cache.probe(), inlined
+        entry = cache._entries.get(key)
+        if entry is None:
             self._cache_missed(key, data, remote)  # raises for a remembered unknown token
             return None
-        try:  # noqa: SIM105 (faster than suppress) least recently used goes first
-            cache._entries.move_to_end(key)
-        except KeyError:  # invalidated meanwhile: this request began before that
-            pass
-        blocked = self._blocked
-        if blocked and remote in blocked:  # a limited address is refused, warm token or not
-            self._check_attempt(remote)
         now = time.time() if self.clock is utcnow else self.clock().timestamp()  # _now(), inlined
-        if now < entry.fresh_until:  # alive, and no last-use write due: the common case
-            # restricted to networks: the client's address too, decided once per address
-            if entry.info.allowed_networks and (entry.info.allowed_networks, remote) not in _allowed_pairs:
+        if entry.filed_at <= now < entry.warm_until:  # cached, alive, no last-use write due
+            blocked = self._blocked
+            if blocked and remote in blocked:  # a limited address is refused, warm token or not
+                self._check_attempt(remote)
+            networks = entry.info.allowed_networks  # the client's address too, decided once per address
+            if networks and (networks, remote) not in _allowed_pairs:
                 self._check_network(entry.info, remote)  # decides it, or refuses
             return entry.info
+        self._not_warm(entry, now, remote)  # raises for a token it must refuse
+        return None
+
+    def _not_warm(self, entry: CachedToken, now: float, remote: str | None) -> None:
+        """A cached entry the hot path cannot answer from: stale, a last-use write due, or dead."""
+        blocked = self._blocked
+        if blocked and remote in blocked:
+            self._check_attempt(remote)
+        if entry.is_stale(now):
+            return  # authenticate() asks the store again
         if entry.info.revoked_at is None and now < entry.expires_at:
-            return None  # alive, but a last_used_at write is due: authenticate() makes it
-        return self._alive(entry, now, remote)  # raises
+            return  # alive, but a last_used_at write is due: authenticate() makes it
+        self._alive(entry, now, remote)  # raises: revoked or expired
 
     def _cache_missed(self, key: bytes, data: bytes, remote: str | None) -> None:
-        """Not warm: the store answers, unless the token is a remembered unknown (refused here)."""
-        cache = self.cache
-        if cache.get(key) is not None or not cache.is_unknown(key):  # get(): drops a stale entry
+        """Not cached: the store answers, unless the token is a remembered unknown (refused here).
+
+        ``data`` is the header value, ``Bearer <token>``."""
+        if not self.cache.is_unknown(key):
             return
         self._check_attempt(remote)
-        self._fail("unknown", tokens.hint(data.decode("ascii")), remote)
+        self._fail("unknown", tokens.hint(data[_TOKEN_START:].decode("ascii")), remote)
         raise InvalidToken("unknown token")
 
     def _now(self) -> float:

@@ -30,6 +30,9 @@ EXTENSION_KEY = "tokenguard"
 ENVIRON_KEY = "tokenguard.token"
 #: Beside it, the app's authenticator, for ``require_scope`` (which knows no app).
 AUTHENTICATOR_KEY = "tokenguard.authenticator"
+#: the endpoints of the two mount points (``{api_path}`` and ``{settings_path}``, each with
+#: ``/<path:rest>``): they check their own callers, so a request routed to one is not identified.
+OWN_ENDPOINTS = ("tokenguard_api", "tokenguard_settings")
 #: The request behind ``flask.request``: Flask's documented way to reach the object behind a
 #: proxy (``_get_current_object``), taken once, instead of a proxy look-up per attribute.
 current_request: Callable[[], Any] = request._get_current_object  # type: ignore[attr-defined]
@@ -168,7 +171,7 @@ class FlaskTokenGuard:
             app.register_error_handler(refusal, answer)
         for name, mount in (("api", options.api_path), ("settings", options.settings_path)):
             view = self._view(name)
-            endpoint = f"tokenguard_{name}"
+            endpoint = OWN_ENDPOINTS[0] if name == "api" else OWN_ENDPOINTS[1]
             app.view_functions[endpoint] = view
             # Rules for every method (methods=None), with no automatic OPTIONS: the web layer
             # answers OPTIONS, PROPFIND and the rest itself (405 and its Allow), as on ASGI.
@@ -263,7 +266,7 @@ def exempt_from_csrf(app: Flask) -> bool:
     csrf = app.extensions.get("csrf")
     if csrf is None or not hasattr(csrf, "exempt"):
         return False
-    for endpoint in ("tokenguard_api", "tokenguard_settings"):
+    for endpoint in OWN_ENDPOINTS:
         csrf.exempt(app.view_functions[endpoint])
     return True
 
@@ -280,14 +283,13 @@ def request_identifier(found: TokenGuardState) -> Callable[[], None]:
     web = found.web
     authenticator = web.authenticator
     read, verify = authenticator.reader.environ_token, authenticator.verify  # identify_environ's steps
-    mounts = (web.options.api_path, web.options.settings_path)
     csrf_exempt = False
 
     def identify_request() -> None:
         nonlocal csrf_exempt
         current = current_request()
-        path = current.path
-        if path.startswith(mounts) and web.handles(path):  # one startswith for every other path
+        rule = current.url_rule  # routed already: the mount points are the extension's own endpoints
+        if rule is not None and rule.endpoint in OWN_ENDPOINTS:
             if not csrf_exempt:  # CSRFProtect's own hook runs after this one when set up later
                 csrf_exempt = exempt_from_csrf(current_app)
             return

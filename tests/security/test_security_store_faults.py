@@ -7,7 +7,6 @@ without a restart; nothing is half-written.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,8 +15,10 @@ import pytest
 from _security_helpers import SECRET
 from sqlalchemy import event
 
+from _testclock import ManualClock
 from faults import TcpProxy, through
 from tokenguard import RevokedToken, StoreUnavailable, TokenGuard, TokenNotFound
+from tokenguard._clock import utcnow
 
 PG_PORT = 5432
 #: The verification cache may answer for a token it verified at most this long ago.
@@ -33,7 +34,7 @@ def proxy() -> Iterator[TcpProxy]:
 @pytest.fixture
 def guard(postgres_url: str, proxy: TcpProxy) -> Iterator[TokenGuard]:
     made = TokenGuard(through(postgres_url, proxy, PG_PORT), secret_key=SECRET,
-                      load_entry_points=False, cache_ttl=CACHE_TTL)
+                      load_entry_points=False, cache_ttl=CACHE_TTL, clock=ManualClock(utcnow()))
     yield made
     made.close()
 
@@ -56,14 +57,14 @@ def test_outage_fails_closed_and_recovers_without_a_restart(guard: TokenGuard, p
     issued = guard.create_token("alice", "ci")
     unseen = guard.create_token("alice", "never used yet")
     assert guard.authenticate(issued.token).owner == "alice"
-    now = [time.monotonic()]
-    guard.cache._clock = lambda: now[0]  # the cache's age, moved by hand: no sleep
+    clock = guard.clock
+    assert isinstance(clock, ManualClock)  # the cache's age is read on it: moved by hand, no sleep
     assert guard.authenticate(issued.token).owner == "alice"  # cached at now[0]
     proxy.cut()
     unavailable(lambda: guard.authenticate(unseen.token), "a token the cache has not seen")
     assert guard.authenticate(issued.token).owner == "alice"  # within the TTL: the cache answers
     # The cache answers for a verified token no longer than its TTL, then fails closed too.
-    now[0] += CACHE_TTL
+    clock.advance(seconds=CACHE_TTL)
     calls: dict[str, Callable[[], object]] = {
         "authenticate": lambda: guard.authenticate(issued.token),
         "create": lambda: guard.create_token("alice", "during outage"),

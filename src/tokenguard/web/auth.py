@@ -56,7 +56,7 @@ class RequestAuthenticator:
         self.options = options
         self.realm = options.realm
         self.reader = CredentialReader(options.authorization_header, options.token_headers,
-                                       cached=guard.authenticate_cached)
+                                       cached=guard.authenticate_cached, bearer=guard.authenticate_bearer)
 
     # -- who: the request's token ---------------------------------------------------------
 

@@ -24,10 +24,6 @@ MAX_HEADER_LENGTH = 8192
 # b64token (RFC 6750 §2.1), plus ":" for the RFC 8959 "secret-token:" form.
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/:]+=*")
 _BEARER = re.compile(r"Bearer +(\S+)", re.IGNORECASE | re.ASCII)
-#: ``Bearer `` as written by nearly every client: what follows it is the fast path's candidate.
-PLAIN_BEARER = "Bearer "
-_PLAIN_START = len(PLAIN_BEARER)
-_PLAIN_BEARER_BYTES = PLAIN_BEARER.encode("ascii")
 
 RawHeaders = Iterable[tuple[bytes, bytes]]
 
@@ -130,9 +126,15 @@ def environ_key(name: str) -> str:
 
 #: ``TokenGuard.authenticate_cached``: the info of a warm token, ``None`` when memory cannot answer.
 CachedLookup = Callable[..., "TokenInfo | None"]
+#: ``TokenGuard.authenticate_bearer``: the same for a header value ``Bearer <token>``, as received.
+BearerLookup = Callable[[object, "str | None"], "TokenInfo | None"]
 
 
 def _no_cache(token: object, *, remote: str | None = None) -> None:
+    return None
+
+
+def _no_bearer(value: object, remote: str | None = None) -> None:
     return None
 
 
@@ -147,23 +149,25 @@ class CredentialReader:
     ``guard.authenticate``, in a worker thread where it runs on an event loop.
 
     Their fast path is the ``Authorization: Bearer <token>`` nearly every client
-    sends: when that one header is the only credential, what follows ``Bearer``
-    goes to the cache (``cached``, the guard's ``authenticate_cached``) as it is.
-    That is exactly what :func:`read_token` would return *when it is a canonical
-    token* (letters, digits and ``_``: nothing to strip, split or refuse), and
-    the cache looks up only canonical tokens, answering ``None`` for anything
-    else; then, and for any other headers (a token header, a repeated header,
-    another scheme or spelling), :func:`read_token` makes every check.
+    sends: when that one header is the only credential, its value goes to the
+    cache as it is (``bearer``, the guard's ``authenticate_bearer``), which answers
+    only ``Bearer `` and a canonical token (letters, digits and ``_``: exactly what
+    :func:`read_token` would return, with nothing to strip, split or refuse) and
+    ``None`` for anything else; then, and for any other headers (a token header, a
+    repeated header, another scheme or spelling), :func:`read_token` makes every
+    check, and the token it returns goes to ``cached`` (``authenticate_cached``).
     """
 
-    __slots__ = ("_authorization_key", "_cached", "_more_token_keys", "_raw_authorization",
+    __slots__ = ("_authorization_key", "_bearer", "_cached", "_more_token_keys", "_raw_authorization",
                  "_raw_token_headers", "_token_key", "authorization_header", "token_headers")
 
     def __init__(self, authorization_header: str = "Authorization",
-                 token_headers: Sequence[str] = ("Api-Token",), cached: CachedLookup = _no_cache) -> None:
+                 token_headers: Sequence[str] = ("Api-Token",), cached: CachedLookup = _no_cache,
+                 bearer: BearerLookup = _no_bearer) -> None:
         self.authorization_header = authorization_header
         self.token_headers = tuple(token_headers)
         self._cached = cached
+        self._bearer = bearer
         self._raw_authorization = _raw_name(authorization_header)
         self._raw_token_headers = frozenset(_raw_name(name) for name in self.token_headers)
         self._authorization_key = environ_key(authorization_header)
@@ -194,10 +198,9 @@ class CredentialReader:
         else:
             if found is None:
                 return None
-            if found.startswith(_PLAIN_BEARER_BYTES):
-                info = self._cached(found[_PLAIN_START:], remote=remote)
-                if info is not None:
-                    return info
+            info = self._bearer(found, remote)  # None: not the plain form, or not warm
+            if info is not None:
+                return info
         return self._read(self.read(raw_header_getter(raw_headers)), remote)
 
     def environ_token(self, environ: Mapping[str, Any], remote: str | None = None) -> TokenInfo | str | None:
@@ -208,10 +211,9 @@ class CredentialReader:
                 self._more_token_keys and not environ.keys().isdisjoint(self._more_token_keys)):
             if value is None:
                 return None
-            if value.startswith(PLAIN_BEARER):
-                info = self._cached(value[_PLAIN_START:], remote=remote)
-                if info is not None:
-                    return info
+            info = self._bearer(value, remote)  # None: not the plain form, or not warm
+            if info is not None:
+                return info
         return self._read(self.read(environ_header_getter(environ)), remote)
 
     def _read(self, token: str | None, remote: str | None) -> TokenInfo | str | None:
