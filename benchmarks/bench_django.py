@@ -325,11 +325,14 @@ def served(report: Report, database: str, name: str, workdir: Path) -> None:
 
 def start_gunicorn(contender: str, database: str, name: str) -> tuple[subprocess.Popen[bytes], str]:
     import bench_http
+    import gunicorn
 
     port = bench_http.free_port()
     command = [sys.executable, "-m", "gunicorn", "django_bench.wsgi:application", "--bind",
                f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "gthread", "--threads", str(THREADS),
                "--keep-alive", "30", "--log-level", "warning"]
+    if gunicorn.version_info >= (25, 1):  # its control socket is one path per user: none for these
+        command.append("--no-control-socket")
     server = subprocess.Popen(command, cwd=HERE, env=environment(database, name, contender),
                               stdout=subprocess.DEVNULL)
     return server, f"http://127.0.0.1:{port}/notes/{contender}"
