@@ -50,6 +50,8 @@ class DjangoStore:
 
     def __init__(self, using: str = "default") -> None:
         self.using = using
+        self._by_digest = _CompiledRead(using, "digest")
+        self._by_previous_digest = _CompiledRead(using, "previous_digest")
 
     def __repr__(self) -> str:
         return f"DjangoStore(using={self.using!r})"
@@ -61,9 +63,14 @@ class DjangoStore:
     # -- reads ----------------------------------------------------------------------------
 
     def find(self, digest: str) -> TokenRecord | None:
-        """By the digest, then by the digest a rotation with a grace period replaced."""
-        found = self._one(self._tokens.filter(digest=digest))
-        return found if found is not None else self._one(self._tokens.filter(previous_digest=digest))
+        """By the digest, then by the digest a rotation with a grace period replaced.
+
+        The read of every verification the cache cannot answer: both queries are
+        compiled once (:class:`_CompiledRead`) rather than built by the ORM per call.
+        """
+        with self._failures():
+            found = self._by_digest.one(digest)
+            return found if found is not None else self._by_previous_digest.one(digest)
 
     def get(self, token_id: str) -> TokenRecord | None:
         return self._one(self._tokens.filter(pk=token_id))
@@ -287,6 +294,48 @@ class DjangoStore:
             if not connection.in_atomic_block:
                 connection.close_if_unusable_or_obsolete()  # reconnect on the next call
             raise StoreUnavailable(_describe(exc)) from exc
+
+
+class _CompiledRead:
+    """``Token.objects.using(alias).filter(<column>=value).values_list(*COLUMNS)[:1]``, compiled once.
+
+    Django builds and compiles a queryset's SQL each time it is evaluated, most of the
+    time so small a query takes. This keeps the SQL and the column converters Django's
+    own compiler made for the alias (at first use, when the connection's features are
+    known) and runs them with the one value: the same query, the same values.
+    """
+
+    __slots__ = ("_compiled", "column", "using")
+
+    def __init__(self, using: str, column: str) -> None:
+        self.using = using
+        self.column = column
+        self._compiled: tuple[Any, str, Any] | None = None
+
+    def one(self, value: str) -> TokenRecord | None:
+        compiler, sql, converters = self._compiled or self._compile()
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(sql, (value,))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        if converters:
+            row = next(iter(compiler.apply_converters([row], converters)))
+        return record_from_row(row)
+
+    def _compile(self) -> tuple[Any, str, Any]:
+        rows = Token.objects.using(self.using).filter(**{self.column: _PARAMETER}).values_list(*COLUMNS)[:1]
+        compiler = rows.query.get_compiler(using=self.using)
+        sql, params = compiler.as_sql()
+        if list(params) != [_PARAMETER]:  # pragma: no cover - Django puts the slice in the SQL
+            raise RuntimeError(f"expected one parameter in {sql!r}, got {params!r}")
+        converters = compiler.get_converters([column for column, *_ in compiler.select[:compiler.col_count]])
+        self._compiled = (compiler, sql, converters)
+        return self._compiled
+
+
+#: the value a read is compiled with, found again among the compiled query's parameters
+_PARAMETER = "tokenguard:compiled-parameter"
 
 
 def _owner_inactive(owner: str) -> TokenGuardError:

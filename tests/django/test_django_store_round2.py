@@ -7,6 +7,7 @@ covers them, it runs them here too (test_django_store_contract.py).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -87,6 +88,25 @@ def test_the_replaced_digest_finds_the_token_during_its_grace(store: DjangoStore
         found = store.find(digest)
         assert found is not None and found.digest == new
         assert found.previous_valid_until == until  # type: ignore[attr-defined]
+
+
+def test_find_gives_the_record_the_orm_reads(store: DjangoStore) -> None:
+    # find runs its compiled query; get builds its own through the ORM: the same values, of the same types
+    record = make_record("every-field", admin=True, projects=frozenset({"apollo", "gemini"}),
+                         expires_at=START + timedelta(days=3), last_used_at=START + timedelta(hours=1),
+                         description="deploys ☁", allowed_networks=frozenset({"10.0.0.0/8"}),  # type: ignore[arg-type]
+                         last_used_ip="203.0.113.9", last_used_agent="curl/8.5")  # type: ignore[arg-type]
+    store.insert(record, limit=None, now=START)
+    store.insert(make_record("other"), limit=None, now=START)
+    found, read = store.find(record.digest), store.get("every-field")
+    assert found == read == record
+    assert found is not None and read is not None
+    pairs = list(zip(dataclasses.astuple(found.info), dataclasses.astuple(read.info), strict=True))
+    assert [type(a) for a, _ in pairs] == [type(b) for _, b in pairs]
+    assert found.info.admin is True and found.info.expires_at is not None
+    assert found.info.expires_at.utcoffset() == timedelta(0)
+    assert store.find(digest_of("never issued")) is None
+    assert store.find("") is None
 
 
 def test_touch_records_the_client(store: DjangoStore) -> None:
