@@ -12,9 +12,9 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from tokenguard.errors import REFUSALS, TokenGuardError
-from tokenguard.web.auth import authorize
+from tokenguard.web.auth import authorize, holds
 from tokenguard_asgi._translate import refuse_websocket, to_starlette
-from tokenguard_asgi.auth import TokenCredentials
+from tokenguard_asgi.auth import TokenCredentials, TokenPrincipal
 from tokenguard_asgi.middleware import SCOPE_KEY, middleware_of
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -73,16 +73,11 @@ def _guarded(function: _F, scopes: tuple[str, ...], project_from: str | None) ->
             """``async_endpoint`` for ``(request)``, as Starlette and FastAPI call it: no packing."""
             if type(request) is not Request:
                 return await async_endpoint(request)
-            scope = request.scope
-            auth = scope.get("auth")
-            middleware = scope.get(SCOPE_KEY)
-            client = scope.get("client")
-            try:
-                authorize(auth.token if isinstance(auth, TokenCredentials) else None, wanted, None,
-                          client[0] if client else None, None if middleware is None else middleware.guard)
-            except REFUSALS as exc:
-                return _render(request, exc)
-            return await function(request)
+            auth = request.scope.get("auth")
+            if type(auth) is TokenPrincipal and holds(auth.token, wanted):  # what the middleware made
+                return await function(request)
+            refusal = _refusal(request, wanted, None)
+            return await function(request) if refusal is None else _render(request, refusal)
 
         return request_endpoint  # type: ignore[return-value]
 
@@ -129,11 +124,13 @@ def _refusal(conn: HTTPConnection, wanted: frozenset[str],
     """``None`` when the request's token may pass, else why not: the web layer's one scope check."""
     scope = conn.scope
     auth = scope.get("auth")
+    info = auth.token if isinstance(auth, TokenCredentials) else None
+    if project_from is None and holds(info, wanted):
+        return None
     middleware = scope.get(SCOPE_KEY)
     client = scope.get("client")
     try:
-        authorize(auth.token if isinstance(auth, TokenCredentials) else None, wanted,
-                  None if project_from is None else _project(conn, project_from),
+        authorize(info, wanted, None if project_from is None else _project(conn, project_from),
                   client[0] if client else None, None if middleware is None else middleware.guard)
     except REFUSALS as exc:
         return exc

@@ -18,7 +18,7 @@ from werkzeug.local import LocalProxy
 
 from tokenguard.errors import REFUSALS, MissingCredentials
 from tokenguard.models import TokenInfo
-from tokenguard.web.auth import RequestAuthenticator, authorize
+from tokenguard.web.auth import RequestAuthenticator, authorize, holds
 from tokenguard_flask.extension import AUTHENTICATOR_KEY, ENVIRON_KEY, current_request, state, to_flask
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -136,6 +136,7 @@ def _project(project_from: ProjectFrom, kwargs: dict[str, Any]) -> str | None:
 def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None) -> F:
     wanted = frozenset(scopes)
     is_async = inspect.iscoroutinefunction(view)
+    fast = project_from is None  # no project to take from the view's arguments
 
     @functools.wraps(view)
     def protected(*args: Any, **kwargs: Any) -> Any:
@@ -145,6 +146,8 @@ def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None)
         ``abort(404)``) never runs for a request without a valid token.
         """
         environ: dict[str, Any] = current_request().environ
+        if fast and holds(environ.get(ENVIRON_KEY), wanted):  # verified by before_request, and enough
+            return current_app.ensure_sync(view)(*args, **kwargs) if is_async else view(*args, **kwargs)
         authenticator: RequestAuthenticator | None = environ.get(AUTHENTICATOR_KEY)
         remote = environ.get("REMOTE_ADDR")
         try:

@@ -12,7 +12,7 @@ to a refusal (:meth:`~RequestAuthenticator.respond`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from tokenguard.errors import REFUSALS, MissingCredentials, TokenGuardError
 from tokenguard.guard import TokenGuard
@@ -23,6 +23,16 @@ from tokenguard.web.http import HeaderGetter, WebResponse
 from tokenguard.web.options import WebOptions
 
 __all__ = ["REFUSALS", "MissingCredentials", "RequestAuthenticator", "authorize"]
+
+
+def holds(info: TokenInfo | None, wanted: frozenset[str]) -> TypeGuard[TokenInfo]:
+    """The scope check's common case: a token whose effective scopes include every one of ``wanted``.
+
+    True means :func:`authorize` passes ``info`` without a project; the adapters ask
+    this first, and :func:`authorize` (with the address and the guard it may need)
+    only when it is False.
+    """
+    return info is not None and wanted <= info.effective_scopes
 
 
 def authorize(info: TokenInfo | None, wanted: frozenset[str], project: str | None = None,
@@ -36,10 +46,10 @@ def authorize(info: TokenInfo | None, wanted: frozenset[str], project: str | Non
     them all passes with one subset test; the rest is ``guard.require``'s, and
     without a guard (an adapter not installed) a ``RuntimeError``.
     """
+    if project is None and holds(info, wanted):
+        return info
     if info is None:
         raise MissingCredentials()
-    if project is None and wanted <= info.effective_scopes:
-        return info
     if guard is None:
         raise RuntimeError("no TokenGuard to check these scopes with: is the adapter installed?")
     guard.require(info, *sorted(wanted), project=project, remote=remote)
