@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 
 from tokenguard.errors import TokenGuardError
 from tokenguard.models import TokenInfo
-from tokenguard.web.auth import REFUSALS, RequestAuthenticator
+from tokenguard.web.auth import REFUSALS, RequestAuthenticator, holds
 from tokenguard.web.csrf import HostCsrf
 from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse, signed_in_owner
 from tokenguard.web.options import WebOptions
@@ -93,7 +93,10 @@ def checked(authenticator: RequestAuthenticator, request: HttpRequest, scopes: f
     for a request without one.
     """
     try:
-        info = authenticator.authorize(identify(authenticator, request), _ANY)
+        info = identify(authenticator, request)
+        if project is None and holds(info, scopes):
+            return info
+        info = authenticator.authorize(info, _ANY)
         wanted = None if project is None else project()
         return authenticator.authorize(info, scopes, wanted, remote(request))
     except REFUSALS as exc:
