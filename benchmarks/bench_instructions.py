@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import re
@@ -82,14 +83,34 @@ def serve(framework: str, name: str, requests: int) -> None:
                                       allowed_networks=bench_web.NETWORKS).token
         if framework == "Flask":
             call = bench_web.wsgi_caller(bench_web.flask_apps(guard, token)[app_name], sent)
-            for _ in range(bench_web.BATCH + requests):  # the same warm-up in both runs
+            for _ in range(bench_web.BATCH):  # the same warm-up in both runs
+                call()
+            settle()
+            for _ in range(requests):
                 call()
         else:
             loop = asyncio.new_event_loop()
             batch = bench_web.asgi_caller(bench_web.starlette_apps(guard, token)[app_name], sent, loop)
-            for _ in range(1 + requests // bench_web.BATCH):  # requests of BATCH each
+            batch()  # the same warm-up in both runs
+            settle()
+            for _ in range(requests // bench_web.BATCH):  # requests of BATCH each
                 batch()
         guard.close()
+
+
+def settle() -> None:
+    """After the warm-up: collect, then freeze what is alive, in both runs of a contender.
+
+    Without it, whether one full collection of the heap (every module, every object the
+    imports made: millions of instructions) falls within the measured requests depends
+    on where start-up left the collector's counters, which moves with anything (the
+    checkout's path, a module's size) by thousands of instructions per request, for
+    every contender alike. Frozen, the objects made at start-up are never traversed
+    again (``gc.freeze()``, as servers that fork workers do); the young collections the
+    requests themselves cause are still counted.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def prepare_django(workdir: Path) -> None:
@@ -121,7 +142,10 @@ def serve_django(name: str, requests: int) -> None:
         token = json.loads((prepared / "tokens.json").read_text())[credential]
         call = bench_django.wsgi_caller(bench_django.handler(middleware), path,
                                         f"{bench_django.SCHEMES[credential]} {token}")
-        for _ in range(DJANGO_WARM_UP + requests):  # the same warm-up in both runs
+        for _ in range(DJANGO_WARM_UP):  # the same warm-up in both runs
+            call()
+        settle()
+        for _ in range(requests):
             call()
 
 
