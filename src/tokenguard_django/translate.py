@@ -17,7 +17,6 @@ from tokenguard.models import TokenInfo
 from tokenguard.web.auth import REFUSALS, RequestAuthenticator, holds
 from tokenguard.web.csrf import HostCsrf
 from tokenguard.web.http import HeaderGetter, WebRequest, WebResponse, signed_in_owner
-from tokenguard.web.options import WebOptions
 from tokenguard_django.registry import State
 
 #: Where the request's token is kept: ``request.token`` (``None`` when it carries none).
@@ -48,11 +47,6 @@ def header_getter(meta: dict[str, Any]) -> HeaderGetter:
     return get_header
 
 
-def carries_credentials(meta: dict[str, Any], options: WebOptions) -> bool:
-    """True when the request has a header that may carry a token (the reader decides the rest)."""
-    return any(_meta_key(name) in meta for name in (options.authorization_header, *options.token_headers))
-
-
 def remote(request: HttpRequest) -> str | None:
     value = request.META.get("REMOTE_ADDR")
     return str(value) if value else None
@@ -71,17 +65,42 @@ def current_owner(state: State, request: HttpRequest) -> str | None:
 def identify(authenticator: RequestAuthenticator, request: HttpRequest) -> TokenInfo | None:
     """The request's token, verified once per request and kept as ``request.token``.
 
-    ``request.META`` is read as the WSGI environ it is (under ASGI too, where Django
-    builds it the same way): a warm ``Bearer`` token is answered from the cache with
-    one look-up, anything else gets every check (``identify_environ``).
+    :func:`read`, then :func:`verify` for a token only the store can answer.
     Raises what the authenticator raises (400, 401, 503 to answer). May reach the store:
-    from async code, call it through ``sync_to_async``.
+    from async code, call :func:`read` on the loop and :func:`verify` through ``sync_to_async``.
+    """
+    found = read(authenticator, request)
+    return verify(authenticator, request, found) if isinstance(found, str) else found
+
+
+def read(authenticator: RequestAuthenticator, request: HttpRequest) -> TokenInfo | str | None:
+    """The request's token from memory alone: never a store access, so safe on an event loop.
+
+    ``request.token`` when it is set already; else ``request.META`` is read as the WSGI
+    environ it is (under ASGI too, where Django builds it the same way): a warm
+    ``Bearer`` token is answered from the cache with one look-up, anything else gets
+    every check (``CredentialReader.environ_token``). The info (kept as ``request.token``),
+    ``None`` when there are no credentials (kept too), or the token itself (a ``str``) when
+    only the store can answer, for :func:`verify`. Raises ``MalformedCredentials`` and what
+    the cache refuses (a revoked or expired token, a remembered unknown one, a blocked address).
     """
     found = getattr(request, TOKEN_ATTRIBUTE, _UNSET)
-    if found is _UNSET or not (found is None or isinstance(found, TokenInfo)):
-        found = authenticator.identify_environ(request.META, remote(request))
-        setattr(request, TOKEN_ATTRIBUTE, found)
-    info: TokenInfo | None = found
+    if found is None or isinstance(found, TokenInfo):
+        return found
+    read_now = authenticator.reader.environ_token(request.META, remote(request))
+    if not isinstance(read_now, str):
+        setattr(request, TOKEN_ATTRIBUTE, read_now)
+    return read_now
+
+
+def verify(authenticator: RequestAuthenticator, request: HttpRequest, token: str) -> TokenInfo:
+    """The store's answer for a token :func:`read` handed back, kept as ``request.token``.
+
+    Raises what ``authenticator.verify`` raises. Reaches the store (Django's ORM): from
+    async code, through ``sync_to_async``.
+    """
+    info = authenticator.verify(token, remote(request))
+    setattr(request, TOKEN_ATTRIBUTE, info)
     return info
 
 

@@ -73,6 +73,14 @@ def open_view(request: HttpRequest) -> HttpResponse:
     return JsonResponse(owner_of(request))
 
 
+async def async_open_view(request: HttpRequest) -> HttpResponse:
+    """Unprotected and async: under ASGI nothing but the middleware stands before it."""
+    token = request.token  # type: ignore[attr-defined]  # set by the middleware, always
+    if token is None:
+        return JsonResponse({"owner": None, "id": None})
+    return JsonResponse({"owner": token.owner, "id": token.id})
+
+
 def requires_inside(request: HttpRequest) -> HttpResponse:
     """A view that checks by itself: the guard's refusal becomes the RFC 6750 answer."""
     get_guard().require(request.token, "management")  # type: ignore[attr-defined]
@@ -90,6 +98,7 @@ urlpatterns = [
     path("class/write", WriteClassView.as_view()),
     path("class/async", AsyncClassView.as_view()),
     path("open", open_view),
+    path("async/open", async_open_view),
     path("inside", requires_inside),
     path("", include("tokenguard_django.urls")),
 ]
