@@ -25,6 +25,7 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.test import AsyncClient, Client
 
+from tokenguard.errors import StoreUnavailable
 from tokenguard.stores.base import TokenRecord
 from tokenguard_django import get_guard
 from tokenguard_django.store import DjangoStore
@@ -231,4 +232,22 @@ def test_the_mount_points_are_left_to_check_their_own_callers(spy: Spy, case: st
     loop, api = fetch_async(API, headers, async_browser)
     assert api.status_code == CASES[case][1]
     assert answer(api) == answer(browser.get(API, headers=headers))
+    assert_store_off_the_loop(spy, loop)
+
+
+def test_the_store_down_is_the_sync_paths_503_decided_in_a_worker_thread(
+        spy: Spy, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = get_guard().create_token("1", "reader", scopes=["read"])
+
+    def down(self: RecordingStore, digest: str) -> None:
+        self.spy.calls.append(here("find"))
+        raise StoreUnavailable("the database is down")
+
+    monkeypatch.setattr(RecordingStore, "find", down)
+    sync = fetch_sync("/async/open", bearer(made.token))
+    spy.calls.clear()
+    loop, mine = fetch_async("/async/open", bearer(made.token))
+    assert mine.status_code == 503
+    assert answer(mine) == answer(sync)
+    assert [call.what for call in spy.store_calls()] == ["find"]
     assert_store_off_the_loop(spy, loop)
