@@ -18,8 +18,9 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.http import HttpRequest, HttpResponse
 
 from tokenguard.models import TokenInfo
+from tokenguard.web.auth import holds
 from tokenguard_django.registry import get_state
-from tokenguard_django.translate import checked
+from tokenguard_django.translate import TOKEN_ATTRIBUTE, checked
 
 F = TypeVar("F", bound=Callable[..., Any])
 ProjectFrom = str | Callable[..., "str | None"]
@@ -80,6 +81,8 @@ def _dispatches_async(view: Callable[..., Any]) -> bool:
 
 def _protect(view: F, scopes: frozenset[str], project_from: ProjectFrom | None) -> F:
     async def protected_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if project_from is None and holds(getattr(request, TOKEN_ATTRIBUTE, None), scopes):
+            return await view(request, *args, **kwargs)  # verified by the middleware, and enough
         # the check may reach the store (Django's ORM): never on the event loop
         found = await sync_to_async(_check, thread_sensitive=True)(scopes, project_from, request, kwargs)
         if isinstance(found, HttpResponse):

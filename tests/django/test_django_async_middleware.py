@@ -251,3 +251,30 @@ def test_the_store_down_is_the_sync_paths_503_decided_in_a_worker_thread(
     assert answer(mine) == answer(sync)
     assert [call.what for call in spy.store_calls()] == ["find"]
     assert_store_off_the_loop(spy, loop)
+
+
+def test_a_protected_async_view_lets_a_token_holding_its_scopes_through_on_the_loop(
+    spy: Spy, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No worker-thread trip for the scope check when the middleware's token holds the scopes;
+    a token lacking them is refused by the full check, as before (in a worker thread)."""
+    from tokenguard_django import decorators
+
+    trips: list[str] = []
+    real = decorators.sync_to_async
+
+    def counted(function: Any, **options: Any) -> Any:
+        trips.append(getattr(function, "__name__", repr(function)))
+        return real(function, **options)
+
+    monkeypatch.setattr(decorators, "sync_to_async", counted)
+    writer = get_guard().create_token("3", "writer", scopes=["write"])
+    reader = get_guard().create_token("3", "reader", scopes=["read"])
+    for token in (writer.token, reader.token):
+        fetch_async("/async", bearer(token))  # warm both
+    trips.clear()
+    _, passed = fetch_async("/async", bearer(writer.token))
+    assert passed.status_code == 200 and trips == []
+    _, refused = fetch_async("/async", bearer(reader.token))
+    assert refused.status_code == 403 and trips == ["_check"]
+    assert 'error="insufficient_scope"' in refused.headers["WWW-Authenticate"]
