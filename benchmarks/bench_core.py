@@ -74,7 +74,7 @@ def memory_rows(report: Report, workdir: Path) -> None:
     per_token = grown / count
     report.add(Row("memory", f"bytes per cached token ({count:,} cached, SQLite records)", per_token, "B"))
     report.add(Row("memory", "cache at its default bound (10,000 tokens)", per_token * 10_000 / 2**20, "MiB",
-                   note="LRU: cache_size=10_000, cache_ttl=5 s"))
+                   note="filed longest ago out first: cache_size=10_000, cache_ttl=5 s"))
     guard.close()
 
 
