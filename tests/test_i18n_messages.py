@@ -21,8 +21,6 @@ from itsdangerous import URLSafeTimedSerializer
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -30,6 +28,7 @@ import tokenguard
 import tokenguard_asgi
 from _flask_support import make_app as make_flask_app
 from _flask_support import make_guard
+from _site_support import response_text, sign_in
 from _testclock import START, ManualClock
 from tokenguard import TokenGuard, validation
 from tokenguard.errors import ValidationError
@@ -89,17 +88,11 @@ class Site:
         return self.get(reply.headers["Location"])
 
     def _reply(self, response: Any) -> Reply:
-        text = response.get_data(as_text=True) if self.name == "flask" else response.text
-        return Reply(response.status_code, response.headers, text)
-
-
-async def _sign_in(request: Request) -> PlainTextResponse:
-    request.session["user"] = request.path_params["user"]
-    return PlainTextResponse("signed in")
+        return Reply(response.status_code, response.headers, response_text(self.name, response))
 
 
 def _starlette_app(guard: TokenGuard) -> Starlette:
-    return Starlette(routes=[Route("/login/{user}", _sign_in)], middleware=[
+    return Starlette(routes=[Route("/login/{user}", sign_in)], middleware=[
         Middleware(SessionMiddleware, secret_key=secrets.token_hex(16)),
         Middleware(tokenguard_asgi.TokenGuardMiddleware, guard=guard,
                    owner_loader=lambda request: request.session.get("user"))])

@@ -20,13 +20,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import tokenguard_asgi
 from _flask_support import make_app as make_flask_app
 from _flask_support import make_guard
+from _site_support import response_text, sign_in
 from _testclock import ManualClock as Clock
 from tokenguard import TokenGuard, TokenInfo
 from tokenguard_asgi.fastapi import current_token
@@ -91,16 +92,10 @@ class Site:
         return status
 
     def _reply(self, response: Any) -> Reply:
-        text = response.get_data(as_text=True) if self.name == "flask" else response.text
-        return Reply(response.status_code, response.headers, text)
+        return Reply(response.status_code, response.headers, response_text(self.name, response))
 
 
 # -- the three apps ---------------------------------------------------------------------------------
-
-async def _sign_in(request: Request) -> PlainTextResponse:
-    request.session["user"] = request.path_params["user"]
-    return PlainTextResponse("signed in")
-
 
 @tokenguard_asgi.require_scope("read")
 async def _notes(request: Request) -> JSONResponse:
@@ -113,7 +108,7 @@ def _session_user(request: Request) -> str | None:
 
 def starlette_app(guard: TokenGuard, **options: Any) -> Starlette:
     return Starlette(
-        routes=[Route("/login/{user}", _sign_in), Route("/notes", _notes)],
+        routes=[Route("/login/{user}", sign_in), Route("/notes", _notes)],
         middleware=[Middleware(SessionMiddleware, secret_key=secrets.token_hex(16)),
                     Middleware(tokenguard_asgi.TokenGuardMiddleware, guard=guard,
                                owner_loader=_session_user, **options)],
