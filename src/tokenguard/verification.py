@@ -31,11 +31,11 @@ from tokenguard.scopes import ScopeHierarchy
 from tokenguard.stores.base import Store, TokenRecord
 
 logger = logging.getLogger("tokenguard")
-#: (allowed networks, client address) pairs found allowed: a warm restricted token costs one
-#: set look-up. A refused pair is not kept (it is decided again, and refused, each time).
 #: ``Bearer `` (the scheme and its one space) as nearly every client writes it, and where the token starts.
 BEARER = b"Bearer "
 _TOKEN_START = len(BEARER)
+#: (allowed networks, client address) pairs found allowed: a warm restricted token costs one
+#: set look-up. A refused pair is not kept (it is decided again, and refused, each time).
 _allowed_pairs: set[tuple[frozenset[str], str | None]] = set()
 _MAX_ALLOWED_PAIRS = 16_384
 
