@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, cast, overload
 
-from flask import current_app, has_app_context
+from flask import Response, current_app, has_app_context
 from werkzeug.local import LocalProxy
 
 from tokenguard.errors import REFUSALS, MissingCredentials
@@ -133,6 +133,31 @@ def _project(project_from: ProjectFrom, kwargs: dict[str, Any]) -> str | None:
     return str(value)
 
 
+def _refusal(environ: dict[str, Any], wanted: frozenset[str], project_from: ProjectFrom | None,
+             kwargs: dict[str, Any]) -> Response | None:
+    """``None`` when the request may reach the view, else the refusal's answer: every check.
+
+    The token is the extension's ``before_request``'s, or read now when the view is
+    called without it (a test's request context, say).
+    """
+    authenticator: RequestAuthenticator | None = environ.get(AUTHENTICATOR_KEY)
+    remote = environ.get("REMOTE_ADDR")
+    try:
+        info = environ.get(ENVIRON_KEY, _UNSET)
+        if info is _UNSET:
+            authenticator = _authenticator(environ)
+            info = environ[ENVIRON_KEY] = authenticator.identify_environ(environ, remote)
+        project = None
+        if project_from is not None:
+            if info is None:
+                raise MissingCredentials()
+            project = _project(project_from, kwargs)
+        authorize(info, wanted, project, remote, None if authenticator is None else authenticator.guard)
+    except REFUSALS as exc:
+        return to_flask(_authenticator(environ).respond(exc))
+    return None
+
+
 def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None) -> F:
     wanted = frozenset(scopes)
     is_async = inspect.iscoroutinefunction(view)
@@ -146,23 +171,10 @@ def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None)
         ``abort(404)``) never runs for a request without a valid token.
         """
         environ: dict[str, Any] = current_request().environ
-        if fast and holds(environ.get(ENVIRON_KEY), wanted):  # verified by before_request, and enough
-            return current_app.ensure_sync(view)(*args, **kwargs) if is_async else view(*args, **kwargs)
-        authenticator: RequestAuthenticator | None = environ.get(AUTHENTICATOR_KEY)
-        remote = environ.get("REMOTE_ADDR")
-        try:
-            info = environ.get(ENVIRON_KEY, _UNSET)  # verified by the extension's before_request
-            if info is _UNSET:  # the view called without it: a test's request context, say
-                authenticator = _authenticator(environ)
-                info = environ[ENVIRON_KEY] = authenticator.identify_environ(environ, remote)
-            project = None
-            if project_from is not None:
-                if info is None:
-                    raise MissingCredentials()
-                project = _project(project_from, kwargs)
-            authorize(info, wanted, project, remote, None if authenticator is None else authenticator.guard)
-        except REFUSALS as exc:
-            return to_flask(_authenticator(environ).respond(exc))
+        if not (fast and holds(environ.get(ENVIRON_KEY), wanted)):  # else: verified upstream, and enough
+            refused = _refusal(environ, wanted, project_from, kwargs)
+            if refused is not None:
+                return refused
         if is_async:
             return current_app.ensure_sync(view)(*args, **kwargs)
         return view(*args, **kwargs)

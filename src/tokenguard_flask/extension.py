@@ -169,10 +169,8 @@ class FlaskTokenGuard:
         answer = refusal_answerer(web.authenticator)
         for refusal in REFUSALS:  # raised by the app's own views too: guard.require(…)
             app.register_error_handler(refusal, answer)
-        for name, mount in (("api", options.api_path), ("settings", options.settings_path)):
-            view = self._view(name)
-            endpoint = OWN_ENDPOINTS[0] if name == "api" else OWN_ENDPOINTS[1]
-            app.view_functions[endpoint] = view
+        for endpoint, mount in zip(OWN_ENDPOINTS, (options.api_path, options.settings_path), strict=True):
+            app.view_functions[endpoint] = self._view(endpoint)
             # Rules for every method (methods=None), with no automatic OPTIONS: the web layer
             # answers OPTIONS, PROPFIND and the rest itself (405 and its Allow), as on ASGI.
             host: str | None = (app.config["TOKENGUARD_HOST"] or _static_host(app)
@@ -195,12 +193,12 @@ class FlaskTokenGuard:
             return _flask_login_owner()
         return signed_in_owner(self._owner_loader(), self._owner_loader)
 
-    def _view(self, name: str) -> Callable[..., Response]:
+    def _view(self, endpoint: str) -> Callable[..., Response]:
         def serve(rest: str = "") -> Response:
             web = state().web
             return to_flask(web.dispatch(web_request(web, self.current_owner())))
 
-        serve.__name__ = f"tokenguard_{name}"
+        serve.__name__ = endpoint
         return serve
 
 
