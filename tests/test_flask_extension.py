@@ -50,6 +50,40 @@ def test_both_header_forms_work(app: Flask, guard: TokenGuard, header: str) -> N
     assert response.status_code == 200 and response.json["owner"] == "alice"
 
 
+def test_views_of_every_shape_get_their_arguments_and_the_same_checks(guard: TokenGuard) -> None:
+    """A route without variables, one with them, and a ``MethodView`` method: each passes a token
+    with the scope, refuses one without it (403) and a request without a token (401)."""
+    from flask.views import MethodView
+
+    app = Flask("shapes")
+    FlaskTokenGuard(app, guard)
+
+    @app.get("/plain")
+    @require_scope("write")
+    def plain() -> str:
+        return "plain"
+
+    @app.get("/notes/<int:number>/<name>")
+    @require_scope("write")
+    def note(number: int, name: str) -> str:
+        return f"{number + 1}:{name}"
+
+    class Notes(MethodView):
+        @require_scope("write")
+        def get(self, name: str) -> str:
+            return f"{type(self).__name__}:{name}"
+
+    app.add_url_rule("/by-class/<name>", view_func=Notes.as_view("notes"))
+    writer = bearer(guard.create_token("alice", "w", scopes=["write"]).token)
+    reader = bearer(guard.create_token("alice", "r", scopes=["read"]).token)
+    client = app.test_client()
+    for path, body in (("/plain", "plain"), ("/notes/41/x", "42:x"), ("/by-class/y", "Notes:y")):
+        assert client.get(path, headers=writer).get_data(as_text=True) == body
+        refused = client.get(path, headers=reader)
+        assert refused.status_code == 403 and 'scope="write"' in refused.headers["WWW-Authenticate"]
+        assert client.get(path).status_code == 401
+
+
 def test_secret_token_uri_form_is_accepted(app: Flask, guard: TokenGuard) -> None:
     token = guard.create_token("alice", "r").token
     assert app.test_client().get("/notes", headers=bearer(f"secret-token:{token}")).status_code == 200

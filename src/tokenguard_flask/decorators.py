@@ -19,7 +19,7 @@ from werkzeug.local import LocalProxy
 from tokenguard.errors import REFUSALS, MissingCredentials
 from tokenguard.models import TokenInfo
 from tokenguard.web.auth import RequestAuthenticator, authorize, holds
-from tokenguard_flask.extension import AUTHENTICATOR_KEY, ENVIRON_KEY, current_request, state, to_flask
+from tokenguard_flask.extension import ENVIRON_KEY, current_request, state, to_flask
 
 F = TypeVar("F", bound=Callable[..., Any])
 ProjectFrom = str | Callable[..., "str | None"]
@@ -45,11 +45,6 @@ def _current() -> TokenInfo | None:
     return cast("TokenInfo | None", token)
 
 
-def _authenticator(environ: dict[str, Any]) -> RequestAuthenticator:
-    found = environ.get(AUTHENTICATOR_KEY)
-    return found if found is not None else state().web.authenticator
-
-
 def _identified_quietly(environ: dict[str, Any]) -> TokenInfo | None:
     """The request's token for a hook that runs before the extension's; ``None`` if refused.
 
@@ -57,7 +52,7 @@ def _identified_quietly(environ: dict[str, Any]) -> TokenInfo | None:
     and asks again; a hook just sees no token.
     """
     try:
-        return _authenticator(environ).identify_environ(environ, environ.get("REMOTE_ADDR"))
+        return state().web.authenticator.identify_environ(environ, environ.get("REMOTE_ADDR"))
     except REFUSALS:
         return None
 
@@ -140,21 +135,20 @@ def _refusal(environ: dict[str, Any], wanted: frozenset[str], project_from: Proj
     The token is the extension's ``before_request``'s, or read now when the view is
     called without it (a test's request context, say).
     """
-    authenticator: RequestAuthenticator | None = environ.get(AUTHENTICATOR_KEY)
+    authenticator: RequestAuthenticator = state().web.authenticator
     remote = environ.get("REMOTE_ADDR")
     try:
         info = environ.get(ENVIRON_KEY, _UNSET)
         if info is _UNSET:
-            authenticator = _authenticator(environ)
             info = environ[ENVIRON_KEY] = authenticator.identify_environ(environ, remote)
         project = None
         if project_from is not None:
             if info is None:
                 raise MissingCredentials()
             project = _project(project_from, kwargs)
-        authorize(info, wanted, project, remote, None if authenticator is None else authenticator.guard)
+        authorize(info, wanted, project, remote, authenticator.guard)
     except REFUSALS as exc:
-        return to_flask(_authenticator(environ).respond(exc))
+        return to_flask(authenticator.respond(exc))
     return None
 
 
@@ -162,6 +156,19 @@ def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None)
     wanted = frozenset(scopes)
     is_async = inspect.iscoroutinefunction(view)
     fast = project_from is None  # no project to take from the view's arguments
+    if fast and not is_async and _takes_nothing(view):
+
+        @functools.wraps(view)
+        def protected_route() -> Any:
+            """``protected`` below, for a view of a route without variables: nothing to pass on."""
+            environ: dict[str, Any] = current_request().environ
+            if not holds(environ.get(ENVIRON_KEY), wanted):
+                refused = _refusal(environ, wanted, None, {})
+                if refused is not None:
+                    return refused
+            return view()
+
+        return cast(F, protected_route)
 
     @functools.wraps(view)
     def protected(*args: Any, **kwargs: Any) -> Any:
@@ -180,3 +187,11 @@ def _protect(view: F, scopes: tuple[str, ...], project_from: ProjectFrom | None)
         return view(*args, **kwargs)
 
     return cast(F, protected)
+
+
+def _takes_nothing(view: Callable[..., Any]) -> bool:
+    """True for a view of no parameters: Flask calls it with no arguments, nor can anyone else."""
+    try:
+        return not inspect.signature(view).parameters
+    except (TypeError, ValueError):
+        return False

@@ -28,8 +28,6 @@ EXTENSION_KEY = "tokenguard"
 #: Where the request's token (or ``None``) is kept: its WSGI environ, the request's own.
 #: Not ``g``: an app context outlives a request when a test (or a CLI) pushed it first.
 ENVIRON_KEY = "tokenguard.token"
-#: Beside it, the app's authenticator, for ``require_scope`` (which knows no app).
-AUTHENTICATOR_KEY = "tokenguard.authenticator"
 #: the endpoints of the two mount points (``{api_path}`` and ``{settings_path}``, each with
 #: ``/<path:rest>``): they check their own callers, so a request routed to one is not identified.
 OWN_ENDPOINTS = ("tokenguard_api", "tokenguard_settings")
@@ -278,8 +276,7 @@ def request_identifier(found: TokenGuardState) -> Callable[[], None]:
     The two mount points check their own callers. Bound to the app's state, so a
     request costs no look-up of it.
     """
-    web = found.web
-    authenticator = web.authenticator
+    authenticator = found.web.authenticator
     read, verify = authenticator.reader.environ_token, authenticator.verify  # identify_environ's steps
     csrf_exempt = False
 
@@ -292,7 +289,6 @@ def request_identifier(found: TokenGuardState) -> Callable[[], None]:
                 csrf_exempt = exempt_from_csrf(current_app)
             return
         environ = current.environ
-        environ[AUTHENTICATOR_KEY] = authenticator
         remote = environ.get("REMOTE_ADDR")
         info = read(environ, remote)  # the info from memory, None, or the token for the store
         environ[ENVIRON_KEY] = verify(info, remote) if isinstance(info, str) else info
