@@ -674,3 +674,17 @@ def test_a_clock_set_after_start_up_decides_expiry_of_warm_tokens(tokenguard_gua
             assert_refused(client.get("/notes", headers=bearer(token)), 401, INVALID, "invalid_token")
         finally:
             tokenguard_guard.clock = utcnow
+
+
+def test_mount_points_at_any_paths_are_found_and_only_them(tokenguard_guard: TokenGuard) -> None:
+    """Mount points of different lengths, one a prefix of an app route's path: each serves its own
+    paths; the app's routes that share their first characters still reach the app."""
+    short = [Route("/t", public), Route("/tx", public), Route("/settings/tokenz", public)]
+    app = Starlette(routes=short, middleware=[Middleware(
+        TokenGuardMiddleware, guard=tokenguard_guard, api_path="/t/api", settings_path="/settings/tokens")])
+    with TestClient(app) as client:
+        assert client.get("/t/api/openapi.json").json()["openapi"].startswith("3.")
+        assert client.get("/settings/tokens", follow_redirects=False).status_code in (302, 303, 401)
+        for path in ("/t", "/tx", "/settings/tokenz"):
+            assert client.get(path).status_code == 200, path
+        assert client.get("/t/apix").status_code == 404  # neither a mount nor a route
