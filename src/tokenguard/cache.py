@@ -2,7 +2,7 @@
 
 Every protected request verifies a token; without a cache each one is a store
 query. This cache keeps what a look-up found, keyed by the BLAKE2s-256 digest of
-the token, never by the clear token (:meth:`VerificationCache.probe`). A warm
+``Bearer <token>``, never by the clear token (:meth:`VerificationCache.probe`). A warm
 request costs the length, prefix and alphabet checks and that one hash, a single
 BLAKE2s compression, about a third of an HMAC-SHA256; the checksum and the HMAC
 run only on a miss, before the store is asked. The digest reveals nothing of a
@@ -53,6 +53,10 @@ from typing import Any
 from tokenguard.errors import ValidationError
 from tokenguard.models import TokenInfo
 from tokenguard.stores.base import TokenRecord
+
+#: ``Bearer `` (the scheme and its one space) as nearly every client writes it: what the
+#: cache's keys are digests of, followed by the token (:meth:`VerificationCache.probe`).
+BEARER = b"Bearer "
 
 DEFAULT_TTL = 5.0
 DEFAULT_SIZE = 10_000
@@ -215,7 +219,7 @@ class VerificationCache:
         self.negative_ttl = min(seconds(negative_ttl, "negative_ttl"), self.ttl)
         self._clock = clock
         self._lock = threading.Lock()
-        #: what files an entry: the BLAKE2s-256 of the canonical token (one compression).
+        #: what files an entry: the BLAKE2s-256 of ``Bearer <canonical token>`` (one compression).
         self.digest: Callable[[bytes], Any] = hashlib.blake2s
         self._entries: OrderedDict[bytes, CachedToken] = OrderedDict()
         self._key_of: dict[str, bytes] = {}  # token id -> probe digest of its cached entry
@@ -236,11 +240,12 @@ class VerificationCache:
     # -- the hot path ---------------------------------------------------------------------
 
     def probe(self, canonical: str) -> bytes:
-        """The key this cache files ``canonical`` under: its BLAKE2s digest.
+        """The key this cache files ``canonical`` under: the BLAKE2s digest of ``Bearer <canonical>``.
 
-        The guard inlines this on its hot path; it is here for everything else.
+        The header form, because that is what a request hands the guard's hot path,
+        which hashes it whole (no slice) and inlines this; it is here for everything else.
         """
-        return bytes(self.digest(canonical.encode("ascii")).digest())
+        return bytes(self.digest(BEARER + canonical.encode("ascii")).digest())
 
     def get(self, key: bytes) -> CachedToken | None:
         """The fresh entry filed under ``key``, or ``None`` (absent, or older than the TTL)."""

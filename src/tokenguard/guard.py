@@ -16,7 +16,7 @@ from typing import Any
 
 from tokenguard import tokens, validation
 from tokenguard._clock import Clock, utcnow
-from tokenguard.cache import DEFAULT_SIZE, DEFAULT_TTL, VerificationCache, invalidation_plugin
+from tokenguard.cache import BEARER, DEFAULT_SIZE, DEFAULT_TTL, VerificationCache, invalidation_plugin
 from tokenguard.defaults import DEFAULT, TOUCH_INTERVAL, _Default
 from tokenguard.errors import (
     OwnerInactive,
@@ -35,7 +35,6 @@ from tokenguard.reminders import ExpiryReminders
 from tokenguard.rotation import Rotation
 from tokenguard.scopes import ScopeHierarchy
 from tokenguard.stores.base import Store, TokenChanges, TokenRecord
-from tokenguard.verification import BEARER
 
 __all__ = ["DEFAULT", "TOUCH_INTERVAL", "TokenGuard", "_Default"]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from tokenguard import tokens, validation
 from tokenguard._clock import Clock, utcnow
-from tokenguard.cache import CachedToken, VerificationCache, with_effective_scopes
+from tokenguard.cache import BEARER, CachedToken, VerificationCache, with_effective_scopes
 from tokenguard.errors import (
     ExpiredToken,
     InsufficientScope,
@@ -31,8 +31,7 @@ from tokenguard.scopes import ScopeHierarchy
 from tokenguard.stores.base import Store, TokenRecord
 
 logger = logging.getLogger("tokenguard")
-#: ``Bearer `` (the scheme and its one space) as nearly every client writes it, and where the token starts.
-BEARER = b"Bearer "
+#: where the token starts in ``Bearer <token>`` (``BEARER``: the scheme and its one space).
 _TOKEN_START = len(BEARER)
 #: (allowed networks, client address) pairs found allowed: a warm restricted token costs one
 #: set look-up. A refused pair is not kept (it is decided again, and refused, each time).
@@ -158,7 +157,7 @@ class Verification:
                 or not data[body:].isalnum():  # bytes.isalnum(): [0-9A-Za-z] alone
             return None
         cache = self.cache
-        key = cache.digest(data[_TOKEN_START:]).digest()  # cache.probe(), inlined
+        key = cache.digest(data).digest()  # cache.probe(), inlined: the header is what it hashes
         entry = cache._entries.get(key)
         if entry is None:
             self._cache_missed(key, data, remote)  # raises for a remembered unknown token
