@@ -130,11 +130,8 @@ class TokenGuardMiddleware:
         self._mount = WebMount(self.web, owner_loader)
         #: the explicit fast path: the in-process store answers with a dict look-up.
         self.runs_inline = inline_memory_store and type(self.guard.store) is MemoryStore
-        #: a path that starts with neither is no mount point. Their first ``_head`` characters
-        #: (a slice and a set look-up) rule out most paths before ``startswith`` parses its tuple.
-        self._mounts = (api_path, settings_path)
-        self._head = min(len(api_path), len(settings_path))
-        self._heads = frozenset(mount[:self._head] for mount in self._mounts)
+        #: ``TokenWeb.mount_for``'s first test, inlined: a path failing it is no mount point.
+        self._head, self._heads = self.web.mount_head, self.web.mount_heads
         #: the one reader's ASGI entry (``RequestAuthenticator.identify_raw``), bound once.
         self._identify = self.authenticator.reader.raw_token
 
@@ -142,7 +139,7 @@ class TokenGuardMiddleware:
         kind = scope["type"]
         if kind == "http":
             path = route_path(scope) if scope.get("root_path") else scope["path"]
-            if path[:self._head] in self._heads and path.startswith(self._mounts):
+            if path[:self._head] in self._heads:
                 parts = self.web.split(path)
                 if parts is not None:
                     await self._mount.serve(*parts, scope, receive, send)

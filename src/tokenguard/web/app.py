@@ -61,17 +61,25 @@ class TokenWeb:
         self.api = ManagementApi(guard, self.options, self.gate)
         self.page = SettingsPage(guard, self.options, self.gate)
         self.admin = Admin(guard, self.options, self.gate, self.api, self.page, can_administer)
+        #: how many first characters of a path tell it from both mount points, and those
+        #: characters of each: ``mount_for``'s first test, a slice and a set look-up (cheaper
+        #: than ``startswith``, which parses its tuple of prefixes on every call).
+        api_path, settings_path = self.options.api_path, self.options.settings_path
+        self.mount_head = min(len(api_path), len(settings_path))
+        self.mount_heads = frozenset((api_path[:self.mount_head], settings_path[:self.mount_head]))
 
     def mount_for(self, path: str) -> str | None:
         """The mount point serving ``path``, or ``None`` when the path is the app's."""
+        if path[:self.mount_head] not in self.mount_heads:  # every request of the host app asks
+            return None
         return self.options.mount_for(path)
 
     def handles(self, path: str) -> bool:
-        return self.options.mount_for(path) is not None
+        return self.mount_for(path) is not None
 
     def split(self, path: str) -> tuple[str, str] | None:
         """``(root, path below root)`` for a full request path, or ``None`` when not ours."""
-        root = self.options.mount_for(path)
+        root = self.mount_for(path)
         if root is None:
             return None
         return root, path[len(root):] or "/"
