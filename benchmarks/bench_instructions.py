@@ -15,7 +15,10 @@ Instructions are not time (a cache miss costs more than an add), so this is the
 companion of ``bench_web.py``, not its replacement: it shows where a difference
 comes from and whether a change moved it.
 
-    .venv/bin/python benchmarks/bench_instructions.py [--requests 2000]
+    .venv/bin/python benchmarks/bench_instructions.py [--requests 2000] [--frameworks Flask Starlette]
+
+Counts belong to one interpreter: run it with another version's Python (and the
+packages each contender needs) to count there.
 
 Needs valgrind (``apt-get install valgrind``); not part of ``make bench``
 (about four minutes on two cores).
@@ -166,6 +169,9 @@ def count(framework: str, name: str, requests: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--frameworks", nargs="+", choices=("Flask", "Starlette", "Django"),
+                        default=("Flask", "Starlette", "Django"),
+                        help="only these (Django needs django, DRF, knox and the api_key package)")
     parser.add_argument("--serve", nargs=3, metavar=("FRAMEWORK", "NAME", "REQUESTS"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--prepare", metavar="WORKDIR", help=argparse.SUPPRESS)
@@ -180,18 +186,21 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (apt-get install valgrind)")
     requests = args.requests - args.requests % 50  # the Starlette caller serves batches of 50
-    jobs = [(framework, name, n) for framework, name in CONTENDERS for n in (0, requests)]
+    contenders = [(framework, name) for framework, name in CONTENDERS if framework in args.frameworks]
+    jobs = [(framework, name, n) for framework, name in contenders for n in (0, requests)]
     with tempfile.TemporaryDirectory(prefix="tg-bench-") as prepared:
-        # Django's database, made once outside valgrind: migrating under it would take minutes
-        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--prepare", prepared], cwd=HERE,
-                       check=True, stdin=subprocess.DEVNULL)
-        os.environ[PREPARED] = prepared
+        if "Django" in args.frameworks:
+            # Django's database, made once outside valgrind: migrating under it would take minutes
+            subprocess.run([sys.executable, str(Path(__file__).resolve()), "--prepare", prepared],
+                           cwd=HERE, check=True, stdin=subprocess.DEVNULL)
+            os.environ[PREPARED] = prepared
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             counts = dict(zip(jobs, pool.map(lambda job: count(*job), jobs), strict=True))
     per_request = {(f, n): (counts[(f, n, requests)] - counts[(f, n, 0)]) / requests
-                   for f, n in CONTENDERS}
-    print(f"instructions per request (valgrind, {requests} requests, PYTHONHASHSEED=0)")
-    for framework, name in CONTENDERS:
+                   for f, n in contenders}
+    print(f"instructions per request (valgrind, {requests} requests, PYTHONHASHSEED=0, "
+          f"Python {sys.version.split()[0]})")
+    for framework, name in contenders:
         bare = per_request[(framework, "bare")]
         mine = per_request[(framework, name)]
         extra = "" if name == "bare" else (f"  +{mine - bare:,.0f} over bare, "
