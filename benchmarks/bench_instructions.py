@@ -2,14 +2,16 @@
 
 Wall-clock ratios move by a few percent from run to run on a shared machine;
 an instruction count does not. Each contender of ``bench_web.py`` (bare,
-tokenguard, the peer, tokenguard with a token's ``allowed_networks``; Flask and
-Starlette) and of ``bench_django.py`` (the bare DRF endpoint, tokenguard,
-django-rest-knox, djangorestframework-api-key; on an SQLite file migrated and
-filled once, before valgrind, and copied for each run)
-runs in its own process under ``valgrind --tool=callgrind`` twice, once serving
-no request and once serving ``--requests``; the difference, divided, is what one
-request executes. Hash randomisation is off in both runs so that their start-up
-is the same.
+tokenguard, the peer, tokenguard with a token's ``allowed_networks``, and the
+ceiling: the same decorator and view handed a token verified once, at start-up,
+by a hook that checks nothing, which is what the framework's hook and the
+decorator cost before any token is read; Flask and Starlette) and of
+``bench_django.py`` (the bare DRF endpoint, tokenguard, django-rest-knox,
+djangorestframework-api-key; on an SQLite file migrated and filled once, before
+valgrind, and copied for each run) runs in its own process under ``valgrind
+--tool=callgrind`` twice, once serving no request and once serving
+``--requests``; the difference, divided, is what one request executes. Hash
+randomisation is off in both runs so that their start-up is the same.
 
 Instructions are not time (a cache miss costs more than an add), so this is the
 companion of ``bench_web.py``, not its replacement: it shows where a difference
@@ -44,17 +46,19 @@ from common import HERE
 DJANGO_WARM_UP = 50  # requests, as many as the Flask child's
 
 CONTENDERS = [(framework, name) for framework in ("Flask", "Starlette")
-              for name in ("bare", "tokenguard", "peer", "networks")]
+              for name in ("bare", "tokenguard", "peer", "networks", "unverified")]
 CONTENDERS += [("Django", name) for name in ("bare", "tokenguard", "knox", "api_key")]
 LABELS = {
     ("Flask", "bare"): "bare endpoint",
     ("Flask", "tokenguard"): "tokenguard @require_scope",
     ("Flask", "peer"): "Flask-HTTPAuth HTTPTokenAuth (dict of tokens)",
     ("Flask", "networks"): "the same, token with allowed_networks (client allowed)",
+    ("Flask", "unverified"): "ceiling: the same view, a token verified once",
     ("Starlette", "bare"): "bare endpoint",
     ("Starlette", "tokenguard"): "TokenGuardMiddleware + @require_scope",
     ("Starlette", "peer"): "AuthenticationMiddleware + @requires (dict)",
     ("Starlette", "networks"): "the same, token with allowed_networks (client allowed)",
+    ("Starlette", "unverified"): "ceiling: the same endpoint, a token verified once",
     ("Django", "bare"): "bare DRF endpoint",
     ("Django", "tokenguard"): "middleware + TokenGuardAuthentication + HasScope",
     ("Django", "knox"): "django-rest-knox TokenAuthentication",
