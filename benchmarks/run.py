@@ -119,6 +119,21 @@ def chart(rows: list[dict[str, object]], path: Path) -> bool:
     return True
 
 
+#: The sections of RESULTS.md that ``make bench`` does not measure (``bench_instructions.py``'s
+#: counts, which need valgrind and a quarter of an hour): a new run keeps them as they are.
+KEPT_HEADING = "## Instructions per request"
+
+
+def kept_sections(path: Path) -> str:
+    """What RESULTS.md holds from ``KEPT_HEADING`` on, to write back after a new run's table."""
+    try:
+        old = path.read_text()
+    except FileNotFoundError:
+        return ""
+    start = old.find(KEPT_HEADING)
+    return "" if start < 0 else "\n" + old[start:]
+
+
 def main() -> None:
     names = [n for n in sys.argv[1:] if n in SCRIPTS] or list(SCRIPTS)
     started = time.monotonic()
@@ -147,7 +162,7 @@ def main() -> None:
         "Targets missed in this run: " + ("; ".join(missed) if missed else "none") + ".",
         "",
     ]
-    (HERE / "RESULTS.md").write_text("\n".join(text))
+    (HERE / "RESULTS.md").write_text("\n".join(text) + kept_sections(HERE / "RESULTS.md"))
     print(f"results: {HERE / 'RESULTS.md'}")
 
 
